@@ -1,0 +1,51 @@
+//! The engine: every operation berth offers, as functions over the store and
+//! the runtime. The CLI calls these in-process; an API server would map its
+//! routes onto the same functions.
+
+mod changes;
+pub mod containers;
+pub mod error;
+pub mod images;
+pub mod logs;
+pub mod model;
+mod names;
+mod run;
+pub mod time;
+
+use std::path::{Path, PathBuf};
+
+use berth_store::Store;
+
+pub use error::EngineError;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// An open engine: the store under `root`, runtime state under `state_dir`.
+pub struct Engine {
+    pub store: Store,
+    state_dir: PathBuf,
+}
+
+impl Engine {
+    pub fn open(root: &Path, state_dir: &Path) -> Result<Engine, EngineError> {
+        std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;
+        Ok(Engine { store: Store::open(root)?, state_dir: state_dir.to_path_buf() })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.store.root()
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// libcontainer's state directory.
+    fn runtime_dir(&self) -> PathBuf {
+        self.state_dir.join("runtime")
+    }
+
+    fn netns_path(&self, id: &str) -> PathBuf {
+        self.state_dir.join("netns").join(id)
+    }
+}

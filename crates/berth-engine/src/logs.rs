@@ -1,0 +1,160 @@
+//! json-file logs, as docker writes them: one JSON object a line,
+//! `{"log":"text\n","stream":"stdout","time":"2024-01-01T00:00:00.000000000Z"}`.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::time;
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    log: String,
+    stream: String,
+    time: String,
+}
+
+/// Appends log entries; shared by the stdout and stderr copiers.
+#[derive(Clone)]
+pub struct LogWriter {
+    file: Arc<Mutex<File>>,
+}
+
+impl LogWriter {
+    pub fn create(path: &Path) -> io::Result<LogWriter> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(LogWriter { file: Arc::new(Mutex::new(file)) })
+    }
+
+    /// Writes `data` as entries, one per line (a last partial line is its own entry).
+    pub fn write(&self, stream: &str, data: &[u8]) -> io::Result<()> {
+        let now = time::now();
+        let mut out = Vec::new();
+        for line in data.split_inclusive(|b| *b == b'\n') {
+            let e = Entry { log: String::from_utf8_lossy(line).into_owned(), stream: stream.into(), time: now.clone() };
+            serde_json::to_writer(&mut out, &e)?;
+            out.push(b'\n');
+        }
+        self.file.lock().expect("log lock").write_all(&out)
+    }
+}
+
+/// What `logs` should print.
+#[derive(Clone, Debug, Default)]
+pub struct LogOptions {
+    pub tail: Option<usize>,
+    pub timestamps: bool,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Streams the entries of a json-file log to `stdout` and `stderr`.
+pub fn read(path: &Path, opts: &LogOptions, stdout: &mut dyn Write, stderr: &mut dyn Write) -> io::Result<()> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line?;
+        let Ok(e) = serde_json::from_str::<Entry>(&line) else { continue };
+        let t = time::parse(&e.time);
+        if opts.since.is_some_and(|s| t.is_some_and(|t| t < s)) || opts.until.is_some_and(|u| t.is_some_and(|t| t > u)) {
+            continue;
+        }
+        entries.push(e);
+    }
+    let skip = opts.tail.map(|n| entries.len().saturating_sub(n)).unwrap_or(0);
+    for e in &entries[skip..] {
+        let out: &mut dyn Write = if e.stream == "stderr" { &mut *stderr } else { &mut *stdout };
+        if opts.timestamps {
+            write!(out, "{} ", e.time)?;
+        }
+        out.write_all(e.log.as_bytes())?;
+    }
+    stdout.flush()?;
+    stderr.flush()
+}
+
+/// Parses `--since` / `--until`: RFC 3339, a Unix timestamp, or a duration back from now (`10m`, `1h30m`).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Some(t) = time::parse(s) {
+        return Some(t);
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return DateTime::from_timestamp(secs.trunc() as i64, (secs.fract() * 1e9) as u32);
+    }
+    parse_duration(s).map(|d| Utc::now() - d)
+}
+
+/// Go-style durations: `1h30m`, `10s`, `500ms`.
+pub fn parse_duration(s: &str) -> Option<chrono::Duration> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_alphabetic() {
+                unit.push(n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let v: f64 = num.parse().ok()?;
+        num.clear();
+        total += v * match unit.as_str() {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return None;
+    }
+    Some(chrono::Duration::milliseconds((total * 1000.0) as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_reads_docker_lines() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("log");
+        let w = LogWriter::create(&p).unwrap();
+        w.write("stdout", b"one\ntwo\n").unwrap();
+        w.write("stderr", b"err\n").unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.lines().next().unwrap().starts_with(r#"{"log":"one\n","stream":"stdout","time":""#));
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        read(&p, &LogOptions { tail: Some(2), ..Default::default() }, &mut out, &mut err).unwrap();
+        assert_eq!((out.as_slice(), err.as_slice()), (&b"two\n"[..], &b"err\n"[..]));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m").unwrap().num_minutes(), 90);
+        assert_eq!(parse_duration("500ms").unwrap().num_milliseconds(), 500);
+        assert!(parse_duration("10").is_none());
+        assert!(parse_duration("5x").is_none());
+        assert!(parse_time("2024-01-01T00:00:00Z").is_some());
+    }
+}

@@ -1,0 +1,367 @@
+//! Starting a container and staying with it until it exits: rootfs, OCI spec,
+//! stdio (pipes or a PTY) copied to the terminal and the json-file log,
+//! signals forwarded, exit status recorded, everything released afterwards.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use berth_runtime::container::{self as rt, Stdio};
+use berth_runtime::tty::{ConsoleSocket, RawMode};
+use berth_runtime::{seccomp, ContainerSpec, MountSpec, Resources, Rlimit};
+use signal_hook::consts::signal::*;
+
+use crate::containers::CreateOptions;
+use crate::logs::LogWriter;
+use crate::model::Container;
+use crate::{time, Engine, EngineError};
+
+impl Engine {
+    /// `run` in the foreground: create, start attached, and (with `--rm`) remove.
+    /// Returns the container's exit code.
+    pub fn run(&self, opts: &CreateOptions) -> Result<i32, EngineError> {
+        let c = self.create(opts)?;
+        let result = self.start_attached(&c.id, opts.interactive);
+        if opts.auto_remove {
+            self.remove_container(&c.id, true)?;
+        }
+        result
+    }
+
+    /// Starts a container with its output on this terminal and waits for it.
+    pub fn start_attached(&self, key: &str, interactive: bool) -> Result<i32, EngineError> {
+        let c = self.container(key)?;
+        if c.state.running {
+            return Err(EngineError::Conflict(format!("container {} is already running", c.short_id())));
+        }
+        let spec = match self.prepare(&c) {
+            Ok(spec) => spec,
+            Err(e) => return Err(self.failed_start(&c, e)),
+        };
+        let log = LogWriter::create(Path::new(&c.log_path)).map_err(|e| EngineError::io(Path::new(&c.log_path), e))?;
+        let io = match StdioPlan::new(&self.state_dir.join(format!("{}.console", c.short_id())), spec.terminal, interactive) {
+            Ok(io) => io,
+            Err(e) => return Err(self.failed_start(&c, e)),
+        };
+        let (stdio, pumps) = io.split();
+        let mut created = match rt::create(&self.runtime_dir(), &self.store.container_dir(&c.id), &spec, stdio) {
+            Ok(created) => created,
+            Err(e) => return Err(self.failed_start(&c, e.into())),
+        };
+        let pid = created.pid();
+        // From here on threads are allowed: the clone is done.
+        let running = pumps.spawn(log, pid);
+        self.update(&c.id, |c| {
+            c.state.status = "running".into();
+            c.state.running = true;
+            c.state.pid = pid;
+            c.state.exit_code = 0;
+            c.state.error.clear();
+            c.state.started_at = time::now();
+            c.state.finished_at = time::ZERO.into();
+        })?;
+        if let Err(e) = created.start() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = rt::wait(pid);
+            return Err(self.failed_start(&c, e.into()));
+        }
+        let code = rt::wait(pid)?;
+        running.finish();
+        let oom = rt::oom_killed(&spec.cgroups_path);
+        self.release(&c);
+        self.update(&c.id, |c| {
+            c.state.status = "exited".into();
+            c.state.running = false;
+            c.state.pid = 0;
+            c.state.exit_code = code;
+            c.state.oom_killed = oom;
+            c.state.finished_at = time::now();
+        })?;
+        Ok(code)
+    }
+
+    /// Records a failed start as docker does (the container stays `created`,
+    /// with the error and 126/127 where they apply) and releases what was taken.
+    fn failed_start(&self, c: &Container, e: EngineError) -> EngineError {
+        self.release(c);
+        let code = match &e {
+            EngineError::CommandNotFound(_) => 127,
+            EngineError::CommandNotInvokable(_) => 126,
+            _ => 128,
+        };
+        let message = e.to_string();
+        let _ = self.update(&c.id, |c| {
+            c.state.error = message;
+            c.state.exit_code = code;
+        });
+        e
+    }
+
+    /// Mounts the rootfs and turns the record into a runtime spec.
+    fn prepare(&self, c: &Container) -> Result<ContainerSpec, EngineError> {
+        let image = self.store.db.image(&c.image.parse().map_err(|_| EngineError::NoSuchImage(c.image.clone()))?)?
+            .ok_or_else(|| EngineError::NoSuchImage(c.config.image.clone()))?;
+        let dir = self.store.container_dir(&c.id);
+        let rootfs = dir.join("rootfs");
+        let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
+        berth_store::snapshot::unmount(&rootfs)?;
+        self.store.snapshots.mount_overlay(&chain, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+        let user = berth_runtime::user::resolve(&rootfs, &c.config.user).map_err(|e| EngineError::invalid(e.to_string()))?;
+        let h = &c.host_config;
+        let capabilities = berth_runtime::caps::effective(h.cap_add.as_deref().unwrap_or(&[]), h.cap_drop.as_deref().unwrap_or(&[]), h.privileged)
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let security = h.security_opt.clone().unwrap_or_default();
+        let netns = if h.network_mode == "host" {
+            None
+        } else {
+            let path = self.netns_path(&c.id);
+            std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| EngineError::io(&path, e))?;
+            berth_runtime::netns::remove(&path).map_err(|e| EngineError::io(&path, e))?;
+            berth_runtime::netns::create(&path).map_err(|e| EngineError::io(&path, e))?;
+            Some(path)
+        };
+        let mut env = c.config.env.clone();
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={}", user.home));
+        }
+        Ok(ContainerSpec {
+            id: c.id.clone(),
+            rootfs,
+            args: std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect(),
+            env,
+            cwd: if c.config.working_dir.is_empty() { "/".into() } else { c.config.working_dir.clone() },
+            uid: user.uid,
+            gid: user.gid,
+            additional_gids: user.additional_gids,
+            hostname: c.config.hostname.clone(),
+            terminal: c.config.tty,
+            read_only: h.readonly_rootfs,
+            mounts: mounts(c),
+            netns,
+            privileged: h.privileged,
+            seccomp: seccomp_for(&security, h.privileged, &capabilities)?,
+            no_new_privileges: security.iter().any(|s| s == "no-new-privileges" || s == "no-new-privileges:true" || s == "no-new-privileges=true"),
+            capabilities,
+            resources: Resources {
+                memory: Some(h.memory).filter(|m| *m > 0),
+                memory_swap: Some(h.memory_swap).filter(|m| *m != 0),
+                nano_cpus: Some(h.nano_cpus).filter(|n| *n > 0),
+                cpu_shares: Some(h.cpu_shares as u64).filter(|s| *s > 0),
+                pids_limit: h.pids_limit,
+            },
+            rlimits: h.ulimits.iter().flatten().map(|u| clamp_rlimit(&u.name, u.soft, u.hard)).collect(),
+            cgroups_path: format!("/berth/{}", c.id),
+            cgroup_v2: rt::cgroup_v2(),
+        })
+    }
+}
+
+fn seccomp_for(security: &[String], privileged: bool, caps: &std::collections::BTreeSet<String>) -> Result<Option<oci_spec_seccomp::LinuxSeccomp>, EngineError> {
+    if privileged || security.iter().any(|s| s == "seccomp=unconfined" || s == "seccomp:unconfined") {
+        return Ok(None);
+    }
+    let profile = match security.iter().find_map(|s| s.strip_prefix("seccomp=")) {
+        Some(json) => seccomp::Profile::from_json(json.as_bytes()).map_err(|e| EngineError::invalid(e.to_string()))?,
+        None => seccomp::default_profile(),
+    };
+    let caps: HashSet<String> = caps.iter().cloned().collect();
+    Ok(Some(seccomp::to_oci(&profile, &caps).map_err(|e| EngineError::invalid(e.to_string()))?))
+}
+
+mod oci_spec_seccomp {
+    pub use berth_runtime::spec_types::LinuxSeccomp;
+}
+
+/// Never above the hard limit this process has: without CAP_SYS_RESOURCE the
+/// kernel refuses, and a container must still start.
+fn clamp_rlimit(name: &str, soft: i64, hard: i64) -> Rlimit {
+    let resource = match name {
+        "core" => libc::RLIMIT_CORE,
+        "cpu" => libc::RLIMIT_CPU,
+        "data" => libc::RLIMIT_DATA,
+        "fsize" => libc::RLIMIT_FSIZE,
+        "locks" => libc::RLIMIT_LOCKS,
+        "memlock" => libc::RLIMIT_MEMLOCK,
+        "msgqueue" => libc::RLIMIT_MSGQUEUE,
+        "nice" => libc::RLIMIT_NICE,
+        "nofile" => libc::RLIMIT_NOFILE,
+        "nproc" => libc::RLIMIT_NPROC,
+        "rss" => libc::RLIMIT_RSS,
+        "rtprio" => libc::RLIMIT_RTPRIO,
+        "rttime" => libc::RLIMIT_RTTIME,
+        "sigpending" => libc::RLIMIT_SIGPENDING,
+        "stack" => libc::RLIMIT_STACK,
+        _ => libc::RLIMIT_AS,
+    };
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we own.
+    unsafe { libc::getrlimit(resource, &mut current) };
+    let as_u64 = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
+    let hard = as_u64(hard).min(current.rlim_max);
+    let soft = as_u64(soft).min(hard);
+    Rlimit { kind: format!("RLIMIT_{}", name.to_ascii_uppercase()), soft, hard }
+}
+
+/// Binds, `--mount`s, tmpfs mounts and the per-container /etc files.
+fn mounts(c: &Container) -> Vec<MountSpec> {
+    let h = &c.host_config;
+    let mut out = Vec::new();
+    for (path, dest) in [(&c.hostname_path, "/etc/hostname"), (&c.hosts_path, "/etc/hosts"), (&c.resolv_conf_path, "/etc/resolv.conf")] {
+        out.push(MountSpec::Bind { source: PathBuf::from(path), destination: dest.into(), read_only: false });
+    }
+    for b in h.binds.iter().flatten() {
+        let parts: Vec<&str> = b.split(':').collect();
+        let ro = parts.get(2).is_some_and(|m| m.split(',').any(|o| o == "ro"));
+        out.push(MountSpec::Bind { source: parts[0].into(), destination: parts[1].into(), read_only: ro });
+    }
+    for m in h.mounts.iter().flatten() {
+        match m.kind.as_str() {
+            "bind" => out.push(MountSpec::Bind { source: m.source.clone().into(), destination: m.target.clone(), read_only: m.read_only }),
+            _ => {
+                let mut options = Vec::new();
+                if let Some(t) = &m.tmpfs_options {
+                    options.extend(t.size_bytes.map(|s| format!("size={s}")));
+                    options.extend(t.mode.map(|m| format!("mode={m:o}")));
+                }
+                if m.read_only {
+                    options.push("ro".into());
+                }
+                out.push(MountSpec::Tmpfs { destination: m.target.clone(), options });
+            }
+        }
+    }
+    for (path, opts) in h.tmpfs.iter().flatten() {
+        let options = opts.split(',').filter(|o| !o.is_empty()).map(String::from).collect();
+        out.push(MountSpec::Tmpfs { destination: path.clone(), options });
+    }
+    out
+}
+
+/// How the container's stdio is wired before the clone.
+struct StdioPlan {
+    stdio: Stdio,
+    pumps: Pumps,
+}
+
+/// The host ends, pumped by threads once the container exists.
+struct Pumps {
+    console: Option<ConsoleSocket>,
+    stdout: Option<File>,
+    stderr: Option<File>,
+    interactive: bool,
+}
+
+impl StdioPlan {
+    fn new(console_path: &Path, terminal: bool, interactive: bool) -> Result<StdioPlan, EngineError> {
+        let stdin: OwnedFd = if interactive && !terminal {
+            std::io::stdin().as_fd().try_clone_to_owned()
+        } else {
+            File::open("/dev/null").map(OwnedFd::from)
+        }
+        .map_err(|e| EngineError::io(Path::new("stdin"), e))?;
+        if terminal {
+            let console = ConsoleSocket::bind(console_path).map_err(|e| EngineError::io(console_path, e))?;
+            let stdio = Stdio { console_socket: Some(console.path().to_path_buf()), ..Stdio::default() };
+            return Ok(StdioPlan { stdio, pumps: Pumps { console: Some(console), stdout: None, stderr: None, interactive } });
+        }
+        let (out_r, out_w) = nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
+        let (err_r, err_w) = nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
+        Ok(StdioPlan {
+            stdio: Stdio { stdin: Some(stdin), stdout: Some(out_w), stderr: Some(err_w), console_socket: None },
+            pumps: Pumps { console: None, stdout: Some(File::from(out_r)), stderr: Some(File::from(err_r)), interactive },
+        })
+    }
+
+    fn split(self) -> (Stdio, Pumps) {
+        (self.stdio, self.pumps)
+    }
+}
+
+/// Threads copying output and forwarding signals while the container runs.
+struct Running {
+    copiers: Vec<JoinHandle<()>>,
+    signals: signal_hook::iterator::Handle,
+    _raw: Option<RawMode<std::io::Stdin>>,
+}
+
+impl Running {
+    /// Waits for the output to drain and stops forwarding signals.
+    fn finish(self) {
+        for c in self.copiers {
+            let _ = c.join();
+        }
+        self.signals.close();
+    }
+}
+
+impl Pumps {
+    fn spawn(self, log: LogWriter, pid: i32) -> Running {
+        let mut copiers = Vec::new();
+        let mut raw = None;
+        let mut master_fd = None;
+        if let Some(console) = &self.console {
+            if let Ok(master) = console.receive_master() {
+                let stdin = std::io::stdin();
+                if nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false) {
+                    berth_runtime::tty::copy_size(stdin.as_raw_fd(), master.as_raw_fd());
+                    raw = RawMode::enter(stdin).ok();
+                }
+                master_fd = Some(master.as_raw_fd());
+                if self.interactive {
+                    if let Ok(writer) = master.try_clone() {
+                        // Not joined: it may sit in read(stdin) after the container is gone.
+                        std::thread::spawn(move || {
+                            let mut w = File::from(writer);
+                            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w);
+                        });
+                    }
+                }
+                let log = log.clone();
+                copiers.push(std::thread::spawn(move || copy_out(File::from(master), "stdout", &mut std::io::stdout(), &log)));
+            }
+        }
+        if let Some(out) = self.stdout {
+            let log = log.clone();
+            copiers.push(std::thread::spawn(move || copy_out(out, "stdout", &mut std::io::stdout(), &log)));
+        }
+        if let Some(err) = self.stderr {
+            copiers.push(std::thread::spawn(move || copy_out(err, "stderr", &mut std::io::stderr(), &log)));
+        }
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
+            .expect("signal handlers install");
+        let handle = signals.handle();
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGWINCH {
+                    if let Some(m) = master_fd {
+                        berth_runtime::tty::copy_size(0, m);
+                    }
+                    continue;
+                }
+                // SAFETY: kill(2) with a pid we started and a valid signal number.
+                unsafe { libc::kill(pid, sig) };
+            }
+        });
+        drop(self.console);
+        Running { copiers, signals: handle, _raw: raw }
+    }
+}
+
+/// Copies one output stream to the terminal and the log until it closes
+/// (EOF for a pipe, EIO for a PTY whose other side is gone).
+fn copy_out(mut from: File, stream: &str, to: &mut dyn Write, log: &LogWriter) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let _ = to.write_all(&buf[..n]);
+                let _ = to.flush();
+                let _ = log.write(stream, &buf[..n]);
+            }
+        }
+    }
+}

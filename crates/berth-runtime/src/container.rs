@@ -1,0 +1,161 @@
+//! Create, start, wait, kill and delete one container through libcontainer.
+//!
+//! The caller must be single-threaded when calling [`create`]: libcontainer
+//! clones the process, and a clone taken while other threads hold locks can
+//! deadlock. Threads for I/O are started after `create` returns.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::Container;
+use libcontainer::signal::Signal;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::executor::{BerthExecutor, IS_A_DIRECTORY, NOT_FOUND, NO_SUCH_FILE, PERMISSION_DENIED};
+use crate::spec::{oci_spec, ContainerSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The command could not be found (docker exits 127).
+    #[error("{0}")]
+    NotFound(String),
+    /// The command could not be invoked (docker exits 126).
+    #[error("{0}")]
+    CannotInvoke(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+impl RuntimeError {
+    fn from_libcontainer(e: libcontainer::error::LibcontainerError) -> Self {
+        let text = format!("{e}");
+        let mut detail = text.as_str();
+        // libcontainer wraps the init's own message; keep the part users act on.
+        if let Some(i) = text.find("exec: ") {
+            detail = &text[i..];
+        }
+        let detail = detail.trim().to_string();
+        if detail.contains(NOT_FOUND) || detail.contains(NO_SUCH_FILE) {
+            RuntimeError::NotFound(detail)
+        } else if detail.contains(PERMISSION_DENIED) || detail.contains(IS_A_DIRECTORY) {
+            RuntimeError::CannotInvoke(detail)
+        } else {
+            RuntimeError::Failed(detail)
+        }
+    }
+}
+
+/// Where the container's standard streams go.
+#[derive(Default)]
+pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    /// For a terminal: where libcontainer sends the PTY master.
+    pub console_socket: Option<PathBuf>,
+}
+
+/// A created container whose process waits to be started.
+pub struct Created {
+    container: Container,
+}
+
+impl Created {
+    pub fn pid(&self) -> i32 {
+        self.container.pid().map(|p| p.as_raw()).unwrap_or(0)
+    }
+
+    /// Lets the container's process exec its command.
+    pub fn start(&mut self) -> Result<(), RuntimeError> {
+        self.container.start().map_err(RuntimeError::from_libcontainer)
+    }
+}
+
+/// Writes `bundle/config.json` and creates the container (namespaces, cgroup,
+/// rootfs, the process stopped before exec). `state_root` is libcontainer's state directory.
+pub fn create(state_root: &Path, bundle: &Path, spec: &ContainerSpec, stdio: Stdio) -> Result<Created, RuntimeError> {
+    let config = serde_json::to_vec(&oci_spec(spec)).expect("spec serialises");
+    let config_path = bundle.join("config.json");
+    std::fs::write(&config_path, config).map_err(|source| RuntimeError::Io { context: config_path.display().to_string(), source })?;
+    std::fs::create_dir_all(state_root).map_err(|source| RuntimeError::Io { context: state_root.display().to_string(), source })?;
+    let mut builder = ContainerBuilder::new(spec.id.clone(), SyscallType::Linux)
+        .with_root_path(state_root)
+        .map_err(RuntimeError::from_libcontainer)?
+        .with_executor(BerthExecutor)
+        .with_console_socket(stdio.console_socket.as_ref());
+    if let Some(fd) = stdio.stdin {
+        builder = builder.with_stdin(fd);
+    }
+    if let Some(fd) = stdio.stdout {
+        builder = builder.with_stdout(fd);
+    }
+    if let Some(fd) = stdio.stderr {
+        builder = builder.with_stderr(fd);
+    }
+    let result = builder.as_init(bundle).with_systemd(false).with_detach(spec.terminal).build();
+    match result {
+        Ok(container) => Ok(Created { container }),
+        Err(e) => {
+            // A failed create can leave libcontainer's state and cgroup behind.
+            delete(state_root, &spec.id);
+            Err(RuntimeError::from_libcontainer(e))
+        }
+    }
+}
+
+/// Waits for the container's init (a child of this process) and returns its
+/// exit code as docker reports it (128 + signal when killed).
+pub fn wait(pid: i32) -> Result<i32, RuntimeError> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(RuntimeError::Io { context: format!("waiting for pid {pid}"), source: e.into() }),
+        }
+    }
+}
+
+/// Sends `signal` to the container's init.
+pub fn kill(state_root: &Path, id: &str, signal: i32) -> Result<(), RuntimeError> {
+    let mut c = Container::load(state_root.join(id)).map_err(RuntimeError::from_libcontainer)?;
+    let sig = Signal::try_from(signal).map_err(|e| RuntimeError::Failed(e.to_string()))?;
+    c.kill(sig, true).map_err(RuntimeError::from_libcontainer)
+}
+
+/// Removes libcontainer's state and the container's cgroup; quiet when gone.
+pub fn delete(state_root: &Path, id: &str) {
+    let dir = state_root.join(id);
+    if let Ok(mut c) = Container::load(dir.clone()) {
+        if let Err(e) = c.delete(true) {
+            tracing::debug!("libcontainer delete of {id}: {e}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether the kernel's OOM killer killed a process in the container's cgroup.
+/// Must be read before [`delete`] removes the cgroup.
+pub fn oom_killed(cgroups_path: &str) -> bool {
+    let rel = cgroups_path.trim_start_matches('/');
+    let candidates = [
+        (PathBuf::from("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control"), "oom_kill "),
+        (PathBuf::from("/sys/fs/cgroup").join(rel).join("memory.events"), "oom_kill "),
+    ];
+    candidates.iter().any(|(path, key)| {
+        std::fs::read_to_string(path)
+            .map(|s| s.lines().any(|l| l.strip_prefix(key).and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n > 0)))
+            .unwrap_or(false)
+    })
+}
+
+/// Whether this host uses the unified cgroup v2 hierarchy.
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}

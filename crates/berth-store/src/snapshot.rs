@@ -1,0 +1,122 @@
+//! Snapshots: one unpacked directory per layer, named by the layer's chain id,
+//! and the overlay mount that stacks a chain of them under a container's own
+//! upper directory.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use berth_image::layer;
+use berth_image::digest::DigestReader;
+use berth_image::Digest;
+use rustix::mount::{self, MountFlags, UnmountFlags};
+
+use crate::db::StoreError;
+use crate::random_hex;
+
+pub struct Snapshots {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Snapshots {
+    pub(crate) fn new(root: &Path) -> Self {
+        Snapshots { dir: root.join("snapshots"), tmp: root.join("tmp") }
+    }
+
+    pub fn path(&self, chain: &Digest) -> PathBuf {
+        self.dir.join(chain.hex())
+    }
+
+    pub fn exists(&self, chain: &Digest) -> bool {
+        self.path(chain).is_dir()
+    }
+
+    /// Unpacks an uncompressed layer tar on top of `parent` (a chain id) and
+    /// returns the layer's diff id, its chain id and its content size.
+    ///
+    /// Unpacking goes to a temporary directory renamed into place once the
+    /// chain id is known, so a failure or a crash leaves no half snapshot; if
+    /// another process made the same snapshot meanwhile, ours is dropped.
+    pub fn unpack(&self, parent: Option<&Digest>, tar: impl Read) -> Result<Unpacked, UnpackError> {
+        let tmp = self.tmp.join(format!("snap-{}", random_hex(8)));
+        std::fs::create_dir(&tmp).map_err(|e| StoreError::io(tmp.clone(), e))?;
+        let result = (|| {
+            std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(|e| StoreError::io(tmp.clone(), e))?;
+            let mut hashed = DigestReader::new(tar);
+            let size = layer::apply_layer(&mut hashed, &tmp)?;
+            // The diff id covers the whole stream, padding after the end marker included.
+            std::io::copy(&mut hashed, &mut std::io::sink()).map_err(layer::LayerError::Read)?;
+            let (diff_id, _) = hashed.finish();
+            let chain_id = match parent {
+                None => diff_id.clone(),
+                Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
+            };
+            Ok::<_, UnpackError>(Unpacked { diff_id, chain_id, size })
+        })();
+        let unpacked = match result {
+            Ok(u) => u,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+        };
+        if std::fs::rename(&tmp, self.path(&unpacked.chain_id)).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !self.exists(&unpacked.chain_id) {
+                let p = self.path(&unpacked.chain_id);
+                return Err(StoreError::io(p, std::io::Error::other("could not move the snapshot into place")).into());
+            }
+        }
+        Ok(unpacked)
+    }
+
+    pub fn remove(&self, chain: &Digest) -> Result<(), StoreError> {
+        let p = self.path(chain);
+        match std::fs::remove_dir_all(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(p, e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Mounts overlayfs at `target`: `chain` (bottom layer first) read-only
+    /// below, `upper` and `work` writable above.
+    pub fn mount_overlay(&self, chain: &[Digest], upper: &Path, work: &Path, target: &Path) -> Result<(), StoreError> {
+        // overlayfs wants at least one lower directory; an image with no layers gets an empty one.
+        let empty = self.dir.join("empty");
+        let lowers: Vec<PathBuf> = if chain.is_empty() {
+            std::fs::create_dir_all(&empty).map_err(|e| StoreError::io(empty.clone(), e))?;
+            vec![empty]
+        } else {
+            chain.iter().rev().map(|c| self.path(c)).collect()
+        };
+        let lower = lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
+        let data = format!("lowerdir={lower},upperdir={},workdir={}", upper.display(), work.display());
+        let data = std::ffi::CString::new(data).map_err(|e| StoreError::io(target.to_path_buf(), e.into()))?;
+        mount::mount("overlay", target, "overlay", MountFlags::empty(), Some(data.as_c_str()))
+            .map_err(|e| StoreError::io(target.to_path_buf(), std::io::Error::other(format!("mounting overlay: {e}"))))
+    }
+}
+
+/// Unmounts `target` if it is mounted (detached, so busy mounts go too).
+pub fn unmount(target: &Path) -> Result<(), StoreError> {
+    match mount::unmount(target, UnmountFlags::DETACH) {
+        Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(StoreError::io(target.to_path_buf(), e.into())),
+    }
+}
+
+/// What unpacking a layer produced.
+pub struct Unpacked {
+    pub diff_id: Digest,
+    pub chain_id: Digest,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Layer(#[from] layer::LayerError),
+}
