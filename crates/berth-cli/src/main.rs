@@ -1,1 +1,73 @@
-fn main(){}
+//! `berth`: docker's command line over the berth engine, in-process.
+
+mod cli;
+mod commands;
+mod format;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command};
+use commands::CliError;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                // docker exits 125 when its own flags are wrong.
+                _ => 125,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(&cli.log_level);
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.code
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn init_logging(level: &str) {
+    let level = match level {
+        "fatal" => "error",
+        other => other,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,berth={level},berth_engine={level},berth_runtime={level},berth_store={level}"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // libcontainer logs its own errors, which we report ourselves; only at debug do they help.
+    let filter = if level == "debug" { filter.add_directive("libcontainer=debug".parse().unwrap()) } else { filter.add_directive("libcontainer=off".parse().unwrap()).add_directive("libcgroups=off".parse().unwrap()) };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
+}
+
+fn dispatch(cli: Cli) -> Result<i32, CliError> {
+    let Some(command) = cli.command else {
+        if cli.version {
+            println!("berth version {}", berth_engine::VERSION);
+            return Ok(0);
+        }
+        Cli::command().print_help().ok();
+        return Ok(0);
+    };
+    // Commands that touch no store need neither root nor an engine.
+    match &command {
+        Command::Version(a) => return commands::system::version(a),
+        Command::Completion { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "berth", &mut std::io::stdout());
+            return Ok(0);
+        }
+        _ => {}
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(CliError::new(125, "berth needs root for this command (rootless mode is not supported yet): run it with sudo"));
+    }
+    let engine = berth_engine::Engine::open(&cli.root, &cli.state_dir).map_err(|e| CliError::engine(125, e))?;
+    commands::run(&engine, command)
+}

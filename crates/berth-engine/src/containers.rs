@@ -267,6 +267,13 @@ impl Engine {
         logs::read(Path::new(&c.log_path), opts, stdout, stderr).map_err(|e| EngineError::io(Path::new(&c.log_path), e))
     }
 
+    /// The container's writable layer size and that plus its image (`ps -s`).
+    pub fn container_size(&self, c: &Container) -> (u64, u64) {
+        let rw = dir_size(&self.store.container_dir(&c.id).join("upper"));
+        let image = c.image.parse().ok().and_then(|id| self.store.db.image(&id).ok().flatten()).map(|i| i.size).unwrap_or(0);
+        (rw, rw + image)
+    }
+
     /// Releases what a container holds on the host while not running: its
     /// runtime state and cgroup, network namespace and rootfs mount. Idempotent.
     pub(crate) fn release(&self, c: &Container) {
@@ -274,6 +281,19 @@ impl Engine {
         let _ = berth_runtime::netns::remove(&self.netns_path(&c.id));
         let _ = berth_store::snapshot::unmount(&self.store.container_dir(&c.id).join("rootfs"));
     }
+}
+
+/// Bytes of regular files below `dir`, not following links.
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn process_alive(pid: i32) -> bool {

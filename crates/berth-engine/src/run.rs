@@ -72,6 +72,10 @@ impl Engine {
         running.finish();
         let oom = rt::oom_killed(&spec.cgroups_path);
         self.release(&c);
+        if self.store.db.find_container(&c.id)?.is_empty() {
+            // Removed under us (`rm -f`): there is no record left to update.
+            return Ok(code);
+        }
         self.update(&c.id, |c| {
             c.state.status = "exited".into();
             c.state.running = false;
@@ -109,6 +113,10 @@ impl Engine {
         let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
         berth_store::snapshot::unmount(&rootfs)?;
         self.store.snapshots.mount_overlay(&chain, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+        if !c.config.working_dir.is_empty() {
+            // docker creates a missing working directory.
+            berth_image::layer::create_dir_all_in(&rootfs, Path::new(&c.config.working_dir)).map_err(|e| EngineError::io(Path::new(&c.config.working_dir), e))?;
+        }
         let user = berth_runtime::user::resolve(&rootfs, &c.config.user).map_err(|e| EngineError::invalid(e.to_string()))?;
         let h = &c.host_config;
         let capabilities = berth_runtime::caps::effective(h.cap_add.as_deref().unwrap_or(&[]), h.cap_drop.as_deref().unwrap_or(&[]), h.privileged)

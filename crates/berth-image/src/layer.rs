@@ -164,6 +164,14 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
     Ok(size)
 }
 
+/// Creates `path` (and its parents) inside `root` as `mkdir -p` would with
+/// `root` as `/`: symlinks on the way resolve inside the root, never out of it.
+pub fn create_dir_all_in(root: &Path, path: &Path) -> io::Result<()> {
+    let root_fd = rfs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let path = clean(path).ok_or_else(|| io::Error::other(format!("{} leaves the root", path.display())))?;
+    open_parent(&root_fd, &path).map(|_| ())
+}
+
 /// Lexically cleans an entry name: leading `/` and `./` dropped, `a/../b` folded.
 /// `None` when the name climbs above the root.
 fn clean(p: &Path) -> Option<PathBuf> {

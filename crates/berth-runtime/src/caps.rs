@@ -21,10 +21,21 @@ pub const DEFAULT: &[&str] = &[
 ];
 
 #[derive(Debug, thiserror::Error)]
-#[error("invalid {flag}: unknown capability: {name:?}")]
-pub struct UnknownCapability {
-    pub flag: &'static str,
-    pub name: String,
+pub enum UnknownCapability {
+    #[error("invalid {flag}: unknown capability: {name:?}")]
+    Unknown { flag: &'static str, name: String },
+    #[error("capability {0} is not available to berth on this host (not in its bounding set)")]
+    Unavailable(String),
+}
+
+/// The capabilities this process may hand on: its bounding set. Where root
+/// itself lacks one (a restricted VM or a nested container), "all" means all it has.
+pub fn available() -> BTreeSet<String> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapBnd:").and_then(|v| u64::from_str_radix(v.trim(), 16).ok())))
+        .unwrap_or(u64::MAX);
+    ALL.iter().enumerate().filter(|(i, _)| bounding >> i & 1 == 1).map(|(_, c)| c.to_string()).collect()
 }
 
 /// `net_admin`, `NET_ADMIN` and `CAP_NET_ADMIN` all name CAP_NET_ADMIN; `ALL` stays `ALL`.
@@ -37,7 +48,7 @@ fn normalise(name: &str, flag: &'static str) -> Result<String, UnknownCapability
     if ALL.contains(&full.as_str()) {
         Ok(full)
     } else {
-        Err(UnknownCapability { flag, name: name.to_string() })
+        Err(UnknownCapability::Unknown { flag, name: name.to_string() })
     }
 }
 
@@ -47,8 +58,12 @@ fn normalise(name: &str, flag: &'static str) -> Result<String, UnknownCapability
 pub fn effective(add: &[String], drop: &[String], privileged: bool) -> Result<BTreeSet<String>, UnknownCapability> {
     let add = add.iter().map(|c| normalise(c, "CapAdd")).collect::<Result<Vec<_>, _>>()?;
     let drop = drop.iter().map(|c| normalise(c, "CapDrop")).collect::<Result<Vec<_>, _>>()?;
+    let available = available();
+    if let Some(missing) = add.iter().find(|c| *c != "ALL" && !available.contains(*c)) {
+        return Err(UnknownCapability::Unavailable(missing.clone()));
+    }
     if privileged || add.iter().any(|c| c == "ALL") {
-        let mut all: BTreeSet<String> = ALL.iter().map(|s| s.to_string()).collect();
+        let mut all = available;
         if !privileged {
             for d in &drop {
                 all.remove(d);
@@ -81,8 +96,8 @@ mod tests {
         let c = effective(&s(&["NET_RAW"]), &s(&["ALL"]), false).unwrap();
         assert_eq!(c.into_iter().collect::<Vec<_>>(), s(&["CAP_NET_RAW"]));
         let c = effective(&s(&["ALL"]), &s(&["SYS_ADMIN"]), false).unwrap();
-        assert_eq!(c.len(), ALL.len() - 1);
-        assert_eq!(effective(&[], &[], true).unwrap().len(), ALL.len());
+        assert_eq!(c.len(), available().len() - 1);
+        assert_eq!(effective(&[], &[], true).unwrap(), available());
         let err = effective(&s(&["FOO"]), &[], false).unwrap_err();
         assert_eq!(err.to_string(), "invalid CapAdd: unknown capability: \"FOO\"");
     }

@@ -1,0 +1,314 @@
+//! run, create, start, ps, rm, logs, rename, inspect, container prune.
+
+use std::io::Write;
+
+use berth_engine::containers::CreateOptions;
+use berth_engine::logs::{self, LogOptions};
+use berth_engine::model::Container;
+use berth_engine::{time, Engine, EngineError};
+use serde_json::{json, Value};
+
+use super::{fail, CliError};
+use crate::cli::{LogsArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs};
+use crate::format::{self, Format};
+
+fn create_options(a: RunArgs) -> CreateOptions {
+    CreateOptions {
+        image: a.image,
+        name: a.name,
+        command: a.command,
+        entrypoint: a.entrypoint,
+        env: a.env,
+        env_files: a.env_file,
+        workdir: a.workdir,
+        user: a.user,
+        hostname: a.hostname,
+        labels: a.label,
+        volumes: a.volume,
+        mounts: a.mount,
+        tmpfs: a.tmpfs,
+        read_only: a.read_only,
+        network: a.network,
+        cap_add: a.cap_add,
+        cap_drop: a.cap_drop,
+        privileged: a.privileged,
+        security_opt: a.security_opt,
+        memory: a.memory,
+        memory_swap: a.memory_swap,
+        cpus: a.cpus,
+        cpu_shares: a.cpu_shares,
+        pids_limit: a.pids_limit,
+        ulimits: a.ulimit,
+        interactive: a.interactive,
+        tty: a.tty,
+        auto_remove: a.rm,
+    }
+}
+
+/// docker's `run` and `create` fail with 125 for engine errors.
+fn run_error(e: EngineError) -> CliError {
+    CliError::engine(125, e)
+}
+
+pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
+    if a.detach {
+        return Err(CliError::new(125, "detached containers (-d) are not supported yet: run in the foreground"));
+    }
+    engine.run(&create_options(a)).map_err(run_error)
+}
+
+pub fn create(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
+    let c = engine.create(&create_options(a)).map_err(run_error)?;
+    println!("{}", c.id);
+    Ok(0)
+}
+
+pub fn start(engine: &Engine, a: StartArgs) -> Result<i32, CliError> {
+    if !a.attach && !a.interactive {
+        return Err(CliError::new(
+            1,
+            "starting a container in the background needs the container monitor, which is not built yet: use start -a",
+        ));
+    }
+    if a.containers.len() > 1 {
+        return Err(CliError::new(1, "you cannot start and attach multiple containers at once"));
+    }
+    engine.start_attached(&a.containers[0], a.interactive).map_err(run_error)
+}
+
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("State", "STATE"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+];
+
+/// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+pub fn status_text(c: &Container) -> String {
+    match c.state.status.as_str() {
+        "running" => format!("Up {}", time::parse(&c.state.started_at).map(|t| time::human_duration(chrono::Utc::now() - t)).unwrap_or_default()),
+        "exited" => format!("Exited ({}) {}", c.state.exit_code, time::ago(&c.state.finished_at)),
+        "created" => "Created".into(),
+        other => other[..1].to_uppercase() + &other[1..],
+    }
+}
+
+/// `2024-01-02 03:04:05 +0000 UTC`, docker's CreatedAt.
+fn go_time(t: &str) -> String {
+    time::parse(t).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default()
+}
+
+struct Filters(Vec<(String, String)>);
+
+impl Filters {
+    fn parse(args: &[String], known: &[&str]) -> Result<Filters, CliError> {
+        let mut out = Vec::new();
+        for f in args {
+            let (k, v) = f.split_once('=').ok_or_else(|| CliError::new(1, format!("bad format of filter (expected name=value): {f}")))?;
+            if !known.contains(&k) {
+                return Err(CliError::new(1, format!("invalid filter '{k}'")));
+            }
+            out.push((k.to_string(), v.to_string()));
+        }
+        Ok(Filters(out))
+    }
+
+    /// Each filter key must match one of its values (values of one key are ORed).
+    fn matches(&self, test: impl Fn(&str, &str) -> bool) -> bool {
+        let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        keys.dedup();
+        keys.iter().all(|key| self.0.iter().filter(|(k, _)| k == key).any(|(k, v)| test(k, v)))
+    }
+}
+
+fn labels_match(labels: &std::collections::BTreeMap<String, String>, filter: &str) -> bool {
+    match filter.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(filter),
+    }
+}
+
+pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
+    let filters = Filters::parse(&a.filter, &["status", "name", "label", "ancestor", "exited", "id"])?;
+    let mut list = engine.list_containers().map_err(fail)?;
+    let limit = if a.latest { 1 } else { a.last };
+    if limit > 0 {
+        list.truncate(limit as usize);
+    } else if !a.all && !filters.0.iter().any(|(k, _)| k == "status" || k == "exited") {
+        list.retain(|c| c.state.running);
+    }
+    let mut rows = Vec::new();
+    for c in &list {
+        let ok = filters.matches(|k, v| match k {
+            "status" => c.state.status == v,
+            "name" => c.short_name().contains(v),
+            "label" => labels_match(&c.config.labels, v),
+            "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
+            "id" => c.id.starts_with(v),
+            "ancestor" => {
+                c.config.image == v || engine.resolve_image(v).map(|i| i.id.to_string() == c.image).unwrap_or(false)
+            }
+            _ => false,
+        });
+        if !ok {
+            continue;
+        }
+        let command = std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect::<Vec<_>>().join(" ");
+        let command = if a.no_trunc { command } else { format::ellipsis(&command, 20) };
+        let size = if a.size {
+            let (rw, virt) = engine.container_size(c);
+            format!("{} (virtual {})", time::human_size(rw), time::human_size(virt))
+        } else {
+            String::new()
+        };
+        let labels = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        rows.push(json!({
+            "Command": format!("{command:?}"),
+            "CreatedAt": go_time(&c.created),
+            "ID": if a.no_trunc { c.id.clone() } else { c.short_id().to_string() },
+            "Image": c.config.image,
+            "Labels": labels,
+            "LocalVolumes": "0",
+            "Mounts": c.mounts.iter().map(|m| m.source.clone()).collect::<Vec<_>>().join(","),
+            "Names": c.short_name(),
+            "Networks": c.host_config.network_mode,
+            "Ports": "",
+            "RunningFor": time::ago(&c.created),
+            "Size": size,
+            "State": c.state.status,
+            "Status": status_text(c),
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        for r in &rows {
+            writeln!(out, "{}", r["ID"].as_str().unwrap()).ok();
+        }
+        return Ok(0);
+    }
+    let default = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    format::print_rows(&mut out, &Format::parse(a.format.as_deref(), default), &rows, PS_HEADERS).map_err(|e| CliError::new(1, e))?;
+    Ok(0)
+}
+
+/// Runs `f` for each name, printing what it returns; docker goes on after a
+/// failure, prints each error, and exits 1 if any failed.
+pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<Vec<String>, EngineError>) -> Result<i32, CliError> {
+    let mut failed = false;
+    for name in names {
+        match f(name) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("{}", fail(e));
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub fn rm(engine: &Engine, a: RmArgs) -> Result<i32, CliError> {
+    each(&a.containers, |name| engine.remove_container(name, a.force).map(|_| vec![name.to_string()]))
+}
+
+pub fn rename(engine: &Engine, a: RenameArgs) -> Result<i32, CliError> {
+    engine.rename(&a.container, &a.new_name).map_err(fail)?;
+    Ok(0)
+}
+
+pub fn prune(engine: &Engine, a: PruneArgs) -> Result<i32, CliError> {
+    if !a.force && !confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ") {
+        return Ok(0);
+    }
+    let removed = engine.prune_containers().map_err(fail)?;
+    if !removed.is_empty() {
+        println!("Deleted Containers:");
+        removed.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
+    println!("Total reclaimed space: 0B");
+    Ok(0)
+}
+
+pub fn confirm(prompt: &str) -> bool {
+    eprint!("{prompt}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, CliError> {
+    let tail = match a.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(n.parse().map_err(|_| CliError::new(1, format!("invalid value for --tail: {n:?} (a number or \"all\")")))?),
+    };
+    let time_arg = |s: &Option<String>, flag: &str| -> Result<_, CliError> {
+        s.as_deref()
+            .map(|v| logs::parse_time(v).ok_or_else(|| CliError::new(1, format!("invalid value for {flag}: {v:?} (RFC 3339, a Unix time, or a duration like 10m)"))))
+            .transpose()
+    };
+    let opts = LogOptions { tail, timestamps: a.timestamps, since: time_arg(&a.since, "--since")?, until: time_arg(&a.until, "--until")? };
+    engine.logs(&a.container, &opts, &mut std::io::stdout(), &mut std::io::stderr()).map_err(fail)?;
+    Ok(0)
+}
+
+/// `inspect`: containers first, then images (docker's order), as one JSON array.
+pub fn inspect(engine: &Engine, names: Vec<String>, format: Option<String>, size: bool, kind: Option<&str>) -> Result<i32, CliError> {
+    let mut found: Vec<Value> = Vec::new();
+    let mut errors = Vec::new();
+    for name in &names {
+        let as_container = || -> Result<Value, EngineError> {
+            let c = engine.container(name)?;
+            let mut v = serde_json::to_value(&c).expect("container serialises");
+            if size {
+                let (rw, virt) = engine.container_size(&c);
+                v["SizeRw"] = json!(rw);
+                v["SizeRootFs"] = json!(virt);
+            }
+            Ok(v)
+        };
+        let result = match kind {
+            Some("container") => as_container(),
+            Some("image") => engine.inspect_image(name),
+            None => as_container().or_else(|_| engine.inspect_image(name)).map_err(|_| EngineError::invalid(format!("No such object: {name}"))),
+            Some(other) => return Err(CliError::new(1, format!("\"{other}\" is not a valid value for --type"))),
+        };
+        match result {
+            Ok(v) => found.push(v),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match format {
+        Some(f) => {
+            for v in &found {
+                let text = format::render_one(&f, v).map_err(|e| CliError::new(1, e))?;
+                writeln!(out, "{text}").ok();
+            }
+        }
+        None => {
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            serde::Serialize::serialize(&found, &mut ser).expect("json");
+            writeln!(out, "{}", String::from_utf8_lossy(&buf)).ok();
+        }
+    }
+    for e in &errors {
+        eprintln!("Error: {e}");
+    }
+    Ok(if errors.is_empty() { 0 } else { 1 })
+}

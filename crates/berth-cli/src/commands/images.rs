@@ -1,0 +1,254 @@
+//! images, tag, rmi, history, save, load, import.
+
+use std::io::{IsTerminal, Read, Write};
+
+use berth_engine::{time, Engine};
+use berth_image::Reference;
+use serde_json::json;
+
+use super::containers::each;
+use super::{fail, CliError};
+use crate::cli::{HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
+use crate::format::{self, Format};
+
+const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+];
+
+/// Go's `path.Match` for the reference filter: `*` and `?` stop at `/`, `[...]` classes.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != '/').any(|i| go(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && n[0] != '/' && go(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(end) = p.iter().position(|&c| c == ']') else { return false };
+                let Some(&c) = n.first() else { return false };
+                let class = &p[1..end];
+                let (negate, class) = match class.first() {
+                    Some('^') | Some('!') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                hit != negate && go(&p[end + 1..], &n[1..])
+            }
+            Some('\\') if p.len() > 1 => !n.is_empty() && n[0] == p[1] && go(&p[2..], &n[1..]),
+            Some(&c) => !n.is_empty() && n[0] == c && go(&p[1..], &n[1..]),
+        }
+    }
+    go(&pattern.chars().collect::<Vec<_>>(), &name.chars().collect::<Vec<_>>())
+}
+
+pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for f in &a.filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| CliError::new(1, format!("bad format of filter (expected name=value): {f}")))?;
+        if !["dangling", "reference", "label", "before", "since"].contains(&k) {
+            return Err(CliError::new(1, format!("invalid filter '{k}'")));
+        }
+        if k == "dangling" && !matches!(v, "true" | "false" | "1" | "0") {
+            return Err(CliError::new(1, format!("invalid filter 'dangling={v}'")));
+        }
+        filters.push((k.into(), v.into()));
+    }
+    if let Some(r) = &a.reference {
+        filters.push(("reference".into(), r.clone()));
+    }
+    let list = engine.list_images().map_err(fail)?;
+    let created_of = |name: &str| engine.resolve_image(name).map(|i| i.created).map_err(fail);
+    let mut rows = Vec::new();
+    for img in &list {
+        // One row per tag; an untagged image is one <none> row.
+        let names: Vec<Option<&Reference>> = if img.tags.is_empty() { vec![None] } else { img.tags.iter().map(Some).collect() };
+        for tag in names {
+            let mut keep = true;
+            for (k, v) in &filters {
+                keep &= match k.as_str() {
+                    "dangling" => img.tags.is_empty() == matches!(v.as_str(), "true" | "1"),
+                    "reference" => tag.is_some_and(|t| {
+                        let name = t.familiar_name();
+                        glob(v, &name) || glob(v, &format!("{}:{}", name, t.tag.as_deref().unwrap_or(""))) || glob(v, &t.familiar())
+                    }),
+                    "label" => match v.split_once('=') {
+                        Some((lk, lv)) => img.labels.get(lk).is_some_and(|x| x == lv),
+                        None => img.labels.contains_key(v),
+                    },
+                    "before" => img.record.created < created_of(v)?,
+                    "since" => img.record.created > created_of(v)?,
+                    _ => true,
+                };
+            }
+            if !keep {
+                continue;
+            }
+            let id = if a.no_trunc { img.record.id.to_string() } else { img.record.id.short().to_string() };
+            let digest = img.digests.first().and_then(|d| d.split_once('@').map(|(_, d)| d.to_string())).unwrap_or_else(|| "<none>".into());
+            rows.push(json!({
+                "Containers": "N/A",
+                "CreatedAt": time::parse(&img.record.created).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+                "CreatedSince": time::ago(&img.record.created),
+                "Digest": digest,
+                "ID": id,
+                "Repository": tag.map(|t| t.familiar_name()).unwrap_or_else(|| "<none>".into()),
+                "SharedSize": "N/A",
+                "Size": time::human_size(img.record.size),
+                "Tag": tag.and_then(|t| t.tag.clone()).unwrap_or_else(|| "<none>".into()),
+                "UniqueSize": "N/A",
+                "VirtualSize": time::human_size(img.record.size),
+            }));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        let mut seen = std::collections::HashSet::new();
+        for r in &rows {
+            let id = r["ID"].as_str().unwrap();
+            if seen.insert(id.to_string()) {
+                writeln!(out, "{id}").ok();
+            }
+        }
+        return Ok(0);
+    }
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    format::print_rows(&mut out, &Format::parse(a.format.as_deref(), default), &rows, IMAGE_HEADERS).map_err(|e| CliError::new(1, e))?;
+    Ok(0)
+}
+
+pub fn tag(engine: &Engine, a: TagArgs) -> Result<i32, CliError> {
+    engine.tag(&a.source, &a.target).map_err(fail)?;
+    Ok(0)
+}
+
+pub fn rmi(engine: &Engine, a: RmiArgs) -> Result<i32, CliError> {
+    each(&a.images, |name| engine.remove_image(name, a.force))
+}
+
+pub fn history(engine: &Engine, a: HistoryArgs) -> Result<i32, CliError> {
+    let rows = engine.history(&a.image).map_err(fail)?;
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        for r in &rows {
+            let id = if a.no_trunc || r.id == "<missing>" { r.id.clone() } else { r.id.trim_start_matches("sha256:")[..12].to_string() };
+            writeln!(out, "{id}").ok();
+        }
+        return Ok(0);
+    }
+    let json_rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let id = if a.no_trunc || r.id == "<missing>" { r.id.clone() } else { r.id.trim_start_matches("sha256:")[..12].to_string() };
+            let created_by = r.created_by.replace('\t', " ");
+            json!({
+                "ID": id,
+                "CreatedSince": if a.human { time::ago(&r.created) } else { r.created.clone() },
+                "CreatedAt": r.created,
+                "CreatedBy": if a.no_trunc { created_by } else { format::ellipsis(&created_by, 45) },
+                "Size": if a.human { time::human_size(r.size) } else { r.size.to_string() },
+                "Comment": r.comment,
+            })
+        })
+        .collect();
+    let headers = [("ID", "IMAGE"), ("CreatedSince", "CREATED"), ("CreatedAt", "CREATED AT"), ("CreatedBy", "CREATED BY"), ("Size", "SIZE"), ("Comment", "COMMENT")];
+    let default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+    format::print_rows(&mut out, &Format::parse(a.format.as_deref(), default), &json_rows, &headers).map_err(|e| CliError::new(1, e))?;
+    Ok(0)
+}
+
+pub fn save(engine: &Engine, a: SaveArgs) -> Result<i32, CliError> {
+    match &a.output {
+        Some(path) => {
+            // Written beside the target and renamed, so a failure leaves no half archive.
+            let tmp = path.with_file_name(format!(".{}.berth-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+            let file = std::fs::File::create(&tmp).map_err(|e| CliError::new(1, format!("failed to save image: {}: {e}", path.display())))?;
+            let mut w = std::io::BufWriter::new(file);
+            let result = engine.save(&a.images, &mut w).map_err(fail).and_then(|()| w.flush().map_err(|e| CliError::new(1, e.to_string())));
+            if let Err(e) = result {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            std::fs::rename(&tmp, path).map_err(|e| CliError::new(1, format!("failed to save image: {e}")))?;
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                return Err(CliError::new(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+            }
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            engine.save(&a.images, &mut out).map_err(fail)?;
+            out.flush().map_err(|e| CliError::new(1, e.to_string()))?;
+        }
+    }
+    Ok(0)
+}
+
+/// A path, or stdin for `-` / no path. A terminal on stdin is refused, as docker does.
+fn input(path: Option<&str>, what: &str) -> Result<Box<dyn Read>, CliError> {
+    match path {
+        Some(p) if p != "-" => {
+            let f = std::fs::File::open(p).map_err(|e| CliError::new(1, format!("open {p}: {e}")))?;
+            Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+        }
+        _ => {
+            if std::io::stdin().is_terminal() {
+                return Err(CliError::new(1, format!("requested {what} from STDIN, but STDIN is empty: use -i FILE or pipe an archive in")));
+            }
+            Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())))
+        }
+    }
+}
+
+pub fn load(engine: &Engine, a: LoadArgs) -> Result<i32, CliError> {
+    let path = a.input.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let mut r = input(path.as_deref(), "load")?;
+    let lines = engine.load(&mut r).map_err(fail)?;
+    if !a.quiet {
+        lines.iter().for_each(|l| println!("{l}"));
+    }
+    Ok(0)
+}
+
+pub fn import(engine: &Engine, a: ImportArgs) -> Result<i32, CliError> {
+    let mut r = input(Some(&a.file), "import")?;
+    let id = engine.import(&mut r, &a.file, a.reference.as_deref(), &a.change, a.message.as_deref()).map_err(fail)?;
+    println!("{id}");
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn glob_like_go_path_match() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("busybox:*", "busybox:latest"));
+        assert!(!glob("*", "user/app"));
+        assert!(glob("*/app", "user/app"));
+        assert!(glob("b?sy[a-z]ox", "busybox"));
+        assert!(!glob("b[!u]sybox", "busybox"));
+    }
+}

@@ -1,0 +1,75 @@
+//! One function per command; each returns the process exit code.
+
+pub mod containers;
+pub mod images;
+pub mod system;
+
+use std::fmt;
+
+use berth_engine::{Engine, EngineError};
+
+use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand};
+
+/// An error with the exit code docker would give.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        CliError { code, message: message.into() }
+    }
+
+    /// An engine error: `code` for engine failures, 126/127 when the container's
+    /// command could not be invoked or found (as `docker run`).
+    pub fn engine(code: i32, e: EngineError) -> Self {
+        let code = match e {
+            EngineError::CommandNotFound(_) => 127,
+            EngineError::CommandNotInvokable(_) => 126,
+            _ => code,
+        };
+        CliError { code, message: e.to_string() }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error: {}", self.message)
+    }
+}
+
+/// For commands other than run/create/start, docker exits 1 on failure.
+pub fn fail(e: EngineError) -> CliError {
+    CliError::engine(1, e)
+}
+
+pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
+    use containers as c;
+    use images as i;
+    match command {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => c::run(engine, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => c::create(engine, a),
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => c::start(engine, a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => c::ps(engine, a),
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => c::rm(engine, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => c::logs(engine, a),
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => c::rename(engine, a),
+        Command::Container(ContainerCommand::Inspect(a)) => c::inspect(engine, a.names, a.format, a.size, Some("container")),
+        Command::Container(ContainerCommand::Prune(a)) => c::prune(engine, a),
+        Command::Inspect(a) => c::inspect(engine, a.names, a.format, a.size, a.kind.as_deref()),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => i::images(engine, a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => i::tag(engine, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => i::rmi(engine, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => i::history(engine, a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => i::save(engine, a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => i::load(engine, a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => i::import(engine, a),
+        Command::Image(ImageCommand::Inspect(a)) => c::inspect(engine, a.names, a.format, a.size, Some("image")),
+        Command::System(SystemCommand::Check) => system::check(engine),
+        Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
+        Command::Version(a) => system::version(&a),
+        Command::Completion { .. } => unreachable!("handled before the engine opens"),
+    }
+}

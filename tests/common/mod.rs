@@ -1,0 +1,196 @@
+//! Shared harness for the end-to-end tests: a private `--root` / `--state-dir`
+//! pair per test, a busybox image made from Debian's busybox-static binary, and
+//! cleanup (containers, mounts) that runs even when a test fails.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_berth");
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+/// What a berth invocation did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, 0, "expected success; stderr: {}\nstdout: {}", self.stderr, self.stdout);
+        self.stdout
+    }
+
+    /// Asserts exit `code` and that stderr has `needle`.
+    #[track_caller]
+    pub fn fails(self, code: i32, needle: &str) -> Run {
+        assert_eq!(self.code, code, "wrong exit code; stderr: {}\nstdout: {}", self.stderr, self.stdout);
+        assert!(self.stderr.contains(needle), "stderr {:?} lacks {:?}", self.stderr, needle);
+        assert_eq!(self.stderr.trim().lines().filter(|l| l.starts_with("Error")).count(), 1, "one error line: {:?}", self.stderr);
+        self
+    }
+}
+
+impl Run {
+    /// Asserts the container's own command failed (non-zero) saying `needle`.
+    #[track_caller]
+    pub fn fails_in_container(self, needle: &str) -> Run {
+        assert_ne!(self.code, 0, "expected failure; stdout: {}", self.stdout);
+        assert!(self.stderr.contains(needle), "stderr {:?} lacks {:?}", self.stderr, needle);
+        self
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("berth-e2e-").tempdir().expect("tempdir");
+        Env { dir }
+    }
+
+    /// A store with the busybox image imported as `busybox:latest`.
+    pub fn with_busybox() -> Env {
+        let env = Env::new();
+        env.berth(&["import", busybox_tar().to_str().unwrap(), "busybox"]).ok();
+        env
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root").arg(self.root()).arg("--state-dir").arg(self.state()).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().expect("berth runs"))
+    }
+
+    pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let data = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        Run::from(out)
+    }
+
+    /// `berth run --rm busybox sh -c SCRIPT` with extra flags; returns the run.
+    pub fn sh(&self, flags: &[&str], script: &str) -> Run {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "sh", "-c", script]);
+        self.berth(&args)
+    }
+
+    pub fn inspect(&self, name: &str, template: &str) -> String {
+        self.berth(&["inspect", "-f", template, name]).ok().trim().to_string()
+    }
+
+    pub fn check_clean(&self) {
+        let out = self.berth(&["system", "check"]);
+        assert_eq!(out.code, 0, "system check found problems: {}{}", out.stdout, out.stderr);
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Containers first (kills, cgroups, namespaces), then any mount left below the dir.
+        if let Ok(out) = self.cmd(&["ps", "-aq", "--no-trunc"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).lines() {
+                let _ = self.cmd(&["rm", "-f", id]).output();
+            }
+        }
+        let base = self.dir.path().to_string_lossy().into_owned();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut targets: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&base)).collect();
+        targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        for t in targets {
+            let _ = nix::mount::umount2(t, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// A busybox root filesystem tarball, made once per test process from the
+/// static busybox binary (Debian's busybox-static).
+pub fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static is not installed: apt-get install busybox-static");
+        let list = Command::new(busybox).arg("--list").output().expect("busybox --list");
+        let dir = std::env::temp_dir().join(format!("berth-e2e-busybox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("busybox.tar");
+        let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        let dir_entry = |b: &mut tar::Builder<std::fs::File>, name: &str, mode: u32| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(mode);
+            h.set_size(0);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, name, &[][..]).unwrap();
+        };
+        for (d, mode) in [("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777), ("root", 0o700), ("proc", 0o755), ("sys", 0o755), ("dev", 0o755), ("home", 0o755)] {
+            dir_entry(&mut b, d, mode);
+        }
+        let data = std::fs::read(busybox).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_size(data.len() as u64);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, "bin/busybox", &data[..]).unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines().filter(|a| *a != "busybox") {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_mode(0o777);
+            h.set_size(0);
+            h.set_mtime(1_700_000_000);
+            b.append_link(&mut h, format!("bin/{applet}"), "busybox").unwrap();
+        }
+        for (name, text) in [
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n"),
+            ("etc/group", "root:x:0:\nnogroup:x:65534:\napp:x:1000:\nstaff:x:50:app\n"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(text.len() as u64);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, name, text.as_bytes()).unwrap();
+        }
+        b.into_inner().unwrap();
+        path
+    })
+}
