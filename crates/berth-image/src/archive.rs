@@ -135,8 +135,9 @@ pub fn read_archive<R: Read>(input: R, dir: &Path) -> Result<Vec<LoadedImage>, A
         let mut entry = entry?;
         seen_any = true;
         let kind = entry.header().entry_type();
-        // Only files matter; unpack_in refuses names that leave `dir`.
-        if kind.is_file() || kind.is_dir() {
+        // Files, directories and the symlinks docker writes for shared layers;
+        // unpack_in refuses names that leave `dir`, and `inside` checks link targets.
+        if kind.is_file() || kind.is_dir() || kind.is_symlink() {
             entry.unpack_in(dir)?;
         }
     }
@@ -173,8 +174,12 @@ fn read_oci_layout(dir: &Path) -> Result<Vec<LoadedImage>, ArchiveError> {
             Ok(m) => m,
             Err(_) => continue, // a nested index or an artifact: not an image for this host
         };
+        // containerd's annotation holds a full name; the OCI one is often a bare tag,
+        // which names no repository and so is only used when it looks like a reference.
         let name = desc.annotations.as_ref().and_then(|a| {
-            a.get("io.containerd.image.name").cloned().or_else(|| a.get("org.opencontainers.image.ref.name").cloned())
+            a.get("io.containerd.image.name")
+                .cloned()
+                .or_else(|| a.get("org.opencontainers.image.ref.name").filter(|n| n.contains(':') || n.contains('/')).cloned())
         });
         out.push(LoadedImage {
             config_bytes: read_inside(dir, &format!("blobs/sha256/{}", manifest.config.digest.hex()))?,
@@ -198,7 +203,12 @@ fn inside(dir: &Path, name: &str) -> Result<PathBuf, ArchiveError> {
     if !p.is_file() {
         return Err(ArchiveError::Invalid(format!("{name} is missing from the archive")));
     }
-    Ok(p)
+    // A symlink (docker's shared layers) must stay inside the archive.
+    let real = p.canonicalize()?;
+    if !real.starts_with(dir.canonicalize()?) {
+        return Err(ArchiveError::Invalid(format!("{name} links outside the archive")));
+    }
+    Ok(real)
 }
 
 fn read_inside(dir: &Path, name: &str) -> Result<Vec<u8>, ArchiveError> {
