@@ -13,13 +13,23 @@ fn exit_codes_follow_docker() {
     let env = Env::with_busybox();
     assert_eq!(env.sh(&[], "exit 0").code, 0);
     assert_eq!(env.sh(&[], "exit 3").code, 3);
-    env.berth(&["run", "--rm", "busybox", "nosuchcmd"]).fails(127, "executable file not found in $PATH");
-    env.berth(&["run", "--rm", "busybox", "/no/such/path"]).fails(127, "no such file or directory");
-    env.berth(&["run", "--rm", "busybox", "/etc"]).fails(126, "is a directory");
-    env.berth(&["run", "--rm", "busybox", "/etc/passwd"]).fails(126, "permission denied");
-    env.berth(&["run", "--rm", "nosuchimage"]).fails(125, "No such image: nosuchimage");
-    env.berth(&["run", "--rm", "Bad:Ref"]).fails(125, "invalid reference format");
-    env.berth(&["run", "--rm", "--bogus-flag", "busybox"]).code.eq(&125).then_some(()).expect("unknown flag exits 125");
+    env.berth(&["run", "--rm", "busybox", "nosuchcmd"])
+        .fails(127, "executable file not found in $PATH");
+    env.berth(&["run", "--rm", "busybox", "/no/such/path"])
+        .fails(127, "no such file or directory");
+    env.berth(&["run", "--rm", "busybox", "/etc"])
+        .fails(126, "is a directory");
+    env.berth(&["run", "--rm", "busybox", "/etc/passwd"])
+        .fails(126, "permission denied");
+    env.berth(&["run", "--rm", "nosuchimage"])
+        .fails(125, "No such image: nosuchimage");
+    env.berth(&["run", "--rm", "Bad:Ref"])
+        .fails(125, "invalid reference format");
+    env.berth(&["run", "--rm", "--bogus-flag", "busybox"])
+        .code
+        .eq(&125)
+        .then_some(())
+        .expect("unknown flag exits 125");
     // A command killed by a signal reports 128 + signal.
     assert_eq!(env.sh(&[], "sh -c 'kill -9 $$'; exit $?").code, 137);
     // Nothing was left behind by --rm, failed or not.
@@ -30,13 +40,33 @@ fn exit_codes_follow_docker() {
 #[test]
 fn streams_are_separate_and_logged() {
     let env = Env::with_busybox();
-    let r = env.berth(&["run", "--name", "s1", "busybox", "sh", "-c", "echo out; echo err >&2"]);
-    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "out\n", "err\n"));
+    let r = env.berth(&[
+        "run",
+        "--name",
+        "s1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "out\n", "err\n")
+    );
     let logs = env.berth(&["logs", "s1"]);
-    assert_eq!((logs.stdout.as_str(), logs.stderr.as_str()), ("out\n", "err\n"));
+    assert_eq!(
+        (logs.stdout.as_str(), logs.stderr.as_str()),
+        ("out\n", "err\n")
+    );
     let raw = std::fs::read_to_string(env.inspect("s1", "{{.LogPath}}")).unwrap();
-    let entries: Vec<serde_json::Value> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let out = entries.iter().find(|e| e["stream"] == "stdout").expect("a stdout entry");
+    let entries: Vec<serde_json::Value> = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let out = entries
+        .iter()
+        .find(|e| e["stream"] == "stdout")
+        .expect("a stdout entry");
     assert_eq!(out["log"], "out\n");
     assert!(out["time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(entries.len(), 2);
@@ -46,59 +76,127 @@ fn streams_are_separate_and_logged() {
 fn env_workdir_entrypoint_hostname_labels() {
     let env = Env::with_busybox();
     std::fs::write(env.path("envfile"), "# comment\nFROM_FILE=yes\nA=file\n").unwrap();
-    let out = env.sh(&["-e", "A=flag", "-e", "B=two words", "--env-file", env.path("envfile").to_str().unwrap(), "-w", "/tmp", "-h", "myhost"], "echo $A,$B,$FROM_FILE; pwd; hostname; cat /etc/hostname").ok();
+    let out = env
+        .sh(
+            &[
+                "-e",
+                "A=flag",
+                "-e",
+                "B=two words",
+                "--env-file",
+                env.path("envfile").to_str().unwrap(),
+                "-w",
+                "/tmp",
+                "-h",
+                "myhost",
+            ],
+            "echo $A,$B,$FROM_FILE; pwd; hostname; cat /etc/hostname",
+        )
+        .ok();
     assert_eq!(out, "flag,two words,yes\n/tmp\nmyhost\nmyhost\n");
     // --entrypoint replaces the image's, and the command follows it.
-    assert_eq!(env.berth(&["run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"]).ok(), "a b\n");
+    assert_eq!(
+        env.berth(&["run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"])
+            .ok(),
+        "a b\n"
+    );
     // A relative or missing workdir is created / refused as docker does.
     assert_eq!(env.sh(&["-w", "/new/dir"], "pwd").ok(), "/new/dir\n");
-    env.berth(&["run", "--rm", "-w", "rel", "busybox", "true"]).fails(125, "it needs to be an absolute path");
-    env.berth(&["run", "--rm", "--env-file", "/no/such/file", "busybox", "true"]).fails(125, "/no/such/file");
-    env.berth(&["run", "--rm", "-e", "=x", "busybox", "true"]).fails(125, "invalid environment variable");
-    env.berth(&["run", "--name", "l1", "--label", "a=b", "--label", "c", "busybox", "true"]).ok();
-    assert_eq!(env.inspect("l1", "{{json .Config.Labels}}"), r#"{"a":"b","c":""}"#);
+    env.berth(&["run", "--rm", "-w", "rel", "busybox", "true"])
+        .fails(125, "it needs to be an absolute path");
+    env.berth(&[
+        "run",
+        "--rm",
+        "--env-file",
+        "/no/such/file",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "/no/such/file");
+    env.berth(&["run", "--rm", "-e", "=x", "busybox", "true"])
+        .fails(125, "invalid environment variable");
+    env.berth(&[
+        "run", "--name", "l1", "--label", "a=b", "--label", "c", "busybox", "true",
+    ])
+    .ok();
+    assert_eq!(
+        env.inspect("l1", "{{json .Config.Labels}}"),
+        r#"{"a":"b","c":""}"#
+    );
 }
 
 #[test]
 fn users_resolve_in_the_image() {
     let env = Env::with_busybox();
-    assert_eq!(env.sh(&[], "id").ok(), "uid=0(root) gid=0(root) groups=0(root)\n".replace(" groups=0(root)", ""));
-    assert_eq!(env.sh(&["-u", "app"], "id -u; id -g; id -G").ok(), "1000\n1000\n1000 50\n");
-    assert_eq!(env.sh(&["-u", "nobody:app"], "id -u; id -g").ok(), "65534\n1000\n");
-    assert_eq!(env.sh(&["-u", "4242:4343"], "id -u; id -g").ok(), "4242\n4343\n");
-    env.berth(&["run", "--rm", "-u", "nosuch", "busybox", "true"]).fails(125, "unable to find user nosuch");
-    env.berth(&["run", "--rm", "-u", "app:nogrp", "busybox", "true"]).fails(125, "unable to find group nogrp");
+    assert_eq!(
+        env.sh(&[], "id").ok(),
+        "uid=0(root) gid=0(root) groups=0(root)\n".replace(" groups=0(root)", "")
+    );
+    assert_eq!(
+        env.sh(&["-u", "app"], "id -u; id -g; id -G").ok(),
+        "1000\n1000\n1000 50\n"
+    );
+    assert_eq!(
+        env.sh(&["-u", "nobody:app"], "id -u; id -g").ok(),
+        "65534\n1000\n"
+    );
+    assert_eq!(
+        env.sh(&["-u", "4242:4343"], "id -u; id -g").ok(),
+        "4242\n4343\n"
+    );
+    env.berth(&["run", "--rm", "-u", "nosuch", "busybox", "true"])
+        .fails(125, "unable to find user nosuch");
+    env.berth(&["run", "--rm", "-u", "app:nogrp", "busybox", "true"])
+        .fails(125, "unable to find group nogrp");
     assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
 }
 
 #[test]
 fn names_are_unique_and_generated() {
     let env = Env::with_busybox();
-    env.berth(&["create", "--name", "web", "busybox", "true"]).ok();
-    env.berth(&["run", "--name", "web", "busybox", "true"]).fails(125, "is already in use by container");
-    env.berth(&["run", "--name", "bad name!", "busybox", "true"]).fails(125, "Invalid container name");
+    env.berth(&["create", "--name", "web", "busybox", "true"])
+        .ok();
+    env.berth(&["run", "--name", "web", "busybox", "true"])
+        .fails(125, "is already in use by container");
+    env.berth(&["run", "--name", "bad name!", "busybox", "true"])
+        .fails(125, "Invalid container name");
     let id = env.berth(&["create", "busybox", "true"]).ok();
     let name = env.inspect(id.trim(), "{{.Name}}");
-    assert!(name.starts_with('/') && name.contains('_'), "docker-style name: {name}");
+    assert!(
+        name.starts_with('/') && name.contains('_'),
+        "docker-style name: {name}"
+    );
 }
 
 #[test]
 fn create_then_start_attached() {
     let env = Env::with_busybox();
-    let id = env.berth(&["create", "--name", "c1", "busybox", "echo", "hi"]).ok();
+    let id = env
+        .berth(&["create", "--name", "c1", "busybox", "echo", "hi"])
+        .ok();
     assert_eq!(id.trim().len(), 64);
     assert_eq!(env.inspect("c1", "{{.State.Status}}"), "created");
     assert_eq!(env.berth(&["start", "-a", "c1"]).ok(), "hi\n");
-    assert_eq!(env.inspect("c1", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}"), "exited 0 false");
+    assert_eq!(
+        env.inspect(
+            "c1",
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}"
+        ),
+        "exited 0 false"
+    );
     // A second start runs it again, as docker does.
     assert_eq!(env.berth(&["start", "-a", "c1"]).ok(), "hi\n");
-    env.berth(&["start", "-a", "nosuch"]).fails(125, "No such container: nosuch");
+    env.berth(&["start", "-a", "nosuch"])
+        .fails(125, "No such container: nosuch");
 }
 
 #[test]
 fn interactive_stdin() {
     let env = Env::with_busybox();
-    let r = env.berth_stdin(&["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"], b"hello\n");
+    let r = env.berth_stdin(
+        &["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"],
+        b"hello\n",
+    );
     assert_eq!(r.stdout, "HELLO\n");
     // Without -i the container's stdin is empty.
     let r = env.berth_stdin(&["run", "--rm", "busybox", "cat"], b"ignored\n");
@@ -111,7 +209,15 @@ fn tty_gives_a_terminal() {
     let pty = nix::pty::openpty(None, None).unwrap();
     let slave = std::fs::File::from(pty.slave);
     let mut child = env
-        .cmd(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; stty size; echo TERM=$TERM"])
+        .cmd(&[
+            "run",
+            "--rm",
+            "-t",
+            "busybox",
+            "sh",
+            "-c",
+            "tty; stty size; echo TERM=$TERM",
+        ])
         .stdin(slave.try_clone().unwrap())
         .stdout(slave.try_clone().unwrap())
         .stderr(slave)
@@ -120,7 +226,11 @@ fn tty_gives_a_terminal() {
     let status = child.wait().unwrap();
     let mut master = std::fs::File::from(pty.master);
     let mut out = Vec::new();
-    nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(&master), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).unwrap();
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&master),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
     let _ = std::io::Read::read_to_end(&mut master, &mut out);
     let text = String::from_utf8_lossy(&out);
     assert!(status.success(), "{text}");
@@ -135,25 +245,67 @@ fn mounts_binds_tmpfs_and_read_only() {
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("in"), "from host").unwrap();
     let bind = format!("{}:/data", data.display());
-    assert_eq!(env.sh(&["-v", &bind], "cat /data/in; echo back > /data/out").ok(), "from host");
+    assert_eq!(
+        env.sh(&["-v", &bind], "cat /data/in; echo back > /data/out")
+            .ok(),
+        "from host"
+    );
     assert_eq!(std::fs::read_to_string(data.join("out")).unwrap(), "back\n");
     let ro = format!("{}:/data:ro", data.display());
-    env.sh(&["-v", &ro], "echo x > /data/x").fails_in_container("Read-only file system");
+    env.sh(&["-v", &ro], "echo x > /data/x")
+        .fails_in_container("Read-only file system");
     // -v creates a missing host directory, as docker does; --mount refuses it.
     let created = env.path("created");
-    env.sh(&["-v", &format!("{}:/c", created.display())], "true").ok();
+    env.sh(&["-v", &format!("{}:/c", created.display())], "true")
+        .ok();
     assert!(created.is_dir());
-    env.berth(&["run", "--rm", "--mount", "type=bind,source=/no/such,target=/x", "busybox", "true"]).fails(125, "bind source path does not exist: /no/such");
+    env.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=bind,source=/no/such,target=/x",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "bind source path does not exist: /no/such");
     let m = format!("type=bind,source={},target=/m,readonly", data.display());
-    env.sh(&["--mount", &m], "touch /m/x").fails_in_container("Read-only file system");
-    assert_eq!(env.sh(&["--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m"], "df -k /scratch | tail -1 | awk '{print $2}'").ok(), "1024\n");
-    env.sh(&["--read-only"], "touch /x").fails_in_container("Read-only file system");
-    env.sh(&["--read-only", "--tmpfs", "/tmp"], "touch /tmp/x && grep ' /tmp ' /proc/mounts | cut -d' ' -f3").ok().contains("tmpfs").then_some(()).unwrap();
-    env.berth(&["run", "--rm", "-v", "relative:/x", "busybox", "true"]).fails(125, "named volumes are not supported yet");
-    env.berth(&["run", "--rm", "-v", "/a:/b:bogus", "busybox", "true"]).fails(125, "invalid mode: bogus");
-    env.berth(&["run", "--rm", "--mount", "type=nfs,target=/x", "busybox", "true"]).fails(125, "mount type unknown");
-    env.berth(&["run", "--name", "mnt", "-v", &ro, "busybox", "true"]).ok();
-    let mounts: serde_json::Value = serde_json::from_str(&env.inspect("mnt", "{{json .Mounts}}")).unwrap();
+    env.sh(&["--mount", &m], "touch /m/x")
+        .fails_in_container("Read-only file system");
+    assert_eq!(
+        env.sh(
+            &["--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m"],
+            "df -k /scratch | tail -1 | awk '{print $2}'"
+        )
+        .ok(),
+        "1024\n"
+    );
+    env.sh(&["--read-only"], "touch /x")
+        .fails_in_container("Read-only file system");
+    env.sh(
+        &["--read-only", "--tmpfs", "/tmp"],
+        "touch /tmp/x && grep ' /tmp ' /proc/mounts | cut -d' ' -f3",
+    )
+    .ok()
+    .contains("tmpfs")
+    .then_some(())
+    .unwrap();
+    env.berth(&["run", "--rm", "-v", "relative:/x", "busybox", "true"])
+        .fails(125, "named volumes are not supported yet");
+    env.berth(&["run", "--rm", "-v", "/a:/b:bogus", "busybox", "true"])
+        .fails(125, "invalid mode: bogus");
+    env.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=nfs,target=/x",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "mount type unknown");
+    env.berth(&["run", "--name", "mnt", "-v", &ro, "busybox", "true"])
+        .ok();
+    let mounts: serde_json::Value =
+        serde_json::from_str(&env.inspect("mnt", "{{json .Mounts}}")).unwrap();
     assert_eq!(mounts[0]["Destination"], "/data");
     assert_eq!(mounts[0]["RW"], false);
 }
@@ -161,15 +313,30 @@ fn mounts_binds_tmpfs_and_read_only() {
 #[test]
 fn etc_files_and_networks() {
     let env = Env::with_busybox();
-    let out = env.sh(&[], "cat /etc/hosts; ls /sys/class/net; test -f /etc/resolv.conf && echo resolv").ok();
+    let out = env
+        .sh(
+            &[],
+            "cat /etc/hosts; ls /sys/class/net; test -f /etc/resolv.conf && echo resolv",
+        )
+        .ok();
     assert!(out.starts_with("127.0.0.1\tlocalhost\n"), "{out}");
-    assert!(out.ends_with("lo\nresolv\n"), "only loopback in --network none: {out}");
+    assert!(
+        out.ends_with("lo\nresolv\n"),
+        "only loopback in --network none: {out}"
+    );
     // Loopback is up: a server and client in the container talk over 127.0.0.1.
-    env.sh(&["--network", "none"], "nc -l -p 7777 -e echo pong & sleep 0.2; nc 127.0.0.1 7777 | grep pong").ok();
+    env.sh(
+        &["--network", "none"],
+        "nc -l -p 7777 -e echo pong & sleep 0.2; nc 127.0.0.1 7777 | grep pong",
+    )
+    .ok();
     let host_ifaces = std::fs::read_dir("/sys/class/net").unwrap().count();
-    let out = env.sh(&["--network", "host"], "ls /sys/class/net | wc -l").ok();
+    let out = env
+        .sh(&["--network", "host"], "ls /sys/class/net | wc -l")
+        .ok();
     assert_eq!(out.trim().parse::<usize>().unwrap(), host_ifaces);
-    env.berth(&["run", "--rm", "--network", "bogus", "busybox", "true"]).fails(125, "network bogus not found");
+    env.berth(&["run", "--rm", "--network", "bogus", "busybox", "true"])
+        .fails(125, "network bogus not found");
 }
 
 #[test]
@@ -177,43 +344,109 @@ fn capabilities_like_docker() {
     let env = Env::with_busybox();
     // docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
     // NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP = 0xa80425fb.
-    assert_eq!(env.sh(&[], "grep CapEff /proc/self/status").ok(), "CapEff:\t00000000a80425fb\n");
-    assert_eq!(env.sh(&["--cap-drop", "ALL", "--cap-add", "chown"], "grep CapEff /proc/self/status").ok(), "CapEff:\t0000000000000001\n");
-    assert_eq!(env.sh(&["--cap-drop", "NET_RAW"], "grep CapEff /proc/self/status").ok(), "CapEff:\t00000000a80405fb\n");
-    env.sh(&["--cap-add", "NET_ADMIN"], "ip link set lo down").ok();
-    env.sh(&[], "ip link set lo down").fails_in_container("Operation not permitted");
-    env.berth(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]).fails(125, "unknown capability: \"BOGUS\"");
+    assert_eq!(
+        env.sh(&[], "grep CapEff /proc/self/status").ok(),
+        "CapEff:\t00000000a80425fb\n"
+    );
+    assert_eq!(
+        env.sh(
+            &["--cap-drop", "ALL", "--cap-add", "chown"],
+            "grep CapEff /proc/self/status"
+        )
+        .ok(),
+        "CapEff:\t0000000000000001\n"
+    );
+    assert_eq!(
+        env.sh(&["--cap-drop", "NET_RAW"], "grep CapEff /proc/self/status")
+            .ok(),
+        "CapEff:\t00000000a80405fb\n"
+    );
+    env.sh(&["--cap-add", "NET_ADMIN"], "ip link set lo down")
+        .ok();
+    env.sh(&[], "ip link set lo down")
+        .fails_in_container("Operation not permitted");
+    env.berth(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"])
+        .fails(125, "unknown capability: \"BOGUS\"");
     let privileged = env.sh(&["--privileged"], "grep -E 'CapEff|Seccomp:' /proc/self/status; mkdir /m; mount -t tmpfs t /m && echo mounted").ok();
-    assert!(privileged.contains("Seccomp:\t0") && privileged.contains("mounted"), "{privileged}");
+    assert!(
+        privileged.contains("Seccomp:\t0") && privileged.contains("mounted"),
+        "{privileged}"
+    );
 }
 
 #[test]
 fn seccomp_and_no_new_privileges() {
     let env = Env::with_busybox();
-    assert!(env.sh(&[], "grep Seccomp: /proc/self/status").ok().contains('2'));
-    // The default profile refuses what needs CAP_SYS_ADMIN, even with the cap added... 
-    env.sh(&["--cap-add", "SYS_ADMIN"], "mkdir /m; mount -t tmpfs t /m").ok();
+    assert!(env
+        .sh(&[], "grep Seccomp: /proc/self/status")
+        .ok()
+        .contains('2'));
+    // The default profile refuses what needs CAP_SYS_ADMIN, even with the cap added...
+    env.sh(&["--cap-add", "SYS_ADMIN"], "mkdir /m; mount -t tmpfs t /m")
+        .ok();
     // ...and namespace creation without it.
-    env.sh(&[], "unshare -n true").fails_in_container("Operation not permitted");
-    assert!(env.sh(&["--security-opt", "seccomp=unconfined"], "grep Seccomp: /proc/self/status").ok().contains('0'));
+    env.sh(&[], "unshare -n true")
+        .fails_in_container("Operation not permitted");
+    assert!(env
+        .sh(
+            &["--security-opt", "seccomp=unconfined"],
+            "grep Seccomp: /proc/self/status"
+        )
+        .ok()
+        .contains('0'));
     let profile = env.path("profile.json");
     std::fs::write(&profile, r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chmod","fchmodat","fchmodat2"],"action":"SCMP_ACT_ERRNO"}]}"#).unwrap();
-    env.sh(&["--security-opt", &format!("seccomp={}", profile.display())], "chmod 600 /etc/passwd").fails_in_container("Operation not permitted");
+    env.sh(
+        &["--security-opt", &format!("seccomp={}", profile.display())],
+        "chmod 600 /etc/passwd",
+    )
+    .fails_in_container("Operation not permitted");
     std::fs::write(&profile, "{not json").unwrap();
-    env.berth(&["run", "--rm", "--security-opt", &format!("seccomp={}", profile.display()), "busybox", "true"]).fails(125, "seccomp profile");
-    env.berth(&["run", "--rm", "--security-opt", "seccomp=/no/such.json", "busybox", "true"]).fails(125, "opening seccomp profile");
-    env.berth(&["run", "--rm", "--security-opt", "bogus", "busybox", "true"]).fails(125, "invalid --security-opt");
-    assert!(env.sh(&["--security-opt", "no-new-privileges"], "grep NoNewPrivs /proc/self/status").ok().contains('1'));
-    assert!(env.sh(&[], "grep NoNewPrivs /proc/self/status").ok().contains('0'));
+    env.berth(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &format!("seccomp={}", profile.display()),
+        "busybox",
+        "true",
+    ])
+    .fails(125, "seccomp profile");
+    env.berth(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=/no/such.json",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "opening seccomp profile");
+    env.berth(&["run", "--rm", "--security-opt", "bogus", "busybox", "true"])
+        .fails(125, "invalid --security-opt");
+    assert!(env
+        .sh(
+            &["--security-opt", "no-new-privileges"],
+            "grep NoNewPrivs /proc/self/status"
+        )
+        .ok()
+        .contains('1'));
+    assert!(env
+        .sh(&[], "grep NoNewPrivs /proc/self/status")
+        .ok()
+        .contains('0'));
 }
 
 #[test]
 fn proc_and_sys_are_masked_and_read_only() {
     let env = Env::with_busybox();
-    env.sh(&[], "echo 1 > /proc/sys/kernel/domainname").fails_in_container("Read-only file system");
+    env.sh(&[], "echo 1 > /proc/sys/kernel/domainname")
+        .fails_in_container("Read-only file system");
     assert_eq!(env.sh(&[], "cat /proc/timer_list | wc -c").ok(), "0\n");
-    env.sh(&[], "touch /sys/x").fails_in_container("Read-only file system");
-    assert_eq!(env.sh(&[], "ls /dev | tr '\\n' ' '").ok(), "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero ");
+    env.sh(&[], "touch /sys/x")
+        .fails_in_container("Read-only file system");
+    assert_eq!(
+        env.sh(&[], "ls /dev | tr '\\n' ' '").ok(),
+        "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero "
+    );
 }
 
 /// Runs `berth run` in the background, waits until the container is running,
@@ -222,9 +455,18 @@ fn while_running(env: &Env, flags: &[&str], check: impl FnOnce(&str)) {
     let mut args = vec!["run", "--name", "bg"];
     args.extend_from_slice(flags);
     args.extend_from_slice(&["busybox", "sleep", "30"]);
-    let mut child = env.cmd(&args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = env
+        .cmd(&args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while env.berth(&["inspect", "-f", "{{.State.Running}}", "bg"]).stdout.trim() != "true" {
+    while env
+        .berth(&["inspect", "-f", "{{.State.Running}}", "bg"])
+        .stdout
+        .trim()
+        != "true"
+    {
         assert!(Instant::now() < deadline, "container did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -237,64 +479,147 @@ fn while_running(env: &Env, flags: &[&str], check: impl FnOnce(&str)) {
 
 fn cgroup_file(id: &str, v1_controller: &str, file_v1: &str, file_v2: &str) -> String {
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let path = if v2 { format!("/sys/fs/cgroup/berth/{id}/{file_v2}") } else { format!("/sys/fs/cgroup/{v1_controller}/berth/{id}/{file_v1}") };
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).trim().to_string()
+    let path = if v2 {
+        format!("/sys/fs/cgroup/berth/{id}/{file_v2}")
+    } else {
+        format!("/sys/fs/cgroup/{v1_controller}/berth/{id}/{file_v1}")
+    };
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
 }
 
 #[test]
 fn resources_reach_the_cgroup() {
     let env = Env::with_busybox();
-    while_running(&env, &["--memory", "64m", "--memory-swap", "128m", "--cpus", "0.5", "--cpu-shares", "512", "--pids-limit", "42"], |id| {
-        let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-        assert_eq!(cgroup_file(id, "memory", "memory.limit_in_bytes", "memory.max"), (64u64 << 20).to_string());
-        assert_eq!(cgroup_file(id, "pids", "pids.max", "pids.max"), "42");
-        if v2 {
-            assert_eq!(cgroup_file(id, "cpu", "", "cpu.max"), "50000 100000");
-        } else {
-            assert_eq!(cgroup_file(id, "cpu", "cpu.cfs_quota_us", ""), "50000");
-            assert_eq!(cgroup_file(id, "cpu", "cpu.shares", ""), "512");
-            assert_eq!(cgroup_file(id, "memory", "memory.memsw.limit_in_bytes", "").parse::<u64>().map(|_| ()).unwrap_or(()), ());
-        }
-        // ps shows it running.
-        assert!(env.berth(&["ps"]).ok().contains("Up "));
-    });
+    while_running(
+        &env,
+        &[
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "--cpus",
+            "0.5",
+            "--cpu-shares",
+            "512",
+            "--pids-limit",
+            "42",
+        ],
+        |id| {
+            let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+            assert_eq!(
+                cgroup_file(id, "memory", "memory.limit_in_bytes", "memory.max"),
+                (64u64 << 20).to_string()
+            );
+            assert_eq!(cgroup_file(id, "pids", "pids.max", "pids.max"), "42");
+            if v2 {
+                assert_eq!(cgroup_file(id, "cpu", "", "cpu.max"), "50000 100000");
+            } else {
+                assert_eq!(cgroup_file(id, "cpu", "cpu.cfs_quota_us", ""), "50000");
+                assert_eq!(cgroup_file(id, "cpu", "cpu.shares", ""), "512");
+                assert_eq!(
+                    cgroup_file(id, "memory", "memory.memsw.limit_in_bytes", "")
+                        .parse::<u64>()
+                        .map(|_| ())
+                        .unwrap_or(()),
+                    ()
+                );
+            }
+            // ps shows it running.
+            assert!(env.berth(&["ps"]).ok().contains("Up "));
+        },
+    );
     // The cgroup is gone once the container is.
-    env.berth(&["run", "--rm", "--memory", "6m", "busybox", "true"]).ok();
-    env.berth(&["run", "--rm", "--memory", "1m", "busybox", "true"]).fails(125, "Minimum memory limit allowed is 6MB");
-    env.berth(&["run", "--rm", "--memory", "lots", "busybox", "true"]).fails(125, "invalid size");
-    env.berth(&["run", "--rm", "--memory-swap", "1g", "busybox", "true"]).fails(125, "always set the Memory limit");
-    env.berth(&["run", "--rm", "--memory", "64m", "--memory-swap", "32m", "busybox", "true"]).fails(125, "should be larger than memory limit");
-    env.berth(&["run", "--rm", "--cpus", "1000", "busybox", "true"]).fails(125, "Range of CPUs is from 0.01");
-    env.berth(&["run", "--rm", "--cpus", "x", "busybox", "true"]).fails(125, "invalid argument \"x\" for \"--cpus\"");
+    env.berth(&["run", "--rm", "--memory", "6m", "busybox", "true"])
+        .ok();
+    env.berth(&["run", "--rm", "--memory", "1m", "busybox", "true"])
+        .fails(125, "Minimum memory limit allowed is 6MB");
+    env.berth(&["run", "--rm", "--memory", "lots", "busybox", "true"])
+        .fails(125, "invalid size");
+    env.berth(&["run", "--rm", "--memory-swap", "1g", "busybox", "true"])
+        .fails(125, "always set the Memory limit");
+    env.berth(&[
+        "run",
+        "--rm",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "32m",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "should be larger than memory limit");
+    env.berth(&["run", "--rm", "--cpus", "1000", "busybox", "true"])
+        .fails(125, "Range of CPUs is from 0.01");
+    env.berth(&["run", "--rm", "--cpus", "x", "busybox", "true"])
+        .fails(125, "invalid argument \"x\" for \"--cpus\"");
 }
 
 #[test]
 fn pids_limit_is_enforced() {
     let env = Env::with_busybox();
-    env.sh(&["--pids-limit", "5"], "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done").fails_in_container("Resource temporarily unavailable");
-    env.sh(&["--pids-limit", "10"], "for i in 1 2 3 4 5; do sleep 1 & done; wait").ok();
+    env.sh(
+        &["--pids-limit", "5"],
+        "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done",
+    )
+    .fails_in_container("Resource temporarily unavailable");
+    env.sh(
+        &["--pids-limit", "10"],
+        "for i in 1 2 3 4 5; do sleep 1 & done; wait",
+    )
+    .ok();
 }
 
 #[test]
 fn ulimits_are_set_and_never_above_the_hard_limit() {
     let env = Env::with_busybox();
-    assert_eq!(env.sh(&["--ulimit", "nofile=100:200"], "ulimit -n; ulimit -Hn").ok(), "100\n200\n");
+    assert_eq!(
+        env.sh(&["--ulimit", "nofile=100:200"], "ulimit -n; ulimit -Hn")
+            .ok(),
+        "100\n200\n"
+    );
     // Far above this process's hard limit: clamped, and the container still starts.
-    let mut hard = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut hard = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) };
-    let out = env.sh(&["--ulimit", "nofile=999999999:999999999"], "ulimit -Hn").ok();
+    let out = env
+        .sh(&["--ulimit", "nofile=999999999:999999999"], "ulimit -Hn")
+        .ok();
     assert_eq!(out.trim(), hard.rlim_max.to_string());
-    env.berth(&["run", "--rm", "--ulimit", "nofile=10:5", "busybox", "true"]).fails(125, "soft limit must be less than or equal to hard limit");
-    env.berth(&["run", "--rm", "--ulimit", "bogus=1", "busybox", "true"]).fails(125, "invalid ulimit type: bogus");
+    env.berth(&["run", "--rm", "--ulimit", "nofile=10:5", "busybox", "true"])
+        .fails(125, "soft limit must be less than or equal to hard limit");
+    env.berth(&["run", "--rm", "--ulimit", "bogus=1", "busybox", "true"])
+        .fails(125, "invalid ulimit type: bogus");
 }
 
 #[test]
 fn oom_kill_is_reported() {
     let env = Env::with_busybox();
     // Fill a tmpfs past the memory limit (tmpfs pages are charged to the cgroup).
-    let r = env.berth(&["run", "--name", "oom", "--memory", "8m", "--memory-swap", "8m", "--tmpfs", "/big:size=64m", "busybox", "sh", "-c", "dd if=/dev/zero of=/big/f bs=1M count=60"]);
+    let r = env.berth(&[
+        "run",
+        "--name",
+        "oom",
+        "--memory",
+        "8m",
+        "--memory-swap",
+        "8m",
+        "--tmpfs",
+        "/big:size=64m",
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/big/f bs=1M count=60",
+    ]);
     assert_eq!(r.code, 137, "{}", r.stderr);
-    assert_eq!(env.inspect("oom", "{{.State.OOMKilled}} {{.State.ExitCode}}"), "true 137");
+    assert_eq!(
+        env.inspect("oom", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
 }
 
 #[test]
@@ -302,10 +627,27 @@ fn rm_flag_and_container_dirs() {
     let env = Env::with_busybox();
     env.berth(&["run", "--rm", "busybox", "touch", "/x"]).ok();
     assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
-    assert_eq!(std::fs::read_dir(env.root().join("containers")).unwrap().count(), 0);
-    env.berth(&["run", "--name", "keep", "busybox", "sh", "-c", "echo data > /kept"]).ok();
+    assert_eq!(
+        std::fs::read_dir(env.root().join("containers"))
+            .unwrap()
+            .count(),
+        0
+    );
+    env.berth(&[
+        "run",
+        "--name",
+        "keep",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /kept",
+    ])
+    .ok();
     let upper = env.inspect("keep", "{{.GraphDriver.Data.UpperDir}}");
-    assert_eq!(std::fs::read_to_string(format!("{upper}/kept")).unwrap(), "data\n");
+    assert_eq!(
+        std::fs::read_to_string(format!("{upper}/kept")).unwrap(),
+        "data\n"
+    );
     // The writable layer survives a restart.
     assert_eq!(env.berth(&["start", "-a", "keep"]).ok(), "");
     env.berth(&["rm", "keep"]).ok();
@@ -319,7 +661,16 @@ fn not_root_is_refused() {
     let out = env.cmd(&["ps"]).uid(65534).gid(65534).output().unwrap();
     assert_eq!(out.status.code(), Some(125));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("needs root") && stderr.lines().count() == 1, "{stderr}");
+    assert!(
+        stderr.contains("needs root") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
     // version and help need no root.
-    assert!(env.cmd(&["version"]).uid(65534).output().unwrap().status.success());
+    assert!(env
+        .cmd(&["version"])
+        .uid(65534)
+        .output()
+        .unwrap()
+        .status
+        .success());
 }

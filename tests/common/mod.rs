@@ -33,16 +33,38 @@ impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]
     pub fn ok(self) -> String {
-        assert_eq!(self.code, 0, "expected success; stderr: {}\nstdout: {}", self.stderr, self.stdout);
+        assert_eq!(
+            self.code, 0,
+            "expected success; stderr: {}\nstdout: {}",
+            self.stderr, self.stdout
+        );
         self.stdout
     }
 
     /// Asserts exit `code` and that stderr has `needle`.
     #[track_caller]
     pub fn fails(self, code: i32, needle: &str) -> Run {
-        assert_eq!(self.code, code, "wrong exit code; stderr: {}\nstdout: {}", self.stderr, self.stdout);
-        assert!(self.stderr.contains(needle), "stderr {:?} lacks {:?}", self.stderr, needle);
-        assert_eq!(self.stderr.trim().lines().filter(|l| l.starts_with("Error")).count(), 1, "one error line: {:?}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "wrong exit code; stderr: {}\nstdout: {}",
+            self.stderr, self.stdout
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "stderr {:?} lacks {:?}",
+            self.stderr,
+            needle
+        );
+        assert_eq!(
+            self.stderr
+                .trim()
+                .lines()
+                .filter(|l| l.starts_with("Error"))
+                .count(),
+            1,
+            "one error line: {:?}",
+            self.stderr
+        );
         self
     }
 }
@@ -52,21 +74,30 @@ impl Run {
     #[track_caller]
     pub fn fails_in_container(self, needle: &str) -> Run {
         assert_ne!(self.code, 0, "expected failure; stdout: {}", self.stdout);
-        assert!(self.stderr.contains(needle), "stderr {:?} lacks {:?}", self.stderr, needle);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr {:?} lacks {:?}",
+            self.stderr,
+            needle
+        );
         self
     }
 }
 
 impl Env {
     pub fn new() -> Env {
-        let dir = tempfile::Builder::new().prefix("berth-e2e-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir()
+            .expect("tempdir");
         Env { dir }
     }
 
     /// A store with the busybox image imported as `busybox:latest`.
     pub fn with_busybox() -> Env {
         let env = Env::new();
-        env.berth(&["import", busybox_tar().to_str().unwrap(), "busybox"]).ok();
+        env.berth(&["import", busybox_tar().to_str().unwrap(), "busybox"])
+            .ok();
         env
     }
 
@@ -84,7 +115,11 @@ impl Env {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.arg("--root").arg(self.root()).arg("--state-dir").arg(self.state()).args(args);
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--state-dir")
+            .arg(self.state())
+            .args(args);
         c.stdin(Stdio::null());
         c
     }
@@ -94,7 +129,13 @@ impl Env {
     }
 
     pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Run {
-        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let data = input.to_vec();
         let writer = std::thread::spawn(move || {
@@ -114,12 +155,19 @@ impl Env {
     }
 
     pub fn inspect(&self, name: &str, template: &str) -> String {
-        self.berth(&["inspect", "-f", template, name]).ok().trim().to_string()
+        self.berth(&["inspect", "-f", template, name])
+            .ok()
+            .trim()
+            .to_string()
     }
 
     pub fn check_clean(&self) {
         let out = self.berth(&["system", "check"]);
-        assert_eq!(out.code, 0, "system check found problems: {}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, 0,
+            "system check found problems: {}{}",
+            out.stdout, out.stderr
+        );
     }
 }
 
@@ -133,7 +181,11 @@ impl Drop for Env {
         }
         let base = self.dir.path().to_string_lossy().into_owned();
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut targets: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&base)).collect();
+        let mut targets: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&base))
+            .collect();
         targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
         for t in targets {
             let _ = nix::mount::umount2(t, nix::mount::MntFlags::MNT_DETACH);

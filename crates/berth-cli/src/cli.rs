@@ -5,13 +5,28 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "berth", about = "A fast, daemonless, Docker-compatible container engine", version, disable_version_flag = true)]
+#[command(
+    name = "berth",
+    about = "A fast, daemonless, Docker-compatible container engine",
+    version,
+    disable_version_flag = true
+)]
 pub struct Cli {
     /// Root of the image and container store
-    #[arg(long, env = "BERTH_ROOT", default_value = "/var/lib/berth", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "BERTH_ROOT",
+        default_value = "/var/lib/berth",
+        value_name = "DIR"
+    )]
     pub root: PathBuf,
     /// Directory for runtime state (mounts, namespaces, sockets)
-    #[arg(long, env = "BERTH_STATE_DIR", default_value = "/run/berth", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "BERTH_STATE_DIR",
+        default_value = "/run/berth",
+        value_name = "DIR"
+    )]
     pub state_dir: PathBuf,
     /// Logging level: debug, info, warn, error, fatal
     #[arg(short = 'l', long, default_value = "info", value_name = "LEVEL")]

@@ -21,12 +21,17 @@ pub enum Format {
 impl Format {
     /// Parses `--format`; `None` means `default_table`.
     pub fn parse(arg: Option<&str>, default_table: &str) -> Format {
-        let default = default_table.strip_prefix("table").unwrap_or(default_table).trim_start();
+        let default = default_table
+            .strip_prefix("table")
+            .unwrap_or(default_table)
+            .trim_start();
         match arg.map(str::trim) {
             None | Some("") | Some("table") => Format::Table(default.into()),
             Some("json") => Format::Json,
             Some(s) => match s.strip_prefix("table") {
-                Some(rest) if rest.starts_with(char::is_whitespace) => Format::Table(unescape(rest.trim_start())),
+                Some(rest) if rest.starts_with(char::is_whitespace) => {
+                    Format::Table(unescape(rest.trim_start()))
+                }
                 _ => Format::Raw(unescape(s)),
             },
         }
@@ -40,11 +45,17 @@ fn unescape(s: &str) -> String {
 
 /// Prints `rows` (objects of named fields) in `format`. `headers` names the
 /// column header for each field (`ID` → `CONTAINER ID`).
-pub fn print_rows(out: &mut dyn Write, format: &Format, rows: &[Json], headers: &[(&str, &str)]) -> Result<(), String> {
+pub fn print_rows(
+    out: &mut dyn Write,
+    format: &Format,
+    rows: &[Json],
+    headers: &[(&str, &str)],
+) -> Result<(), String> {
     match format {
         Format::Json => {
             for r in rows {
-                writeln!(out, "{}", serde_json::to_string(r).unwrap()).map_err(|e| e.to_string())?;
+                writeln!(out, "{}", serde_json::to_string(r).unwrap())
+                    .map_err(|e| e.to_string())?;
             }
         }
         Format::Raw(t) => {
@@ -55,7 +66,10 @@ pub fn print_rows(out: &mut dyn Write, format: &Format, rows: &[Json], headers: 
         }
         Format::Table(t) => {
             let tmpl = compile(t)?;
-            let header: serde_json::Map<String, Json> = headers.iter().map(|(k, v)| (k.to_string(), Json::String(v.to_string()))).collect();
+            let header: serde_json::Map<String, Json> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
+                .collect();
             let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
             writeln!(tw, "{}", render(&tmpl, &Json::Object(header))?).map_err(|e| e.to_string())?;
             for r in rows {
@@ -88,12 +102,14 @@ fn compile(text: &str) -> Result<Template, String> {
         ("truncate", truncate as gtmpl::Func),
         ("pad", pad as gtmpl::Func),
     ]);
-    t.parse(text).map_err(|e| format!("template parsing error: {e}"))?;
+    t.parse(text)
+        .map_err(|e| format!("template parsing error: {e}"))?;
     Ok(t)
 }
 
 fn render(t: &Template, value: &Json) -> Result<String, String> {
-    t.render(&Context::from(to_gtmpl(value))).map_err(|e| format!("template: {e}"))
+    t.render(&Context::from(to_gtmpl(value)))
+        .map_err(|e| format!("template: {e}"))
 }
 
 pub fn to_gtmpl(v: &Json) -> Value {
@@ -111,7 +127,11 @@ pub fn to_gtmpl(v: &Json) -> Value {
         }
         Json::String(s) => Value::String(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(to_gtmpl).collect()),
-        Json::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), to_gtmpl(v))).collect::<HashMap<_, _>>()),
+        Json::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_gtmpl(v)))
+                .collect::<HashMap<_, _>>(),
+        ),
     }
 }
 
@@ -126,14 +146,20 @@ fn to_json(v: &Value) -> Json {
             } else if let Some(u) = n.as_u64() {
                 Json::from(u)
             } else {
-                serde_json::Number::from_f64(n.as_f64().unwrap_or(0.0)).map(Json::Number).unwrap_or(Json::Null)
+                serde_json::Number::from_f64(n.as_f64().unwrap_or(0.0))
+                    .map(Json::Number)
+                    .unwrap_or(Json::Null)
             }
         }
         Value::Array(a) => Json::Array(a.iter().map(to_json).collect()),
         Value::Object(o) | Value::Map(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
             keys.sort();
-            Json::Object(keys.into_iter().map(|k| (k.clone(), to_json(&o[k]))).collect())
+            Json::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), to_json(&o[k])))
+                    .collect(),
+            )
         }
     }
 }
@@ -147,14 +173,21 @@ fn arg_str(args: &[Value], i: usize, name: &str) -> Result<String, FuncError> {
 }
 
 fn json(args: &[Value]) -> Result<Value, FuncError> {
-    let v = args.first().ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
+    let v = args
+        .first()
+        .ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
     Ok(Value::String(serde_json::to_string(&to_json(v)).unwrap()))
 }
 
 fn join(args: &[Value]) -> Result<Value, FuncError> {
     let sep = arg_str(args, 1, "join")?;
     match &args[0] {
-        Value::Array(a) => Ok(Value::String(a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(&sep))),
+        Value::Array(a) => Ok(Value::String(
+            a.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(&sep),
+        )),
         other => Ok(Value::String(other.to_string())),
     }
 }
@@ -170,25 +203,44 @@ fn lower(args: &[Value]) -> Result<Value, FuncError> {
 fn title(args: &[Value]) -> Result<Value, FuncError> {
     let s = arg_str(args, 0, "title")?;
     let mut c = s.chars();
-    Ok(Value::String(c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()))
+    Ok(Value::String(
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default(),
+    ))
 }
 
 fn split(args: &[Value]) -> Result<Value, FuncError> {
     let (s, sep) = (arg_str(args, 0, "split")?, arg_str(args, 1, "split")?);
-    Ok(Value::Array(s.split(sep.as_str()).map(|p| Value::String(p.into())).collect()))
+    Ok(Value::Array(
+        s.split(sep.as_str())
+            .map(|p| Value::String(p.into()))
+            .collect(),
+    ))
 }
 
 fn truncate(args: &[Value]) -> Result<Value, FuncError> {
     let s = arg_str(args, 0, "truncate")?;
-    let n: usize = arg_str(args, 1, "truncate")?.parse().map_err(|_| FuncError::UnableToConvertFromValue)?;
+    let n: usize = arg_str(args, 1, "truncate")?
+        .parse()
+        .map_err(|_| FuncError::UnableToConvertFromValue)?;
     Ok(Value::String(s.chars().take(n).collect()))
 }
 
 fn pad(args: &[Value]) -> Result<Value, FuncError> {
     let s = arg_str(args, 0, "pad")?;
-    let before: usize = arg_str(args, 1, "pad")?.parse().map_err(|_| FuncError::UnableToConvertFromValue)?;
-    let after: usize = arg_str(args, 2, "pad")?.parse().map_err(|_| FuncError::UnableToConvertFromValue)?;
-    Ok(Value::String(format!("{}{}{}", " ".repeat(before), s, " ".repeat(after))))
+    let before: usize = arg_str(args, 1, "pad")?
+        .parse()
+        .map_err(|_| FuncError::UnableToConvertFromValue)?;
+    let after: usize = arg_str(args, 2, "pad")?
+        .parse()
+        .map_err(|_| FuncError::UnableToConvertFromValue)?;
+    Ok(Value::String(format!(
+        "{}{}{}",
+        " ".repeat(before),
+        s,
+        " ".repeat(after)
+    )))
 }
 
 /// docker's `stringutils.Ellipsis`: at most `n` characters, the last an ellipsis.
@@ -207,26 +259,68 @@ mod tests {
 
     #[test]
     fn tables_templates_and_json() {
-        let rows = vec![json!({"ID": "abc", "Name": "web"}), json!({"ID": "defghijkl", "Name": "db"})];
+        let rows = vec![
+            json!({"ID": "abc", "Name": "web"}),
+            json!({"ID": "defghijkl", "Name": "db"}),
+        ];
         let headers = [("ID", "CONTAINER ID"), ("Name", "NAMES")];
         let mut out = Vec::new();
-        print_rows(&mut out, &Format::parse(None, "table {{.ID}}\t{{.Name}}"), &rows, &headers).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "CONTAINER ID   NAMES\nabc            web\ndefghijkl      db\n");
+        print_rows(
+            &mut out,
+            &Format::parse(None, "table {{.ID}}\t{{.Name}}"),
+            &rows,
+            &headers,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CONTAINER ID   NAMES\nabc            web\ndefghijkl      db\n"
+        );
         let mut out = Vec::new();
-        print_rows(&mut out, &Format::parse(Some("{{.Name}}:{{upper .ID}}"), ""), &rows, &headers).unwrap();
+        print_rows(
+            &mut out,
+            &Format::parse(Some("{{.Name}}:{{upper .ID}}"), ""),
+            &rows,
+            &headers,
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "web:ABC\ndb:DEFGHIJKL\n");
         let mut out = Vec::new();
-        print_rows(&mut out, &Format::parse(Some("json"), ""), &rows[..1], &headers).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "{\"ID\":\"abc\",\"Name\":\"web\"}\n");
-        assert!(print_rows(&mut Vec::new(), &Format::parse(Some("{{.ID"), ""), &rows, &headers).is_err());
+        print_rows(
+            &mut out,
+            &Format::parse(Some("json"), ""),
+            &rows[..1],
+            &headers,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"ID\":\"abc\",\"Name\":\"web\"}\n"
+        );
+        assert!(print_rows(
+            &mut Vec::new(),
+            &Format::parse(Some("{{.ID"), ""),
+            &rows,
+            &headers
+        )
+        .is_err());
     }
 
     #[test]
     fn inspect_templates() {
         let v = json!({"State": {"Status": "exited", "ExitCode": 3}, "Config": {"Env": ["A=1", "B=2"]}});
-        assert_eq!(render_one("{{.State.Status}} {{.State.ExitCode}}", &v).unwrap(), "exited 3");
-        assert_eq!(render_one("{{json .State}}", &v).unwrap(), r#"{"ExitCode":3,"Status":"exited"}"#);
-        assert_eq!(render_one("{{join .Config.Env \",\"}}", &v).unwrap(), "A=1,B=2");
+        assert_eq!(
+            render_one("{{.State.Status}} {{.State.ExitCode}}", &v).unwrap(),
+            "exited 3"
+        );
+        assert_eq!(
+            render_one("{{json .State}}", &v).unwrap(),
+            r#"{"ExitCode":3,"Status":"exited"}"#
+        );
+        assert_eq!(
+            render_one("{{join .Config.Env \",\"}}", &v).unwrap(),
+            "A=1,B=2"
+        );
         assert_eq!(ellipsis("abcdef", 4), "abc…");
     }
 }

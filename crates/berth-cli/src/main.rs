@@ -40,11 +40,23 @@ fn init_logging(level: &str) {
         "fatal" => "error",
         other => other,
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,berth={level},berth_engine={level},berth_runtime={level},berth_store={level}"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "warn,berth={level},berth_engine={level},berth_runtime={level},berth_store={level}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     // libcontainer logs its own errors, which we report ourselves; only at debug do they help.
-    let filter = if level == "debug" { filter.add_directive("libcontainer=debug".parse().unwrap()) } else { filter.add_directive("libcontainer=off".parse().unwrap()).add_directive("libcgroups=off".parse().unwrap()) };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
+    let filter = if level == "debug" {
+        filter.add_directive("libcontainer=debug".parse().unwrap())
+    } else {
+        filter
+            .add_directive("libcontainer=off".parse().unwrap())
+            .add_directive("libcgroups=off".parse().unwrap())
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
 }
 
 fn dispatch(cli: Cli) -> Result<i32, CliError> {
@@ -68,6 +80,7 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(CliError::new(125, "berth needs root for this command (rootless mode is not supported yet): run it with sudo"));
     }
-    let engine = berth_engine::Engine::open(&cli.root, &cli.state_dir).map_err(|e| CliError::engine(125, e))?;
+    let engine = berth_engine::Engine::open(&cli.root, &cli.state_dir)
+        .map_err(|e| CliError::engine(125, e))?;
     commands::run(&engine, command)
 }

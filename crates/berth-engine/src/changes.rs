@@ -9,7 +9,9 @@ use crate::EngineError;
 /// Applies one `--change` line to `config`.
 pub fn apply(config: &mut ContainerConfig, change: &str) -> Result<(), EngineError> {
     let change = change.trim();
-    let (word, rest) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
+    let (word, rest) = change
+        .split_once(char::is_whitespace)
+        .unwrap_or((change, ""));
     let rest = rest.trim();
     let bad = |why: &str| EngineError::invalid(format!("invalid --change {change:?}: {why}"));
     match word.to_ascii_uppercase().as_str() {
@@ -62,7 +64,9 @@ pub fn apply(config: &mut ContainerConfig, change: &str) -> Result<(), EngineErr
 }
 
 fn json_array(s: &str) -> Option<Vec<String>> {
-    s.starts_with('[').then(|| serde_json::from_str(s).ok()).flatten()
+    s.starts_with('[')
+        .then(|| serde_json::from_str(s).ok())
+        .flatten()
 }
 
 /// Exec form (`["a","b"]`) as is; shell form runs under `/bin/sh -c`.
@@ -134,16 +138,29 @@ mod tests {
         apply(&mut c, r#"CMD ["sh", "-c", "echo hi"]"#).unwrap();
         assert_eq!(c.cmd.as_ref().unwrap()[2], "echo hi");
         apply(&mut c, "ENTRYPOINT echo hi").unwrap();
-        assert_eq!(c.entrypoint.as_ref().unwrap(), &vec!["/bin/sh".to_string(), "-c".into(), "echo hi".into()]);
+        assert_eq!(
+            c.entrypoint.as_ref().unwrap(),
+            &vec!["/bin/sh".to_string(), "-c".into(), "echo hi".into()]
+        );
         apply(&mut c, r#"ENV A=1 B="two words""#).unwrap();
         apply(&mut c, "ENV C three words").unwrap();
-        assert_eq!(c.env.as_ref().unwrap(), &vec!["A=1".to_string(), "B=two words".into(), "C=three words".into()]);
+        assert_eq!(
+            c.env.as_ref().unwrap(),
+            &vec![
+                "A=1".to_string(),
+                "B=two words".into(),
+                "C=three words".into()
+            ]
+        );
         apply(&mut c, "EXPOSE 80 53/udp").unwrap();
         assert!(c.exposed_ports.as_ref().unwrap().contains_key("53/udp"));
         apply(&mut c, "WORKDIR /app").unwrap();
         apply(&mut c, "USER 1000:1000").unwrap();
         apply(&mut c, "LABEL a=b").unwrap();
-        assert_eq!((c.working_dir.as_str(), c.user.as_str()), ("/app", "1000:1000"));
+        assert_eq!(
+            (c.working_dir.as_str(), c.user.as_str()),
+            ("/app", "1000:1000")
+        );
         assert!(apply(&mut c, "RUN echo").is_err());
         assert!(apply(&mut c, "EXPOSE http").is_err());
         assert!(apply(&mut c, "CMD").is_err());

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use berth_store::db::ContainerRow;
 use serde_json::json;
 
-use crate::model::{Config, Container, GraphDriver, HostConfig, MountConfig, MountPoint, State, TmpfsOptions, Ulimit};
+use crate::model::{
+    Config, Container, GraphDriver, HostConfig, MountConfig, MountPoint, State, TmpfsOptions,
+    Ulimit,
+};
 use crate::{logs, names, time, Engine, EngineError};
 
 /// `create` / `run` options, as the user gave them.
@@ -52,7 +55,9 @@ impl Engine {
         let image_config = self.image_config(&image)?.config;
         let name = match &opts.name {
             Some(n) if !names::valid(n.trim_start_matches('/')) => {
-                return Err(EngineError::invalid(format!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")))
+                return Err(EngineError::invalid(format!(
+                    "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )))
             }
             Some(n) => n.trim_start_matches('/').to_string(),
             None => names::random(),
@@ -60,18 +65,33 @@ impl Engine {
         let host_config = host_config(opts)?;
         let (entrypoint, cmd) = match &opts.entrypoint {
             Some(e) if e.is_empty() => (None, Some(opts.command.clone()).filter(|c| !c.is_empty())),
-            Some(e) => (Some(vec![e.clone()]), Some(opts.command.clone()).filter(|c| !c.is_empty())),
+            Some(e) => (
+                Some(vec![e.clone()]),
+                Some(opts.command.clone()).filter(|c| !c.is_empty()),
+            ),
             None => (
                 image_config.entrypoint.clone(),
-                if opts.command.is_empty() { image_config.cmd.clone() } else { Some(opts.command.clone()) },
+                if opts.command.is_empty() {
+                    image_config.cmd.clone()
+                } else {
+                    Some(opts.command.clone())
+                },
             ),
         };
-        let argv: Vec<String> = entrypoint.iter().flatten().chain(cmd.iter().flatten()).cloned().collect();
+        let argv: Vec<String> = entrypoint
+            .iter()
+            .flatten()
+            .chain(cmd.iter().flatten())
+            .cloned()
+            .collect();
         if argv.is_empty() {
             return Err(EngineError::invalid("No command specified"));
         }
         let id = berth_store::random_hex(32);
-        let hostname = opts.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+        let hostname = opts
+            .hostname
+            .clone()
+            .unwrap_or_else(|| id[..12].to_string());
         let env = merge_env(image_config.env.as_deref().unwrap_or(&[]), &hostname, opts)?;
         let mut labels = image_config.labels.clone().unwrap_or_default();
         for l in &opts.labels {
@@ -84,7 +104,12 @@ impl Engine {
             created: time::now(),
             path: argv[0].clone(),
             args: argv[1..].to_vec(),
-            state: State { status: "created".into(), started_at: time::ZERO.into(), finished_at: time::ZERO.into(), ..State::default() },
+            state: State {
+                status: "created".into(),
+                started_at: time::ZERO.into(),
+                finished_at: time::ZERO.into(),
+                ..State::default()
+            },
             image: image.id.to_string(),
             resolv_conf_path: dir.join("resolv.conf").display().to_string(),
             hostname_path: dir.join("hostname").display().to_string(),
@@ -108,7 +133,10 @@ impl Engine {
             },
             config: Config {
                 hostname: hostname.clone(),
-                user: opts.user.clone().unwrap_or_else(|| image_config.user.clone()),
+                user: opts
+                    .user
+                    .clone()
+                    .unwrap_or_else(|| image_config.user.clone()),
                 attach_stdin: opts.interactive,
                 attach_stdout: true,
                 attach_stderr: true,
@@ -119,7 +147,10 @@ impl Engine {
                 cmd,
                 image: opts.image.clone(),
                 volumes: image_config.volumes.clone(),
-                working_dir: opts.workdir.clone().unwrap_or_else(|| image_config.working_dir.clone()),
+                working_dir: opts
+                    .workdir
+                    .clone()
+                    .unwrap_or_else(|| image_config.working_dir.clone()),
                 entrypoint,
                 on_build: image_config.on_build.clone(),
                 labels,
@@ -129,15 +160,27 @@ impl Engine {
             network_settings: json!({"Networks": {host_config.network_mode.clone(): {}}}),
             host_config,
         };
-        if !container.config.working_dir.is_empty() && !container.config.working_dir.starts_with('/') {
-            return Err(EngineError::invalid(format!("the working directory '{}' is invalid, it needs to be an absolute path", container.config.working_dir)));
+        if !container.config.working_dir.is_empty()
+            && !container.config.working_dir.starts_with('/')
+        {
+            return Err(EngineError::invalid(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                container.config.working_dir
+            )));
         }
         self.write_container_dir(&container)?;
-        let row = ContainerRow { id: id.clone(), name, image_id: image.id.to_string(), record: to_json(&container) };
+        let row = ContainerRow {
+            id: id.clone(),
+            name,
+            image_id: image.id.to_string(),
+            record: to_json(&container),
+        };
         if let Err(e) = self.store.db.insert_container(&row, &container.created) {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(match e {
-                berth_store::StoreError::NameConflict { .. } => EngineError::Conflict(format!("Conflict. {e}")),
+                berth_store::StoreError::NameConflict { .. } => {
+                    EngineError::Conflict(format!("Conflict. {e}"))
+                }
                 other => other.into(),
             });
         }
@@ -147,7 +190,8 @@ impl Engine {
     fn write_container_dir(&self, c: &Container) -> Result<(), EngineError> {
         let dir = self.store.container_dir(&c.id);
         for sub in ["upper", "work", "rootfs"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| EngineError::io(&dir.join(sub), e))?;
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| EngineError::io(&dir.join(sub), e))?;
         }
         let host_net = c.host_config.network_mode == "host";
         let hosts = if host_net {
@@ -155,9 +199,19 @@ impl Engine {
         } else {
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
         };
-        let hostname = if host_net { nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default() } else { c.config.hostname.clone() };
+        let hostname = if host_net {
+            nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            c.config.hostname.clone()
+        };
         let resolv = resolv_conf(host_net);
-        for (path, content) in [(&c.hosts_path, hosts), (&c.hostname_path, format!("{hostname}\n")), (&c.resolv_conf_path, resolv)] {
+        for (path, content) in [
+            (&c.hosts_path, hosts),
+            (&c.hostname_path, format!("{hostname}\n")),
+            (&c.resolv_conf_path, resolv),
+        ] {
             std::fs::write(path, content).map_err(|e| EngineError::io(Path::new(path), e))?;
         }
         Ok(())
@@ -169,13 +223,20 @@ impl Engine {
         match rows.len() {
             0 => Err(EngineError::NoSuchContainer(key.into())),
             1 => self.reconciled(&rows[0]),
-            _ => Err(EngineError::invalid(format!("multiple IDs found with provided prefix: {key}"))),
+            _ => Err(EngineError::invalid(format!(
+                "multiple IDs found with provided prefix: {key}"
+            ))),
         }
     }
 
     /// Every container, newest first.
     pub fn list_containers(&self) -> Result<Vec<Container>, EngineError> {
-        self.store.db.containers()?.iter().map(|r| self.reconciled(r)).collect()
+        self.store
+            .db
+            .containers()?
+            .iter()
+            .map(|r| self.reconciled(r))
+            .collect()
     }
 
     /// A record whose process is gone without anyone noting it (its berth was
@@ -189,7 +250,12 @@ impl Engine {
         self.release(&c);
         self.update(&c.id, |c| {
             if c.state.running && !process_alive(c.state.pid) {
-                c.state = State { status: "exited".into(), exit_code: 137, finished_at: time::now(), ..c.state.clone() };
+                c.state = State {
+                    status: "exited".into(),
+                    exit_code: 137,
+                    finished_at: time::now(),
+                    ..c.state.clone()
+                };
                 c.state.running = false;
                 c.state.pid = 0;
             }
@@ -197,10 +263,15 @@ impl Engine {
     }
 
     /// Rewrites a container's record in one transaction and returns the new one.
-    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> Result<Container, EngineError> {
+    pub(crate) fn update(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container),
+    ) -> Result<Container, EngineError> {
         let mut out = None;
         self.store.db.update_container(id, |json| {
-            let mut c: Container = serde_json::from_str(json).map_err(|e| berth_store::StoreError::Corrupt(e.to_string()))?;
+            let mut c: Container = serde_json::from_str(json)
+                .map_err(|e| berth_store::StoreError::Corrupt(e.to_string()))?;
             f(&mut c);
             let s = to_json(&c);
             out = Some(c);
@@ -214,17 +285,26 @@ impl Engine {
         let c = self.container(key)?;
         let new_name = new_name.trim_start_matches('/');
         if !names::valid(new_name) {
-            return Err(EngineError::invalid(format!("Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")));
+            return Err(EngineError::invalid(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
         }
         if c.short_name() == new_name {
-            return Err(EngineError::invalid("Renaming a container with the same name as its current name"));
+            return Err(EngineError::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
         }
         let mut renamed = c.clone();
         renamed.name = format!("/{new_name}");
-        self.store.db.rename_container(&c.id, new_name, &to_json(&renamed)).map_err(|e| match e {
-            berth_store::StoreError::NameConflict { .. } => EngineError::Conflict(format!("Error when allocating new name: Conflict. {e}")),
-            other => other.into(),
-        })
+        self.store
+            .db
+            .rename_container(&c.id, new_name, &to_json(&renamed))
+            .map_err(|e| match e {
+                berth_store::StoreError::NameConflict { .. } => {
+                    EngineError::Conflict(format!("Error when allocating new name: Conflict. {e}"))
+                }
+                other => other.into(),
+            })
     }
 
     /// `rm`: refuses a running container unless `force` (which kills it first).
@@ -238,12 +318,17 @@ impl Engine {
                 )));
             }
             let _ = berth_runtime::container::kill(&self.runtime_dir(), &c.id, libc::SIGKILL);
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.state.pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.state.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         self.release(&c);
         let dir = self.store.container_dir(&c.id);
         match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(EngineError::io(&dir, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(EngineError::io(&dir, e))
+            }
             _ => {}
         }
         self.store.db.remove_container(&c.id)?;
@@ -262,15 +347,28 @@ impl Engine {
     }
 
     /// `logs`: the container's json-file log.
-    pub fn logs(&self, key: &str, opts: &logs::LogOptions, stdout: &mut dyn std::io::Write, stderr: &mut dyn std::io::Write) -> Result<(), EngineError> {
+    pub fn logs(
+        &self,
+        key: &str,
+        opts: &logs::LogOptions,
+        stdout: &mut dyn std::io::Write,
+        stderr: &mut dyn std::io::Write,
+    ) -> Result<(), EngineError> {
         let c = self.container(key)?;
-        logs::read(Path::new(&c.log_path), opts, stdout, stderr).map_err(|e| EngineError::io(Path::new(&c.log_path), e))
+        logs::read(Path::new(&c.log_path), opts, stdout, stderr)
+            .map_err(|e| EngineError::io(Path::new(&c.log_path), e))
     }
 
     /// The container's writable layer size and that plus its image (`ps -s`).
     pub fn container_size(&self, c: &Container) -> (u64, u64) {
         let rw = dir_size(&self.store.container_dir(&c.id).join("upper"));
-        let image = c.image.parse().ok().and_then(|id| self.store.db.image(&id).ok().flatten()).map(|i| i.size).unwrap_or(0);
+        let image = c
+            .image
+            .parse()
+            .ok()
+            .and_then(|id| self.store.db.image(&id).ok().flatten())
+            .map(|i| i.size)
+            .unwrap_or(0);
         (rw, rw + image)
     }
 
@@ -285,7 +383,9 @@ impl Engine {
 
 /// Bytes of regular files below `dir`, not following links.
 fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
@@ -305,7 +405,8 @@ pub(crate) fn to_json(c: &Container) -> String {
 }
 
 fn from_json(s: &str) -> Result<Container, EngineError> {
-    serde_json::from_str(s).map_err(|e| EngineError::Store(berth_store::StoreError::Corrupt(e.to_string())))
+    serde_json::from_str(s)
+        .map_err(|e| EngineError::Store(berth_store::StoreError::Corrupt(e.to_string())))
 }
 
 /// The host's resolv.conf; with a private network, loopback resolvers are
@@ -318,14 +419,20 @@ fn resolv_conf(host_net: bool) -> String {
     host.lines()
         .filter(|l| {
             let mut w = l.split_whitespace();
-            !(w.next() == Some("nameserver") && w.next().is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+            !(w.next() == Some("nameserver")
+                && w.next()
+                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect()
 }
 
 /// Image env, then `--env-file`, then `-e`; later keys win. `-e KEY` takes the host's value.
-fn merge_env(image_env: &[String], hostname: &str, opts: &CreateOptions) -> Result<Vec<String>, EngineError> {
+fn merge_env(
+    image_env: &[String],
+    hostname: &str,
+    opts: &CreateOptions,
+) -> Result<Vec<String>, EngineError> {
     let mut env: Vec<String> = Vec::new();
     let mut set = |entry: String| {
         let key = entry.split('=').next().unwrap_or("").to_string();
@@ -344,8 +451,18 @@ fn merge_env(image_env: &[String], hostname: &str, opts: &CreateOptions) -> Resu
     }
     let mut user_env = Vec::new();
     for file in &opts.env_files {
-        let text = std::fs::read_to_string(file).map_err(|e| EngineError::invalid(format!("open {}: {}", file.display(), e.kind().to_string().to_lowercase())))?;
-        for line in text.lines().map(str::trim_start).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            EngineError::invalid(format!(
+                "open {}: {}",
+                file.display(),
+                e.kind().to_string().to_lowercase()
+            ))
+        })?;
+        for line in text
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             user_env.push(line.to_string());
         }
     }
@@ -356,7 +473,9 @@ fn merge_env(image_env: &[String], hostname: &str, opts: &CreateOptions) -> Resu
             None => (e.clone(), std::env::var(&e).ok()),
         };
         if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(EngineError::invalid(format!("invalid environment variable: {e}")));
+            return Err(EngineError::invalid(format!(
+                "invalid environment variable: {e}"
+            )));
         }
         // `-e KEY` with KEY unset on the host is dropped, as docker does.
         if let Some(v) = value {
@@ -369,7 +488,10 @@ fn merge_env(image_env: &[String], hostname: &str, opts: &CreateOptions) -> Resu
 /// Parses docker's byte sizes: `512m`, `1g`, `1024`, `64mb` (binary units).
 pub fn parse_bytes(s: &str) -> Result<i64, EngineError> {
     let lower = s.trim().to_ascii_lowercase();
-    let digits: String = lower.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let digits: String = lower
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let unit = lower[digits.len()..].trim_end_matches('b');
     let mult: f64 = match unit {
         "" => 1.0,
@@ -380,27 +502,56 @@ pub fn parse_bytes(s: &str) -> Result<i64, EngineError> {
         "p" => 1024f64.powi(5),
         _ => return Err(EngineError::invalid(format!("invalid size: '{s}'"))),
     };
-    let v: f64 = digits.parse().map_err(|_| EngineError::invalid(format!("invalid size: '{s}'")))?;
+    let v: f64 = digits
+        .parse()
+        .map_err(|_| EngineError::invalid(format!("invalid size: '{s}'")))?;
     Ok((v * mult) as i64)
 }
 
 const ULIMITS: &[&str] = &[
-    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime",
-    "sigpending", "stack", "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+    "as",
 ];
 
 fn parse_ulimit(s: &str) -> Result<Ulimit, EngineError> {
-    let bad = || EngineError::invalid(format!("invalid ulimit argument: {s} (want NAME=SOFT[:HARD])"));
+    let bad = || {
+        EngineError::invalid(format!(
+            "invalid ulimit argument: {s} (want NAME=SOFT[:HARD])"
+        ))
+    };
     let (name, values) = s.split_once('=').ok_or_else(bad)?;
     if !ULIMITS.contains(&name) {
         return Err(EngineError::invalid(format!("invalid ulimit type: {name}")));
     }
     let (soft, hard) = values.split_once(':').unwrap_or((values, values));
-    let (soft, hard): (i64, i64) = (soft.parse().map_err(|_| bad())?, hard.parse().map_err(|_| bad())?);
+    let (soft, hard): (i64, i64) = (
+        soft.parse().map_err(|_| bad())?,
+        hard.parse().map_err(|_| bad())?,
+    );
     if soft > hard && hard != -1 {
-        return Err(EngineError::invalid(format!("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")));
+        return Err(EngineError::invalid(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
     }
-    Ok(Ulimit { name: name.into(), soft, hard })
+    Ok(Ulimit {
+        name: name.into(),
+        soft,
+        hard,
+    })
 }
 
 /// `--mount type=bind,source=/a,target=/b,readonly` and `type=tmpfs,target=/t,tmpfs-size=..,tmpfs-mode=..`.
@@ -415,37 +566,70 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
             "target" | "destination" | "dst" => m.target = v.into(),
             "readonly" | "ro" => m.read_only = !matches!(v, "false" | "0"),
             "tmpfs-size" => tmpfs.size_bytes = Some(parse_bytes(v)?),
-            "tmpfs-mode" => tmpfs.mode = Some(u32::from_str_radix(v, 8).map_err(|_| EngineError::invalid(format!("invalid tmpfs-mode: {v}")))?),
+            "tmpfs-mode" => {
+                tmpfs.mode = Some(
+                    u32::from_str_radix(v, 8)
+                        .map_err(|_| EngineError::invalid(format!("invalid tmpfs-mode: {v}")))?,
+                )
+            }
             "bind-propagation" | "consistency" => {}
-            _ => return Err(EngineError::invalid(format!("invalid field '{k}' in --mount {s:?}"))),
+            _ => {
+                return Err(EngineError::invalid(format!(
+                    "invalid field '{k}' in --mount {s:?}"
+                )))
+            }
         }
     }
     if m.target.is_empty() {
-        return Err(EngineError::invalid(format!("invalid mount config: target is required in --mount {s:?}")));
+        return Err(EngineError::invalid(format!(
+            "invalid mount config: target is required in --mount {s:?}"
+        )));
     }
     if !m.target.starts_with('/') {
-        return Err(EngineError::invalid(format!("invalid mount config: mount path must be absolute: {}", m.target)));
+        return Err(EngineError::invalid(format!(
+            "invalid mount config: mount path must be absolute: {}",
+            m.target
+        )));
     }
     match m.kind.as_str() {
         "bind" => {
             if m.source.is_empty() {
-                return Err(EngineError::invalid("invalid mount config for type \"bind\": field Source must not be empty"));
+                return Err(EngineError::invalid(
+                    "invalid mount config for type \"bind\": field Source must not be empty",
+                ));
             }
             if !Path::new(&m.source).exists() {
-                return Err(EngineError::invalid(format!("invalid mount config for type \"bind\": bind source path does not exist: {}", m.source)));
+                return Err(EngineError::invalid(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    m.source
+                )));
             }
         }
         "tmpfs" => {
             if !m.source.is_empty() {
-                return Err(EngineError::invalid("invalid mount config for type \"tmpfs\": field Source must not be specified"));
+                return Err(EngineError::invalid(
+                    "invalid mount config for type \"tmpfs\": field Source must not be specified",
+                ));
             }
             if tmpfs != TmpfsOptions::default() {
                 m.tmpfs_options = Some(tmpfs);
             }
         }
-        "volume" => return Err(EngineError::invalid("named volumes are not supported yet: use type=bind or type=tmpfs")),
-        "" => return Err(EngineError::invalid(format!("invalid mount config: type is required in --mount {s:?}"))),
-        other => return Err(EngineError::invalid(format!("invalid mount config: mount type unknown: \"{other}\""))),
+        "volume" => {
+            return Err(EngineError::invalid(
+                "named volumes are not supported yet: use type=bind or type=tmpfs",
+            ))
+        }
+        "" => {
+            return Err(EngineError::invalid(format!(
+                "invalid mount config: type is required in --mount {s:?}"
+            )))
+        }
+        other => {
+            return Err(EngineError::invalid(format!(
+                "invalid mount config: mount type unknown: \"{other}\""
+            )))
+        }
     }
     Ok(m)
 }
@@ -456,17 +640,40 @@ fn parse_bind(s: &str) -> Result<String, EngineError> {
     let (src, dst, mode) = match parts.as_slice() {
         [src, dst] => (*src, *dst, None),
         [src, dst, mode] => (*src, *dst, Some(*mode)),
-        [_] => return Err(EngineError::invalid(format!("anonymous volumes are not supported yet: {s} (use -v /host/path:{s})"))),
-        _ => return Err(EngineError::invalid(format!("invalid volume specification: '{s}'"))),
+        [_] => {
+            return Err(EngineError::invalid(format!(
+                "anonymous volumes are not supported yet: {s} (use -v /host/path:{s})"
+            )))
+        }
+        _ => {
+            return Err(EngineError::invalid(format!(
+                "invalid volume specification: '{s}'"
+            )))
+        }
     };
     if !src.starts_with('/') {
-        return Err(EngineError::invalid(format!("named volumes are not supported yet: '{s}' (use an absolute host path)")));
+        return Err(EngineError::invalid(format!(
+            "named volumes are not supported yet: '{s}' (use an absolute host path)"
+        )));
     }
     if !dst.starts_with('/') {
         return Err(EngineError::invalid(format!("invalid volume specification: '{s}': invalid mount config: mount path must be absolute")));
     }
     if let Some(m) = mode {
-        if !m.split(',').all(|o| matches!(o, "ro" | "rw" | "z" | "Z" | "rprivate" | "private" | "rshared" | "shared" | "rslave" | "slave")) {
+        if !m.split(',').all(|o| {
+            matches!(
+                o,
+                "ro" | "rw"
+                    | "z"
+                    | "Z"
+                    | "rprivate"
+                    | "private"
+                    | "rshared"
+                    | "shared"
+                    | "rslave"
+                    | "slave"
+            )
+        }) {
             return Err(EngineError::invalid(format!("invalid mode: {m}")));
         }
     }
@@ -482,15 +689,26 @@ fn parse_security_opts(opts: &[String]) -> Result<Vec<String>, EngineError> {
         let (k, v) = o.split_once(['=', ':']).unwrap_or((o, ""));
         match k {
             "seccomp" if v == "unconfined" => out.push(o.clone()),
-            "seccomp" if v.is_empty() => return Err(EngineError::invalid(format!("invalid --security-opt: {o:?}"))),
+            "seccomp" if v.is_empty() => {
+                return Err(EngineError::invalid(format!(
+                    "invalid --security-opt: {o:?}"
+                )))
+            }
             "seccomp" => {
-                let data = std::fs::read(v).map_err(|e| EngineError::invalid(format!("opening seccomp profile ({v}) failed: {e}")))?;
-                berth_runtime::seccomp::Profile::from_json(&data).map_err(|e| EngineError::invalid(format!("{v}: {e}")))?;
+                let data = std::fs::read(v).map_err(|e| {
+                    EngineError::invalid(format!("opening seccomp profile ({v}) failed: {e}"))
+                })?;
+                berth_runtime::seccomp::Profile::from_json(&data)
+                    .map_err(|e| EngineError::invalid(format!("{v}: {e}")))?;
                 out.push(format!("seccomp={}", String::from_utf8_lossy(&data)));
             }
             "no-new-privileges" if matches!(v, "" | "true" | "false") => out.push(o.clone()),
             "apparmor" | "label" => out.push(o.clone()),
-            _ => return Err(EngineError::invalid(format!("invalid --security-opt: {o:?}"))),
+            _ => {
+                return Err(EngineError::invalid(format!(
+                    "invalid --security-opt: {o:?}"
+                )))
+            }
         }
     }
     Ok(out)
@@ -502,10 +720,17 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         None | Some("none") | Some("default") => "none".to_string(),
         Some("host") => "host".to_string(),
         Some(other) => {
-            return Err(EngineError::invalid(format!("network {other} not found: berth has the none and host networks for now")))
+            return Err(EngineError::invalid(format!(
+                "network {other} not found: berth has the none and host networks for now"
+            )))
         }
     };
-    let memory = o.memory.as_deref().map(parse_bytes).transpose()?.unwrap_or(0);
+    let memory = o
+        .memory
+        .as_deref()
+        .map(parse_bytes)
+        .transpose()?
+        .unwrap_or(0);
     if memory != 0 && memory < 6 * 1024 * 1024 {
         return Err(EngineError::invalid("Minimum memory limit allowed is 6MB"));
     }
@@ -515,34 +740,59 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         None => 0,
     };
     if memory_swap != 0 && memory == 0 {
-        return Err(EngineError::invalid("You should always set the Memory limit when using Memoryswap limit, see usage"));
+        return Err(EngineError::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
     }
     if memory_swap > 0 && memory_swap < memory {
-        return Err(EngineError::invalid("Minimum memoryswap limit should be larger than memory limit, see usage"));
+        return Err(EngineError::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
     }
     let nano_cpus = match &o.cpus {
         None => 0,
         Some(s) => {
-            let v: f64 = s.parse().map_err(|_| EngineError::invalid(format!("invalid argument \"{s}\" for \"--cpus\" flag")))?;
-            let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+            let v: f64 = s.parse().map_err(|_| {
+                EngineError::invalid(format!("invalid argument \"{s}\" for \"--cpus\" flag"))
+            })?;
+            let n = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1) as f64;
             if v < 0.01 || v > n {
-                return Err(EngineError::invalid(format!("Range of CPUs is from 0.01 to {n:.2}, as there are only {n} CPUs available")));
+                return Err(EngineError::invalid(format!(
+                    "Range of CPUs is from 0.01 to {n:.2}, as there are only {n} CPUs available"
+                )));
             }
             (v * 1e9) as i64
         }
     };
-    let binds = o.volumes.iter().map(|v| parse_bind(v)).collect::<Result<Vec<_>, _>>()?;
-    let mounts = o.mounts.iter().map(|m| parse_mount(m)).collect::<Result<Vec<_>, _>>()?;
+    let binds = o
+        .volumes
+        .iter()
+        .map(|v| parse_bind(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mounts = o
+        .mounts
+        .iter()
+        .map(|m| parse_mount(m))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut tmpfs = BTreeMap::new();
     for t in &o.tmpfs {
         let (path, opts) = t.split_once(':').unwrap_or((t, ""));
         if !path.starts_with('/') {
-            return Err(EngineError::invalid(format!("invalid mount path for --tmpfs {t:?}: it must be absolute")));
+            return Err(EngineError::invalid(format!(
+                "invalid mount path for --tmpfs {t:?}: it must be absolute"
+            )));
         }
         tmpfs.insert(path.to_string(), opts.to_string());
     }
-    berth_runtime::caps::effective(&o.cap_add, &o.cap_drop, o.privileged).map_err(|e| EngineError::invalid(e.to_string()))?;
-    let ulimits = o.ulimits.iter().map(|u| parse_ulimit(u)).collect::<Result<Vec<_>, _>>()?;
+    berth_runtime::caps::effective(&o.cap_add, &o.cap_drop, o.privileged)
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
+    let ulimits = o
+        .ulimits
+        .iter()
+        .map(|u| parse_ulimit(u))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(p) = o.pids_limit.filter(|p| *p < -1) {
         return Err(EngineError::invalid(format!("invalid --pids-limit {p}")));
     }
@@ -559,7 +809,11 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         tmpfs: Some(tmpfs).filter(|t| !t.is_empty()),
         memory,
         // docker's default: as much swap as memory.
-        memory_swap: if memory > 0 && memory_swap == 0 { memory * 2 } else { memory_swap },
+        memory_swap: if memory > 0 && memory_swap == 0 {
+            memory * 2
+        } else {
+            memory_swap
+        },
         nano_cpus,
         cpu_shares: o.cpu_shares.unwrap_or(0),
         pids_limit: o.pids_limit.filter(|p| *p > 0),
@@ -591,7 +845,11 @@ fn mount_points(h: &HostConfig) -> Vec<MountPoint> {
             destination: m.target.clone(),
             mode: String::new(),
             rw: !m.read_only,
-            propagation: if m.kind == "bind" { "rprivate".into() } else { String::new() },
+            propagation: if m.kind == "bind" {
+                "rprivate".into()
+            } else {
+                String::new()
+            },
         });
     }
     out
@@ -613,23 +871,39 @@ mod tests {
 
     #[test]
     fn ulimits_and_mounts() {
-        assert_eq!(parse_ulimit("nofile=1024:2048").unwrap(), Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 });
+        assert_eq!(
+            parse_ulimit("nofile=1024:2048").unwrap(),
+            Ulimit {
+                name: "nofile".into(),
+                soft: 1024,
+                hard: 2048
+            }
+        );
         assert_eq!(parse_ulimit("nproc=64").unwrap().hard, 64);
         assert!(parse_ulimit("nofile=10:5").is_err());
         assert!(parse_ulimit("bogus=1").is_err());
         let m = parse_mount("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap();
         assert_eq!(m.tmpfs_options.unwrap().mode, Some(0o1770));
-        assert!(parse_mount("type=bind,source=/does/not/exist,target=/x").unwrap_err().to_string().contains("does not exist"));
+        assert!(parse_mount("type=bind,source=/does/not/exist,target=/x")
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist"));
         assert!(parse_mount("type=tmpfs").is_err());
         assert!(parse_mount("type=nfs,target=/x").is_err());
     }
 
     #[test]
     fn env_merging() {
-        let opts = CreateOptions { env: vec!["A=2".into(), "B=x=y".into()], ..Default::default() };
+        let opts = CreateOptions {
+            env: vec!["A=2".into(), "B=x=y".into()],
+            ..Default::default()
+        };
         let env = merge_env(&["A=1".into(), "PATH=/bin".into()], "h", &opts).unwrap();
         assert_eq!(env, vec!["HOSTNAME=h", "PATH=/bin", "A=2", "B=x=y"]);
-        let bad = CreateOptions { env: vec!["=x".into()], ..Default::default() };
+        let bad = CreateOptions {
+            env: vec!["=x".into()],
+            ..Default::default()
+        };
         assert!(merge_env(&[], "h", &bad).is_err());
     }
 }

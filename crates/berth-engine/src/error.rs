@@ -28,12 +28,18 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl EngineError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        EngineError::Io { path: path.display().to_string(), source }
+        EngineError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 
     pub fn invalid(msg: impl Into<String>) -> Self {
@@ -62,7 +68,9 @@ impl From<berth_store::UnpackError> for EngineError {
     fn from(e: berth_store::UnpackError) -> Self {
         match e {
             berth_store::UnpackError::Store(s) => EngineError::Store(s),
-            berth_store::UnpackError::Layer(l) => EngineError::BadContent(format!("invalid layer: {l}")),
+            berth_store::UnpackError::Layer(l) => {
+                EngineError::BadContent(format!("invalid layer: {l}"))
+            }
         }
     }
 }

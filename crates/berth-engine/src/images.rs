@@ -36,14 +36,26 @@ impl Engine {
     /// Finds an image by name[:tag], name@digest, full id or unique id prefix.
     pub fn resolve_image(&self, name: &str) -> Result<ImageRecord, EngineError> {
         let db = &self.store.db;
-        let looks_like_id = name.strip_prefix("sha256:").unwrap_or(name).bytes().all(|b| b.is_ascii_hexdigit());
+        let looks_like_id = name
+            .strip_prefix("sha256:")
+            .unwrap_or(name)
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit());
         if let Ok(r) = Reference::parse(name) {
             if r.digest.is_none() {
                 if let Some(id) = db.tag_target(&r.to_string())? {
-                    return db.image(&id)?.ok_or_else(|| EngineError::NoSuchImage(name.into()));
+                    return db
+                        .image(&id)?
+                        .ok_or_else(|| EngineError::NoSuchImage(name.into()));
                 }
-            } else if let Some((_, id)) = db.repo_digests()?.into_iter().find(|(n, _)| *n == format!("{}@{}", r.name(), r.digest.as_ref().unwrap())) {
-                return db.image(&id)?.ok_or_else(|| EngineError::NoSuchImage(name.into()));
+            } else if let Some((_, id)) = db
+                .repo_digests()?
+                .into_iter()
+                .find(|(n, _)| *n == format!("{}@{}", r.name(), r.digest.as_ref().unwrap()))
+            {
+                return db
+                    .image(&id)?
+                    .ok_or_else(|| EngineError::NoSuchImage(name.into()));
             }
         } else if !looks_like_id {
             Reference::parse(name)?;
@@ -51,9 +63,17 @@ impl Engine {
         if looks_like_id && !name.is_empty() {
             let ids = db.images_by_prefix(name)?;
             match ids.len() {
-                1 => return db.image(&ids[0])?.ok_or_else(|| EngineError::NoSuchImage(name.into())),
+                1 => {
+                    return db
+                        .image(&ids[0])?
+                        .ok_or_else(|| EngineError::NoSuchImage(name.into()))
+                }
                 0 => {}
-                _ => return Err(EngineError::invalid(format!("{name}: image id prefix is ambiguous"))),
+                _ => {
+                    return Err(EngineError::invalid(format!(
+                        "{name}: image id prefix is ambiguous"
+                    )))
+                }
             }
         }
         Err(EngineError::NoSuchImage(name.into()))
@@ -61,16 +81,24 @@ impl Engine {
 
     pub fn image_config(&self, image: &ImageRecord) -> Result<ImageConfig, EngineError> {
         let bytes = self.store.content.read(&image.id)?;
-        serde_json::from_slice(&bytes).map_err(|e| EngineError::BadContent(format!("image config {}: {e}", image.id)))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| EngineError::BadContent(format!("image config {}: {e}", image.id)))
     }
 
     /// Stores a layer blob from `input` and unpacks it on top of `parent`.
-    fn add_layer(&self, input: &mut dyn Read, parent: Option<&Digest>) -> Result<LayerRecord, EngineError> {
+    fn add_layer(
+        &self,
+        input: &mut dyn Read,
+        parent: Option<&Digest>,
+    ) -> Result<LayerRecord, EngineError> {
         let (blob, blob_size) = self.store.content.put_reader(input, None)?;
         let file = self.store.content.open(&blob)?;
-        let (compression, reader) = layer::decompress(file).map_err(|e| EngineError::BadContent(format!("layer {blob}: {e}")))?;
+        let (compression, reader) = layer::decompress(file)
+            .map_err(|e| EngineError::BadContent(format!("layer {blob}: {e}")))?;
         let unpacked = self.store.snapshots.unpack(parent, reader)?;
-        self.store.db.add_snapshot(&unpacked.chain_id, parent, &unpacked.diff_id, unpacked.size)?;
+        self.store
+            .db
+            .add_snapshot(&unpacked.chain_id, parent, &unpacked.diff_id, unpacked.size)?;
         Ok(LayerRecord {
             blob,
             media_type: spec::oci_layer_media_type(compression).into(),
@@ -81,36 +109,72 @@ impl Engine {
     }
 
     /// Stores config and manifest blobs and records the image with its tags.
-    fn commit_image(&self, config_bytes: &[u8], layers: Vec<LayerRecord>, tags: &[Reference]) -> Result<ImageRecord, EngineError> {
-        let config: ImageConfig = serde_json::from_slice(config_bytes).map_err(|e| EngineError::BadContent(format!("image config: {e}")))?;
+    fn commit_image(
+        &self,
+        config_bytes: &[u8],
+        layers: Vec<LayerRecord>,
+        tags: &[Reference],
+    ) -> Result<ImageRecord, EngineError> {
+        let config: ImageConfig = serde_json::from_slice(config_bytes)
+            .map_err(|e| EngineError::BadContent(format!("image config: {e}")))?;
         let diff_ids: Vec<&Digest> = layers.iter().map(|l| &l.diff_id).collect();
         if config.rootfs.diff_ids.iter().collect::<Vec<_>>() != diff_ids {
-            return Err(EngineError::BadContent("image config's rootfs.diff_ids do not match its layers".into()));
+            return Err(EngineError::BadContent(
+                "image config's rootfs.diff_ids do not match its layers".into(),
+            ));
         }
         let id = self.store.content.put(config_bytes)?;
         let manifest = Manifest {
             schema_version: 2,
             media_type: Some(spec::MEDIA_OCI_MANIFEST.into()),
-            config: Descriptor { media_type: spec::MEDIA_OCI_CONFIG.into(), digest: id.clone(), size: config_bytes.len() as u64, annotations: None, platform: None },
+            config: Descriptor {
+                media_type: spec::MEDIA_OCI_CONFIG.into(),
+                digest: id.clone(),
+                size: config_bytes.len() as u64,
+                annotations: None,
+                platform: None,
+            },
             layers: layers
                 .iter()
-                .map(|l| Descriptor { media_type: l.media_type.clone(), digest: l.blob.clone(), size: l.blob_size, annotations: None, platform: None })
+                .map(|l| Descriptor {
+                    media_type: l.media_type.clone(),
+                    digest: l.blob.clone(),
+                    size: l.blob_size,
+                    annotations: None,
+                    platform: None,
+                })
                 .collect(),
             annotations: None,
         };
-        let manifest_digest = self.store.content.put(&serde_json::to_vec(&manifest).expect("manifest serialises"))?;
+        let manifest_digest = self
+            .store
+            .content
+            .put(&serde_json::to_vec(&manifest).expect("manifest serialises"))?;
         let mut size = 0;
         for l in &layers {
             size += self.store.db.snapshot_size(&l.chain_id)?.unwrap_or(0);
         }
-        let record = ImageRecord { id, manifest: manifest_digest, created: config.created.clone().unwrap_or_else(time::now), size, layers };
+        let record = ImageRecord {
+            id,
+            manifest: manifest_digest,
+            created: config.created.clone().unwrap_or_else(time::now),
+            size,
+            layers,
+        };
         let names: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         self.store.db.add_image(&record, &names)?;
         Ok(record)
     }
 
     /// `import`: a root filesystem tarball (any compression) as a one-layer image.
-    pub fn import(&self, input: &mut dyn Read, source: &str, reference: Option<&str>, changes: &[String], message: Option<&str>) -> Result<Digest, EngineError> {
+    pub fn import(
+        &self,
+        input: &mut dyn Read,
+        source: &str,
+        reference: Option<&str>,
+        changes: &[String],
+        message: Option<&str>,
+    ) -> Result<Digest, EngineError> {
         let tag = reference.map(Reference::parse).transpose()?;
         let mut config = spec::ContainerConfig::default();
         for c in changes {
@@ -126,11 +190,18 @@ impl Engine {
             os: platform.os,
             variant: None,
             config,
-            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.diff_id.clone()] },
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![layer.diff_id.clone()],
+            },
             history: vec![History {
                 created: Some(now),
                 created_by: None,
-                comment: Some(message.map(String::from).unwrap_or_else(|| format!("Imported from {source}"))),
+                comment: Some(
+                    message
+                        .map(String::from)
+                        .unwrap_or_else(|| format!("Imported from {source}")),
+                ),
                 ..History::default()
             }],
         };
@@ -141,13 +212,20 @@ impl Engine {
     /// `load`: images from a docker-archive or OCI-layout tar. Returns docker's lines.
     pub fn load(&self, input: &mut dyn Read) -> Result<Vec<String>, EngineError> {
         let dir = self.store.temp_dir("load")?;
-        let images = archive::read_archive(input, dir.path()).map_err(|e| EngineError::BadContent(e.to_string()))?;
+        let images = archive::read_archive(input, dir.path())
+            .map_err(|e| EngineError::BadContent(e.to_string()))?;
         if images.is_empty() {
-            return Err(EngineError::BadContent("invalid archive: it holds no images".into()));
+            return Err(EngineError::BadContent(
+                "invalid archive: it holds no images".into(),
+            ));
         }
         let mut lines = Vec::new();
         for img in images {
-            let tags = img.repo_tags.iter().map(|t| Reference::parse(t)).collect::<Result<Vec<_>, _>>()?;
+            let tags = img
+                .repo_tags
+                .iter()
+                .map(|t| Reference::parse(t))
+                .collect::<Result<Vec<_>, _>>()?;
             let id = Digest::of(&img.config_bytes);
             let record = match self.store.db.image(&id)? {
                 Some(existing) => {
@@ -158,7 +236,8 @@ impl Engine {
                 None => {
                     let mut layers: Vec<LayerRecord> = Vec::new();
                     for file in &img.layer_files {
-                        let mut f = std::fs::File::open(file).map_err(|e| EngineError::io(file, e))?;
+                        let mut f =
+                            std::fs::File::open(file).map_err(|e| EngineError::io(file, e))?;
                         let parent = layers.last().map(|l| l.chain_id.clone());
                         layers.push(self.add_layer(&mut f, parent.as_ref())?);
                     }
@@ -168,7 +247,10 @@ impl Engine {
             if tags.is_empty() {
                 lines.push(format!("Loaded image ID: {}", record.id));
             }
-            lines.extend(tags.iter().map(|t| format!("Loaded image: {}", t.familiar())));
+            lines.extend(
+                tags.iter()
+                    .map(|t| format!("Loaded image: {}", t.familiar())),
+            );
         }
         Ok(lines)
     }
@@ -179,17 +261,34 @@ impl Engine {
         let mut images: Vec<SaveImage> = Vec::new();
         for name in names {
             // A bare repository name means all of its tags, as docker does.
-            let repo_only = Reference::parse_unnormalised(name).ok().filter(|r| r.tag.is_none() && r.digest.is_none());
+            let repo_only = Reference::parse_unnormalised(name)
+                .ok()
+                .filter(|r| r.tag.is_none() && r.digest.is_none());
             let selected: Vec<(Reference, Digest)> = match &repo_only {
                 Some(r) => all_tags
                     .iter()
-                    .filter_map(|(t, id)| Reference::parse(t).ok().filter(|x| x.name() == r.name()).map(|x| (x, id.clone())))
+                    .filter_map(|(t, id)| {
+                        Reference::parse(t)
+                            .ok()
+                            .filter(|x| x.name() == r.name())
+                            .map(|x| (x, id.clone()))
+                    })
                     .collect(),
                 None => vec![],
             };
             if selected.is_empty() {
                 let record = self.resolve_image(name)?;
-                let tag = Reference::parse(name).ok().filter(|r| r.digest.is_none() && self.store.db.tag_target(&r.to_string()).ok().flatten().as_ref() == Some(&record.id));
+                let tag = Reference::parse(name).ok().filter(|r| {
+                    r.digest.is_none()
+                        && self
+                            .store
+                            .db
+                            .tag_target(&r.to_string())
+                            .ok()
+                            .flatten()
+                            .as_ref()
+                            == Some(&record.id)
+                });
                 self.add_to_save(&mut images, &record.id, tag)?;
             } else {
                 for (tag, id) in selected {
@@ -198,21 +297,40 @@ impl Engine {
             }
         }
         archive::write_archive(out, &images).map_err(|e| match e {
-            archive::ArchiveError::Io(io) => EngineError::Io { path: "output".into(), source: io },
+            archive::ArchiveError::Io(io) => EngineError::Io {
+                path: "output".into(),
+                source: io,
+            },
             other => EngineError::BadContent(other.to_string()),
         })
     }
 
-    fn add_to_save(&self, images: &mut Vec<SaveImage>, id: &Digest, tag: Option<Reference>) -> Result<(), EngineError> {
+    fn add_to_save(
+        &self,
+        images: &mut Vec<SaveImage>,
+        id: &Digest,
+        tag: Option<Reference>,
+    ) -> Result<(), EngineError> {
         if let Some(existing) = images.iter_mut().find(|i| &i.manifest.config.digest == id) {
-            existing.tags.extend(tag.filter(|t| !existing.tags.contains(t)));
+            existing
+                .tags
+                .extend(tag.filter(|t| !existing.tags.contains(t)));
             return Ok(());
         }
-        let record = self.store.db.image(id)?.ok_or_else(|| EngineError::NoSuchImage(id.to_string()))?;
+        let record = self
+            .store
+            .db
+            .image(id)?
+            .ok_or_else(|| EngineError::NoSuchImage(id.to_string()))?;
         let manifest_bytes = self.store.content.read(&record.manifest)?;
-        let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| EngineError::BadContent(format!("manifest {}: {e}", record.manifest)))?;
+        let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| EngineError::BadContent(format!("manifest {}: {e}", record.manifest)))?;
         images.push(SaveImage {
-            layer_files: manifest.layers.iter().map(|l| self.store.content.path(&l.digest)).collect(),
+            layer_files: manifest
+                .layers
+                .iter()
+                .map(|l| self.store.content.path(&l.digest))
+                .collect(),
             manifest,
             manifest_bytes,
             config_bytes: self.store.content.read(id)?,
@@ -229,8 +347,16 @@ impl Engine {
         for record in self.store.db.images()? {
             let config = self.image_config(&record)?;
             out.push(ImageSummary {
-                tags: tags.iter().filter(|(_, id)| *id == record.id).filter_map(|(t, _)| Reference::parse(t).ok()).collect(),
-                digests: digests.iter().filter(|(_, id)| *id == record.id).map(|(d, _)| d.clone()).collect(),
+                tags: tags
+                    .iter()
+                    .filter(|(_, id)| *id == record.id)
+                    .filter_map(|(t, _)| Reference::parse(t).ok())
+                    .collect(),
+                digests: digests
+                    .iter()
+                    .filter(|(_, id)| *id == record.id)
+                    .map(|(d, _)| d.clone())
+                    .collect(),
                 labels: config.config.labels.clone().unwrap_or_default(),
                 record,
             });
@@ -243,7 +369,9 @@ impl Engine {
         let image = self.resolve_image(source)?;
         let target = Reference::parse(target)?;
         if target.digest.is_some() {
-            return Err(EngineError::invalid("refusing to create a tag with a digest reference"));
+            return Err(EngineError::invalid(
+                "refusing to create a tag with a digest reference",
+            ));
         }
         self.store.db.set_tag(&target.to_string(), &image.id)?;
         Ok(())
@@ -253,11 +381,23 @@ impl Engine {
     /// Returns docker's `Untagged:` / `Deleted:` lines.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, EngineError> {
         let image = self.resolve_image(name)?;
-        let tags: Vec<String> = self.store.db.tags()?.into_iter().filter(|(_, id)| *id == image.id).map(|(t, _)| t).collect();
-        let by_tag = Reference::parse(name).ok().map(|r| r.to_string()).filter(|t| tags.contains(t));
+        let tags: Vec<String> = self
+            .store
+            .db
+            .tags()?
+            .into_iter()
+            .filter(|(_, id)| *id == image.id)
+            .map(|(t, _)| t)
+            .collect();
+        let by_tag = Reference::parse(name)
+            .ok()
+            .map(|r| r.to_string())
+            .filter(|t| tags.contains(t));
         let mut lines = Vec::new();
         let users = self.store.db.containers_using_image(&image.id)?;
-        let running_user = users.iter().find(|id| self.container(id).map(|c| c.state.running).unwrap_or(false));
+        let running_user = users
+            .iter()
+            .find(|id| self.container(id).map(|c| c.state.running).unwrap_or(false));
         if let Some(c) = running_user {
             return Err(EngineError::Conflict(format!(
                 "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
@@ -307,17 +447,46 @@ impl Engine {
     pub fn inspect_image(&self, name: &str) -> Result<Value, EngineError> {
         let image = self.resolve_image(name)?;
         let config = self.image_config(&image)?;
-        let tags: Vec<String> = self.store.db.tags()?.into_iter().filter(|(_, id)| *id == image.id).map(|(t, _)| familiar(&t)).collect();
-        let digests: Vec<String> = self.store.db.repo_digests()?.into_iter().filter(|(_, id)| *id == image.id).map(|(d, _)| d).collect();
+        let tags: Vec<String> = self
+            .store
+            .db
+            .tags()?
+            .into_iter()
+            .filter(|(_, id)| *id == image.id)
+            .map(|(t, _)| familiar(&t))
+            .collect();
+        let digests: Vec<String> = self
+            .store
+            .db
+            .repo_digests()?
+            .into_iter()
+            .filter(|(_, id)| *id == image.id)
+            .map(|(d, _)| d)
+            .collect();
         let mut graph = BTreeMap::new();
         if let Some((top, below)) = image.layers.split_last() {
-            graph.insert("UpperDir", self.store.snapshots.path(&top.chain_id).display().to_string());
+            graph.insert(
+                "UpperDir",
+                self.store
+                    .snapshots
+                    .path(&top.chain_id)
+                    .display()
+                    .to_string(),
+            );
             if !below.is_empty() {
-                let lower: Vec<String> = below.iter().rev().map(|l| self.store.snapshots.path(&l.chain_id).display().to_string()).collect();
+                let lower: Vec<String> = below
+                    .iter()
+                    .rev()
+                    .map(|l| self.store.snapshots.path(&l.chain_id).display().to_string())
+                    .collect();
                 graph.insert("LowerDir", lower.join(":"));
             }
         }
-        let comment = config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default();
+        let comment = config
+            .history
+            .last()
+            .and_then(|h| h.comment.clone())
+            .unwrap_or_default();
         Ok(json!({
             "Id": image.id,
             "RepoTags": tags,
@@ -354,7 +523,11 @@ impl Engine {
                 id: "<missing>".into(),
                 created: h.created.clone().unwrap_or_default(),
                 created_by: h.created_by.clone().unwrap_or_default(),
-                size: if h.empty_layer { 0 } else { sizes.next().unwrap_or(0) },
+                size: if h.empty_layer {
+                    0
+                } else {
+                    sizes.next().unwrap_or(0)
+                },
                 comment: h.comment.clone().unwrap_or_default(),
             })
             .collect();
@@ -368,11 +541,17 @@ impl Engine {
 
 /// `docker.io/library/busybox:latest` → `busybox:latest`.
 pub fn familiar(full: &str) -> String {
-    Reference::parse(full).map(|r| r.familiar()).unwrap_or_else(|_| full.to_string())
+    Reference::parse(full)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| full.to_string())
 }
 
 fn display_name(name: &str, image: &ImageRecord) -> String {
-    if image.id.hex().starts_with(name.strip_prefix("sha256:").unwrap_or(name)) {
+    if image
+        .id
+        .hex()
+        .starts_with(name.strip_prefix("sha256:").unwrap_or(name))
+    {
         image.id.short().to_string()
     } else {
         name.to_string()

@@ -29,7 +29,10 @@ pub struct Engine {
 impl Engine {
     pub fn open(root: &Path, state_dir: &Path) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;
-        Ok(Engine { store: Store::open(root)?, state_dir: state_dir.to_path_buf() })
+        Ok(Engine {
+            store: Store::open(root)?,
+            state_dir: state_dir.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {

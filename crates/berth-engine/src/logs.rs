@@ -26,8 +26,13 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn create(path: &Path) -> io::Result<LogWriter> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(LogWriter { file: Arc::new(Mutex::new(file)) })
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(LogWriter {
+            file: Arc::new(Mutex::new(file)),
+        })
     }
 
     /// Writes `data` as entries, one per line (a last partial line is its own entry).
@@ -35,7 +40,11 @@ impl LogWriter {
         let now = time::now();
         let mut out = Vec::new();
         for line in data.split_inclusive(|b| *b == b'\n') {
-            let e = Entry { log: String::from_utf8_lossy(line).into_owned(), stream: stream.into(), time: now.clone() };
+            let e = Entry {
+                log: String::from_utf8_lossy(line).into_owned(),
+                stream: stream.into(),
+                time: now.clone(),
+            };
             serde_json::to_writer(&mut out, &e)?;
             out.push(b'\n');
         }
@@ -53,7 +62,12 @@ pub struct LogOptions {
 }
 
 /// Streams the entries of a json-file log to `stdout` and `stderr`.
-pub fn read(path: &Path, opts: &LogOptions, stdout: &mut dyn Write, stderr: &mut dyn Write) -> io::Result<()> {
+pub fn read(
+    path: &Path,
+    opts: &LogOptions,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> io::Result<()> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -62,16 +76,27 @@ pub fn read(path: &Path, opts: &LogOptions, stdout: &mut dyn Write, stderr: &mut
     let mut entries: Vec<Entry> = Vec::new();
     for line in BufReader::new(file).lines() {
         let line = line?;
-        let Ok(e) = serde_json::from_str::<Entry>(&line) else { continue };
+        let Ok(e) = serde_json::from_str::<Entry>(&line) else {
+            continue;
+        };
         let t = time::parse(&e.time);
-        if opts.since.is_some_and(|s| t.is_some_and(|t| t < s)) || opts.until.is_some_and(|u| t.is_some_and(|t| t > u)) {
+        if opts.since.is_some_and(|s| t.is_some_and(|t| t < s))
+            || opts.until.is_some_and(|u| t.is_some_and(|t| t > u))
+        {
             continue;
         }
         entries.push(e);
     }
-    let skip = opts.tail.map(|n| entries.len().saturating_sub(n)).unwrap_or(0);
+    let skip = opts
+        .tail
+        .map(|n| entries.len().saturating_sub(n))
+        .unwrap_or(0);
     for e in &entries[skip..] {
-        let out: &mut dyn Write = if e.stream == "stderr" { &mut *stderr } else { &mut *stdout };
+        let out: &mut dyn Write = if e.stream == "stderr" {
+            &mut *stderr
+        } else {
+            &mut *stdout
+        };
         if opts.timestamps {
             write!(out, "{} ", e.time)?;
         }
@@ -143,10 +168,26 @@ mod tests {
         w.write("stdout", b"one\ntwo\n").unwrap();
         w.write("stderr", b"err\n").unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.lines().next().unwrap().starts_with(r#"{"log":"one\n","stream":"stdout","time":""#));
+        assert!(text
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with(r#"{"log":"one\n","stream":"stdout","time":""#));
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        read(&p, &LogOptions { tail: Some(2), ..Default::default() }, &mut out, &mut err).unwrap();
-        assert_eq!((out.as_slice(), err.as_slice()), (&b"two\n"[..], &b"err\n"[..]));
+        read(
+            &p,
+            &LogOptions {
+                tail: Some(2),
+                ..Default::default()
+            },
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"two\n"[..], &b"err\n"[..])
+        );
     }
 
     #[test]

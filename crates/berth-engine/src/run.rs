@@ -35,19 +35,32 @@ impl Engine {
     pub fn start_attached(&self, key: &str, interactive: bool) -> Result<i32, EngineError> {
         let c = self.container(key)?;
         if c.state.running {
-            return Err(EngineError::Conflict(format!("container {} is already running", c.short_id())));
+            return Err(EngineError::Conflict(format!(
+                "container {} is already running",
+                c.short_id()
+            )));
         }
         let spec = match self.prepare(&c) {
             Ok(spec) => spec,
             Err(e) => return Err(self.failed_start(&c, e)),
         };
-        let log = LogWriter::create(Path::new(&c.log_path)).map_err(|e| EngineError::io(Path::new(&c.log_path), e))?;
-        let io = match StdioPlan::new(&self.state_dir.join(format!("{}.console", c.short_id())), spec.terminal, interactive) {
+        let log = LogWriter::create(Path::new(&c.log_path))
+            .map_err(|e| EngineError::io(Path::new(&c.log_path), e))?;
+        let io = match StdioPlan::new(
+            &self.state_dir.join(format!("{}.console", c.short_id())),
+            spec.terminal,
+            interactive,
+        ) {
             Ok(io) => io,
             Err(e) => return Err(self.failed_start(&c, e)),
         };
         let (stdio, pumps) = io.split();
-        let mut created = match rt::create(&self.runtime_dir(), &self.store.container_dir(&c.id), &spec, stdio) {
+        let mut created = match rt::create(
+            &self.runtime_dir(),
+            &self.store.container_dir(&c.id),
+            &spec,
+            stdio,
+        ) {
             Ok(created) => created,
             Err(e) => return Err(self.failed_start(&c, e.into())),
         };
@@ -64,7 +77,10 @@ impl Engine {
             c.state.finished_at = time::ZERO.into();
         })?;
         if let Err(e) = created.start() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             let _ = rt::wait(pid);
             return Err(self.failed_start(&c, e.into()));
         }
@@ -106,27 +122,46 @@ impl Engine {
 
     /// Mounts the rootfs and turns the record into a runtime spec.
     fn prepare(&self, c: &Container) -> Result<ContainerSpec, EngineError> {
-        let image = self.store.db.image(&c.image.parse().map_err(|_| EngineError::NoSuchImage(c.image.clone()))?)?
+        let image = self
+            .store
+            .db
+            .image(
+                &c.image
+                    .parse()
+                    .map_err(|_| EngineError::NoSuchImage(c.image.clone()))?,
+            )?
             .ok_or_else(|| EngineError::NoSuchImage(c.config.image.clone()))?;
         let dir = self.store.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
         let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
         berth_store::snapshot::unmount(&rootfs)?;
-        self.store.snapshots.mount_overlay(&chain, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+        self.store.snapshots.mount_overlay(
+            &chain,
+            &dir.join("upper"),
+            &dir.join("work"),
+            &rootfs,
+        )?;
         if !c.config.working_dir.is_empty() {
             // docker creates a missing working directory.
-            berth_image::layer::create_dir_all_in(&rootfs, Path::new(&c.config.working_dir)).map_err(|e| EngineError::io(Path::new(&c.config.working_dir), e))?;
+            berth_image::layer::create_dir_all_in(&rootfs, Path::new(&c.config.working_dir))
+                .map_err(|e| EngineError::io(Path::new(&c.config.working_dir), e))?;
         }
-        let user = berth_runtime::user::resolve(&rootfs, &c.config.user).map_err(|e| EngineError::invalid(e.to_string()))?;
-        let h = &c.host_config;
-        let capabilities = berth_runtime::caps::effective(h.cap_add.as_deref().unwrap_or(&[]), h.cap_drop.as_deref().unwrap_or(&[]), h.privileged)
+        let user = berth_runtime::user::resolve(&rootfs, &c.config.user)
             .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let h = &c.host_config;
+        let capabilities = berth_runtime::caps::effective(
+            h.cap_add.as_deref().unwrap_or(&[]),
+            h.cap_drop.as_deref().unwrap_or(&[]),
+            h.privileged,
+        )
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
         let security = h.security_opt.clone().unwrap_or_default();
         let netns = if h.network_mode == "host" {
             None
         } else {
             let path = self.netns_path(&c.id);
-            std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| EngineError::io(&path, e))?;
+            std::fs::create_dir_all(path.parent().unwrap())
+                .map_err(|e| EngineError::io(&path, e))?;
             berth_runtime::netns::remove(&path).map_err(|e| EngineError::io(&path, e))?;
             berth_runtime::netns::create(&path).map_err(|e| EngineError::io(&path, e))?;
             Some(path)
@@ -138,9 +173,15 @@ impl Engine {
         Ok(ContainerSpec {
             id: c.id.clone(),
             rootfs,
-            args: std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect(),
+            args: std::iter::once(c.path.clone())
+                .chain(c.args.iter().cloned())
+                .collect(),
             env,
-            cwd: if c.config.working_dir.is_empty() { "/".into() } else { c.config.working_dir.clone() },
+            cwd: if c.config.working_dir.is_empty() {
+                "/".into()
+            } else {
+                c.config.working_dir.clone()
+            },
             uid: user.uid,
             gid: user.gid,
             additional_gids: user.additional_gids,
@@ -151,7 +192,11 @@ impl Engine {
             netns,
             privileged: h.privileged,
             seccomp: seccomp_for(&security, h.privileged, &capabilities)?,
-            no_new_privileges: security.iter().any(|s| s == "no-new-privileges" || s == "no-new-privileges:true" || s == "no-new-privileges=true"),
+            no_new_privileges: security.iter().any(|s| {
+                s == "no-new-privileges"
+                    || s == "no-new-privileges:true"
+                    || s == "no-new-privileges=true"
+            }),
             capabilities,
             resources: Resources {
                 memory: Some(h.memory).filter(|m| *m > 0),
@@ -160,23 +205,39 @@ impl Engine {
                 cpu_shares: Some(h.cpu_shares as u64).filter(|s| *s > 0),
                 pids_limit: h.pids_limit,
             },
-            rlimits: h.ulimits.iter().flatten().map(|u| clamp_rlimit(&u.name, u.soft, u.hard)).collect(),
+            rlimits: h
+                .ulimits
+                .iter()
+                .flatten()
+                .map(|u| clamp_rlimit(&u.name, u.soft, u.hard))
+                .collect(),
             cgroups_path: format!("/berth/{}", c.id),
             cgroup_v2: rt::cgroup_v2(),
         })
     }
 }
 
-fn seccomp_for(security: &[String], privileged: bool, caps: &std::collections::BTreeSet<String>) -> Result<Option<oci_spec_seccomp::LinuxSeccomp>, EngineError> {
-    if privileged || security.iter().any(|s| s == "seccomp=unconfined" || s == "seccomp:unconfined") {
+fn seccomp_for(
+    security: &[String],
+    privileged: bool,
+    caps: &std::collections::BTreeSet<String>,
+) -> Result<Option<oci_spec_seccomp::LinuxSeccomp>, EngineError> {
+    if privileged
+        || security
+            .iter()
+            .any(|s| s == "seccomp=unconfined" || s == "seccomp:unconfined")
+    {
         return Ok(None);
     }
     let profile = match security.iter().find_map(|s| s.strip_prefix("seccomp=")) {
-        Some(json) => seccomp::Profile::from_json(json.as_bytes()).map_err(|e| EngineError::invalid(e.to_string()))?,
+        Some(json) => seccomp::Profile::from_json(json.as_bytes())
+            .map_err(|e| EngineError::invalid(e.to_string()))?,
         None => seccomp::default_profile(),
     };
     let caps: HashSet<String> = caps.iter().cloned().collect();
-    Ok(Some(seccomp::to_oci(&profile, &caps).map_err(|e| EngineError::invalid(e.to_string()))?))
+    Ok(Some(
+        seccomp::to_oci(&profile, &caps).map_err(|e| EngineError::invalid(e.to_string()))?,
+    ))
 }
 
 mod oci_spec_seccomp {
@@ -204,30 +265,55 @@ fn clamp_rlimit(name: &str, soft: i64, hard: i64) -> Rlimit {
         "stack" => libc::RLIMIT_STACK,
         _ => libc::RLIMIT_AS,
     };
-    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we own.
     unsafe { libc::getrlimit(resource, &mut current) };
     let as_u64 = |v: i64| if v < 0 { u64::MAX } else { v as u64 };
     let hard = as_u64(hard).min(current.rlim_max);
     let soft = as_u64(soft).min(hard);
-    Rlimit { kind: format!("RLIMIT_{}", name.to_ascii_uppercase()), soft, hard }
+    Rlimit {
+        kind: format!("RLIMIT_{}", name.to_ascii_uppercase()),
+        soft,
+        hard,
+    }
 }
 
 /// Binds, `--mount`s, tmpfs mounts and the per-container /etc files.
 fn mounts(c: &Container) -> Vec<MountSpec> {
     let h = &c.host_config;
     let mut out = Vec::new();
-    for (path, dest) in [(&c.hostname_path, "/etc/hostname"), (&c.hosts_path, "/etc/hosts"), (&c.resolv_conf_path, "/etc/resolv.conf")] {
-        out.push(MountSpec::Bind { source: PathBuf::from(path), destination: dest.into(), read_only: false });
+    for (path, dest) in [
+        (&c.hostname_path, "/etc/hostname"),
+        (&c.hosts_path, "/etc/hosts"),
+        (&c.resolv_conf_path, "/etc/resolv.conf"),
+    ] {
+        out.push(MountSpec::Bind {
+            source: PathBuf::from(path),
+            destination: dest.into(),
+            read_only: false,
+        });
     }
     for b in h.binds.iter().flatten() {
         let parts: Vec<&str> = b.split(':').collect();
-        let ro = parts.get(2).is_some_and(|m| m.split(',').any(|o| o == "ro"));
-        out.push(MountSpec::Bind { source: parts[0].into(), destination: parts[1].into(), read_only: ro });
+        let ro = parts
+            .get(2)
+            .is_some_and(|m| m.split(',').any(|o| o == "ro"));
+        out.push(MountSpec::Bind {
+            source: parts[0].into(),
+            destination: parts[1].into(),
+            read_only: ro,
+        });
     }
     for m in h.mounts.iter().flatten() {
         match m.kind.as_str() {
-            "bind" => out.push(MountSpec::Bind { source: m.source.clone().into(), destination: m.target.clone(), read_only: m.read_only }),
+            "bind" => out.push(MountSpec::Bind {
+                source: m.source.clone().into(),
+                destination: m.target.clone(),
+                read_only: m.read_only,
+            }),
             _ => {
                 let mut options = Vec::new();
                 if let Some(t) = &m.tmpfs_options {
@@ -237,13 +323,23 @@ fn mounts(c: &Container) -> Vec<MountSpec> {
                 if m.read_only {
                     options.push("ro".into());
                 }
-                out.push(MountSpec::Tmpfs { destination: m.target.clone(), options });
+                out.push(MountSpec::Tmpfs {
+                    destination: m.target.clone(),
+                    options,
+                });
             }
         }
     }
     for (path, opts) in h.tmpfs.iter().flatten() {
-        let options = opts.split(',').filter(|o| !o.is_empty()).map(String::from).collect();
-        out.push(MountSpec::Tmpfs { destination: path.clone(), options });
+        let options = opts
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(String::from)
+            .collect();
+        out.push(MountSpec::Tmpfs {
+            destination: path.clone(),
+            options,
+        });
     }
     out
 }
@@ -263,7 +359,11 @@ struct Pumps {
 }
 
 impl StdioPlan {
-    fn new(console_path: &Path, terminal: bool, interactive: bool) -> Result<StdioPlan, EngineError> {
+    fn new(
+        console_path: &Path,
+        terminal: bool,
+        interactive: bool,
+    ) -> Result<StdioPlan, EngineError> {
         let stdin: OwnedFd = if interactive && !terminal {
             std::io::stdin().as_fd().try_clone_to_owned()
         } else {
@@ -271,15 +371,39 @@ impl StdioPlan {
         }
         .map_err(|e| EngineError::io(Path::new("stdin"), e))?;
         if terminal {
-            let console = ConsoleSocket::bind(console_path).map_err(|e| EngineError::io(console_path, e))?;
-            let stdio = Stdio { console_socket: Some(console.path().to_path_buf()), ..Stdio::default() };
-            return Ok(StdioPlan { stdio, pumps: Pumps { console: Some(console), stdout: None, stderr: None, interactive } });
+            let console =
+                ConsoleSocket::bind(console_path).map_err(|e| EngineError::io(console_path, e))?;
+            let stdio = Stdio {
+                console_socket: Some(console.path().to_path_buf()),
+                ..Stdio::default()
+            };
+            return Ok(StdioPlan {
+                stdio,
+                pumps: Pumps {
+                    console: Some(console),
+                    stdout: None,
+                    stderr: None,
+                    interactive,
+                },
+            });
         }
-        let (out_r, out_w) = nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
-        let (err_r, err_w) = nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
+        let (out_r, out_w) =
+            nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
+        let (err_r, err_w) =
+            nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
         Ok(StdioPlan {
-            stdio: Stdio { stdin: Some(stdin), stdout: Some(out_w), stderr: Some(err_w), console_socket: None },
-            pumps: Pumps { console: None, stdout: Some(File::from(out_r)), stderr: Some(File::from(err_r)), interactive },
+            stdio: Stdio {
+                stdin: Some(stdin),
+                stdout: Some(out_w),
+                stderr: Some(err_w),
+                console_socket: None,
+            },
+            pumps: Pumps {
+                console: None,
+                stdout: Some(File::from(out_r)),
+                stderr: Some(File::from(err_r)),
+                interactive,
+            },
         })
     }
 
@@ -328,18 +452,26 @@ impl Pumps {
                     }
                 }
                 let log = log.clone();
-                copiers.push(std::thread::spawn(move || copy_out(File::from(master), "stdout", &mut std::io::stdout(), &log)));
+                copiers.push(std::thread::spawn(move || {
+                    copy_out(File::from(master), "stdout", &mut std::io::stdout(), &log)
+                }));
             }
         }
         if let Some(out) = self.stdout {
             let log = log.clone();
-            copiers.push(std::thread::spawn(move || copy_out(out, "stdout", &mut std::io::stdout(), &log)));
+            copiers.push(std::thread::spawn(move || {
+                copy_out(out, "stdout", &mut std::io::stdout(), &log)
+            }));
         }
         if let Some(err) = self.stderr {
-            copiers.push(std::thread::spawn(move || copy_out(err, "stderr", &mut std::io::stderr(), &log)));
+            copiers.push(std::thread::spawn(move || {
+                copy_out(err, "stderr", &mut std::io::stderr(), &log)
+            }));
         }
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH])
-            .expect("signal handlers install");
+        let mut signals = signal_hook::iterator::Signals::new([
+            SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+        ])
+        .expect("signal handlers install");
         let handle = signals.handle();
         std::thread::spawn(move || {
             for sig in signals.forever() {
@@ -354,7 +486,11 @@ impl Pumps {
             }
         });
         drop(self.console);
-        Running { copiers, signals: handle, _raw: raw }
+        Running {
+            copiers,
+            signals: handle,
+            _raw: raw,
+        }
     }
 }
 

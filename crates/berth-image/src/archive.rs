@@ -53,7 +53,10 @@ pub fn write_archive<W: Write>(out: W, images: &[SaveImage]) -> Result<(), Archi
     for img in images {
         let blob = |d: &Digest| format!("blobs/sha256/{}", d.hex());
         let manifest_digest = Digest::of(&img.manifest_bytes);
-        for (digest, bytes) in [(&img.manifest.config.digest, &img.config_bytes), (&manifest_digest, &img.manifest_bytes)] {
+        for (digest, bytes) in [
+            (&img.manifest.config.digest, &img.config_bytes),
+            (&manifest_digest, &img.manifest_bytes),
+        ] {
             if written.insert(digest.clone()) {
                 append_bytes(&mut tar, &blob(digest), bytes)?;
             }
@@ -69,9 +72,19 @@ pub fn write_archive<W: Write>(out: W, images: &[SaveImage]) -> Result<(), Archi
         legacy.push(LegacyEntry {
             config: blob(&img.manifest.config.digest),
             repo_tags: Some(familiar),
-            layers: img.manifest.layers.iter().map(|l| blob(&l.digest)).collect(),
+            layers: img
+                .manifest
+                .layers
+                .iter()
+                .map(|l| blob(&l.digest))
+                .collect(),
         });
-        let top = img.manifest.layers.last().map(|l| l.digest.hex().to_string()).unwrap_or_default();
+        let top = img
+            .manifest
+            .layers
+            .last()
+            .map(|l| l.digest.hex().to_string())
+            .unwrap_or_default();
         let manifest_desc = |annotations| Descriptor {
             media_type: MEDIA_OCI_MANIFEST.into(),
             digest: manifest_digest.clone(),
@@ -84,7 +97,10 @@ pub fn write_archive<W: Write>(out: W, images: &[SaveImage]) -> Result<(), Archi
         }
         for tag in &img.tags {
             let t = tag.tag.clone().unwrap_or_default();
-            repositories.entry(tag.familiar_name()).or_default().insert(t.clone(), top.clone());
+            repositories
+                .entry(tag.familiar_name())
+                .or_default()
+                .insert(t.clone(), top.clone());
             let annotations = BTreeMap::from([
                 ("io.containerd.image.name".to_string(), tag.to_string()),
                 ("org.opencontainers.image.ref.name".to_string(), t),
@@ -92,12 +108,32 @@ pub fn write_archive<W: Write>(out: W, images: &[SaveImage]) -> Result<(), Archi
             index.push(manifest_desc(Some(annotations)));
         }
     }
-    let index = Index { schema_version: 2, media_type: Some(MEDIA_OCI_INDEX.into()), manifests: index };
-    append_bytes(&mut tar, "index.json", &serde_json::to_vec(&index).map_err(io::Error::other)?)?;
-    append_bytes(&mut tar, "manifest.json", &serde_json::to_vec(&legacy).map_err(io::Error::other)?)?;
-    append_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion": "1.0.0"}"#)?;
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_OCI_INDEX.into()),
+        manifests: index,
+    };
+    append_bytes(
+        &mut tar,
+        "index.json",
+        &serde_json::to_vec(&index).map_err(io::Error::other)?,
+    )?;
+    append_bytes(
+        &mut tar,
+        "manifest.json",
+        &serde_json::to_vec(&legacy).map_err(io::Error::other)?,
+    )?;
+    append_bytes(
+        &mut tar,
+        "oci-layout",
+        br#"{"imageLayoutVersion": "1.0.0"}"#,
+    )?;
     if !repositories.is_empty() {
-        append_bytes(&mut tar, "repositories", &serde_json::to_vec(&repositories).map_err(io::Error::other)?)?;
+        append_bytes(
+            &mut tar,
+            "repositories",
+            &serde_json::to_vec(&repositories).map_err(io::Error::other)?,
+        )?;
     }
     tar.into_inner()?.flush()?;
     Ok(())
@@ -142,17 +178,24 @@ pub fn read_archive<R: Read>(input: R, dir: &Path) -> Result<Vec<LoadedImage>, A
         }
     }
     if !seen_any {
-        return Err(ArchiveError::Invalid("empty input: expected a tar archive from `docker save`".into()));
+        return Err(ArchiveError::Invalid(
+            "empty input: expected a tar archive from `docker save`".into(),
+        ));
     }
     if dir.join("manifest.json").exists() {
-        let entries: Vec<LegacyEntry> = serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)
-            .map_err(|e| ArchiveError::Invalid(format!("manifest.json: {e}")))?;
+        let entries: Vec<LegacyEntry> =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)
+                .map_err(|e| ArchiveError::Invalid(format!("manifest.json: {e}")))?;
         entries
             .into_iter()
             .map(|e| {
                 Ok(LoadedImage {
                     config_bytes: read_inside(dir, &e.config)?,
-                    layer_files: e.layers.iter().map(|l| inside(dir, l)).collect::<Result<_, _>>()?,
+                    layer_files: e
+                        .layers
+                        .iter()
+                        .map(|l| inside(dir, l))
+                        .collect::<Result<_, _>>()?,
                     repo_tags: e.repo_tags.unwrap_or_default(),
                 })
             })
@@ -160,7 +203,9 @@ pub fn read_archive<R: Read>(input: R, dir: &Path) -> Result<Vec<LoadedImage>, A
     } else if dir.join("index.json").exists() {
         read_oci_layout(dir)
     } else {
-        Err(ArchiveError::Invalid("no manifest.json or index.json: not a docker-archive or OCI layout".into()))
+        Err(ArchiveError::Invalid(
+            "no manifest.json or index.json: not a docker-archive or OCI layout".into(),
+        ))
     }
 }
 
@@ -177,12 +222,17 @@ fn read_oci_layout(dir: &Path) -> Result<Vec<LoadedImage>, ArchiveError> {
         // containerd's annotation holds a full name; the OCI one is often a bare tag,
         // which names no repository and so is only used when it looks like a reference.
         let name = desc.annotations.as_ref().and_then(|a| {
-            a.get("io.containerd.image.name")
-                .cloned()
-                .or_else(|| a.get("org.opencontainers.image.ref.name").filter(|n| n.contains(':') || n.contains('/')).cloned())
+            a.get("io.containerd.image.name").cloned().or_else(|| {
+                a.get("org.opencontainers.image.ref.name")
+                    .filter(|n| n.contains(':') || n.contains('/'))
+                    .cloned()
+            })
         });
         out.push(LoadedImage {
-            config_bytes: read_inside(dir, &format!("blobs/sha256/{}", manifest.config.digest.hex()))?,
+            config_bytes: read_inside(
+                dir,
+                &format!("blobs/sha256/{}", manifest.config.digest.hex()),
+            )?,
             layer_files: manifest
                 .layers
                 .iter()
@@ -196,17 +246,26 @@ fn read_oci_layout(dir: &Path) -> Result<Vec<LoadedImage>, ArchiveError> {
 
 fn inside(dir: &Path, name: &str) -> Result<PathBuf, ArchiveError> {
     let rel = Path::new(name);
-    if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-        return Err(ArchiveError::Invalid(format!("path {name:?} leaves the archive")));
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(ArchiveError::Invalid(format!(
+            "path {name:?} leaves the archive"
+        )));
     }
     let p = dir.join(rel);
     if !p.is_file() {
-        return Err(ArchiveError::Invalid(format!("{name} is missing from the archive")));
+        return Err(ArchiveError::Invalid(format!(
+            "{name} is missing from the archive"
+        )));
     }
     // A symlink (docker's shared layers) must stay inside the archive.
     let real = p.canonicalize()?;
     if !real.starts_with(dir.canonicalize()?) {
-        return Err(ArchiveError::Invalid(format!("{name} links outside the archive")));
+        return Err(ArchiveError::Invalid(format!(
+            "{name} links outside the archive"
+        )));
     }
     Ok(real)
 }

@@ -45,7 +45,11 @@ impl FromStr for Digest {
         let hex = s
             .strip_prefix("sha256:")
             .ok_or_else(|| InvalidDigest(s.into()))?;
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Digest(s.to_string()))
         } else {
             Err(InvalidDigest(s.into()))
@@ -81,12 +85,20 @@ pub struct DigestWriter<W> {
 
 impl<W: Write> DigestWriter<W> {
     pub fn new(inner: W) -> Self {
-        DigestWriter { inner, hasher: Sha256::new(), written: 0 }
+        DigestWriter {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
     }
 
     /// The digest and size of everything written, and the inner writer.
     pub fn finish(self) -> (Digest, u64, W) {
-        (Digest::from_sha256(&self.hasher.finalize()), self.written, self.inner)
+        (
+            Digest::from_sha256(&self.hasher.finalize()),
+            self.written,
+            self.inner,
+        )
     }
 }
 
@@ -111,7 +123,11 @@ pub struct DigestReader<R> {
 
 impl<R: io::Read> DigestReader<R> {
     pub fn new(inner: R) -> Self {
-        DigestReader { inner, hasher: Sha256::new(), read: 0 }
+        DigestReader {
+            inner,
+            hasher: Sha256::new(),
+            read: 0,
+        }
     }
 
     pub fn finish(self) -> (Digest, u64) {
@@ -149,11 +165,22 @@ mod tests {
     #[test]
     fn parses_and_rejects() {
         let d = Digest::of(b"");
-        assert_eq!(d.as_str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(d.short(), "e3b0c44298fc");
         assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!("md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse::<Digest>().is_err());
-        assert!("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855".parse::<Digest>().is_err());
+        assert!(
+            "md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                .parse::<Digest>()
+                .is_err()
+        );
+        assert!(
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+                .parse::<Digest>()
+                .is_err()
+        );
     }
 
     #[test]

@@ -62,8 +62,12 @@ const OPAQUE_MARKER: &str = ".wh..wh..opq";
 /// Applies an uncompressed layer tar to `root` and returns the bytes of file
 /// content written. `root` is normally an empty snapshot directory.
 pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
-    let root_fd = rfs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(io::Error::from)?;
+    let root_fd = rfs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)?;
     let mut archive = tar::Archive::new(tar);
     let mut dir_times: Vec<(PathBuf, Timestamps)> = Vec::new();
     let mut size = 0u64;
@@ -77,19 +81,33 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
         let Some(name) = path.file_name().map(|n| n.to_owned()) else {
             continue; // the root itself: its metadata belongs to the snapshot, not the layer
         };
-        let wrap = |source: io::Error| LayerError::Entry { path: shown.clone(), source };
+        let wrap = |source: io::Error| LayerError::Entry {
+            path: shown.clone(),
+            source,
+        };
         let parent = open_parent(&root_fd, path.parent().unwrap_or(Path::new(""))).map_err(wrap)?;
         let name_bytes = name.as_bytes();
         if name_bytes == OPAQUE_MARKER.as_bytes() {
-            rfs::fsetxattr(&parent, "trusted.overlay.opaque", b"y", rfs::XattrFlags::empty())
-                .map_err(|e| wrap(e.into()))?;
+            rfs::fsetxattr(
+                &parent,
+                "trusted.overlay.opaque",
+                b"y",
+                rfs::XattrFlags::empty(),
+            )
+            .map_err(|e| wrap(e.into()))?;
             continue;
         }
         if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
             let hidden = OsStr::from_bytes(hidden);
             remove_existing(&parent, hidden).map_err(wrap)?;
-            rfs::mknodat(&parent, hidden, rfs::FileType::CharacterDevice, Mode::empty(), rfs::makedev(0, 0))
-                .map_err(|e| wrap(e.into()))?;
+            rfs::mknodat(
+                &parent,
+                hidden,
+                rfs::FileType::CharacterDevice,
+                Mode::empty(),
+                rfs::makedev(0, 0),
+            )
+            .map_err(|e| wrap(e.into()))?;
             continue;
         }
         let header = entry.header().clone();
@@ -104,7 +122,11 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 remove_existing(&parent, &name).map_err(wrap)?;
                 let mode = Mode::from_raw_mode(0o600);
-                let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let flags = OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::WRONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
                 let fd = rfs::openat(&parent, &name, flags, mode).map_err(|e| wrap(e.into()))?;
                 let mut file = std::fs::File::from(fd);
                 size += io::copy(&mut entry, &mut file).map_err(wrap)?;
@@ -113,14 +135,20 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
                 rfs::futimens(&file, &times).map_err(|e| wrap(e.into()))?;
             }
             tar::EntryType::Symlink => {
-                let target = entry.link_name_bytes().ok_or_else(|| wrap(io::Error::other("symlink without a target")))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| wrap(io::Error::other("symlink without a target")))?;
                 remove_existing(&parent, &name).map_err(wrap)?;
-                rfs::symlinkat(OsStr::from_bytes(&target), &parent, &name).map_err(|e| wrap(e.into()))?;
+                rfs::symlinkat(OsStr::from_bytes(&target), &parent, &name)
+                    .map_err(|e| wrap(e.into()))?;
                 chown_nofollow(&parent, &name, &header).map_err(wrap)?;
-                rfs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| wrap(e.into()))?;
+                rfs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| wrap(e.into()))?;
             }
             tar::EntryType::Link => {
-                let target = entry.link_name_bytes().ok_or_else(|| wrap(io::Error::other("hard link without a target")))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| wrap(io::Error::other("hard link without a target")))?;
                 let target_shown = String::from_utf8_lossy(&target).into_owned();
                 let Some(target) = clean(Path::new(OsStr::from_bytes(&target))) else {
                     return Err(LayerError::Breakout(format!("{shown} -> {target_shown}")));
@@ -128,11 +156,17 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
                 let Some(target_name) = target.file_name() else {
                     return Err(LayerError::Breakout(format!("{shown} -> {target_shown}")));
                 };
-                let target_parent =
-                    open_parent(&root_fd, target.parent().unwrap_or(Path::new(""))).map_err(wrap)?;
+                let target_parent = open_parent(&root_fd, target.parent().unwrap_or(Path::new("")))
+                    .map_err(wrap)?;
                 remove_existing(&parent, &name).map_err(wrap)?;
-                rfs::linkat(&target_parent, target_name, &parent, &name, AtFlags::empty())
-                    .map_err(|e| wrap(e.into()))?;
+                rfs::linkat(
+                    &target_parent,
+                    target_name,
+                    &parent,
+                    &name,
+                    AtFlags::empty(),
+                )
+                .map_err(|e| wrap(e.into()))?;
             }
             kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
                 let file_type = match kind {
@@ -148,7 +182,8 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
                 let mode = Mode::from_raw_mode(header.mode().unwrap_or(0o644) & 0o7777);
                 rfs::mknodat(&parent, &name, file_type, mode, dev).map_err(|e| wrap(e.into()))?;
                 chown_nofollow(&parent, &name, &header).map_err(wrap)?;
-                rfs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| wrap(e.into()))?;
+                rfs::utimensat(&parent, &name, &times, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| wrap(e.into()))?;
             }
             // PAX and GNU long-name headers are folded into the entries by the tar crate;
             // anything else (sockets, unknown types) has no place in a layer.
@@ -167,8 +202,13 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
 /// Creates `path` (and its parents) inside `root` as `mkdir -p` would with
 /// `root` as `/`: symlinks on the way resolve inside the root, never out of it.
 pub fn create_dir_all_in(root: &Path, path: &Path) -> io::Result<()> {
-    let root_fd = rfs::open(root, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let path = clean(path).ok_or_else(|| io::Error::other(format!("{} leaves the root", path.display())))?;
+    let root_fd = rfs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let path = clean(path)
+        .ok_or_else(|| io::Error::other(format!("{} leaves the root", path.display())))?;
     open_parent(&root_fd, &path).map(|_| ())
 }
 
@@ -191,7 +231,11 @@ fn clean(p: &Path) -> Option<PathBuf> {
 }
 
 fn open_in_root(root: &OwnedFd, path: &Path) -> io::Result<OwnedFd> {
-    let path = if path.as_os_str().is_empty() { Path::new(".") } else { path };
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
     rfs::openat2(
         root,
         path,
@@ -275,20 +319,31 @@ fn set_owner_mode<F: AsFd>(fd: F, h: &tar::Header) -> io::Result<()> {
 
 fn chown_nofollow(parent: &OwnedFd, name: &OsStr, h: &tar::Header) -> io::Result<()> {
     let (uid, gid) = owner(h);
-    rfs::chownat(parent, name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
+    rfs::chownat(
+        parent,
+        name,
+        Some(uid),
+        Some(gid),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?;
     Ok(())
 }
 
 fn owner(h: &tar::Header) -> (rustix::process::Uid, rustix::process::Gid) {
     let uid = h.uid().unwrap_or(0) as u32;
     let gid = h.gid().unwrap_or(0) as u32;
-    (rustix::process::Uid::from_raw(uid), rustix::process::Gid::from_raw(gid))
+    (
+        rustix::process::Uid::from_raw(uid),
+        rustix::process::Gid::from_raw(gid),
+    )
 }
 
 /// Extended attributes from PAX `SCHILY.xattr.*` records (file capabilities
 /// among them). Overlay's own attributes are never taken from a layer.
 fn set_xattrs<F: AsFd, R: Read>(fd: F, entry: &mut tar::Entry<R>) -> io::Result<()> {
-    let Some(exts) = entry.pax_extensions()? else { return Ok(()) };
+    let Some(exts) = entry.pax_extensions()? else {
+        return Ok(());
+    };
     for ext in exts {
         let ext = ext?;
         let Ok(key) = ext.key() else { continue };
@@ -303,8 +358,14 @@ fn set_xattrs<F: AsFd, R: Read>(fd: F, entry: &mut tar::Entry<R>) -> io::Result<
 }
 
 fn timestamps(h: &tar::Header) -> Timestamps {
-    let mtime = Timespec { tv_sec: h.mtime().unwrap_or(0) as i64, tv_nsec: 0 };
-    Timestamps { last_access: mtime, last_modification: mtime }
+    let mtime = Timespec {
+        tv_sec: h.mtime().unwrap_or(0) as i64,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: mtime,
+        last_modification: mtime,
+    }
 }
 
 #[cfg(test)]
@@ -329,7 +390,13 @@ mod tests {
 
     /// Writes a raw path into the header, bypassing the tar crate's own checks,
     /// as a malicious tar would.
-    fn raw_entry(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, link: Option<&str>, data: &[u8]) {
+    fn raw_entry(
+        b: &mut tar::Builder<Vec<u8>>,
+        kind: tar::EntryType,
+        path: &str,
+        link: Option<&str>,
+        data: &[u8],
+    ) {
         let mut h = header(kind, 0o644, data.len() as u64);
         h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
         if let Some(l) = link {
@@ -359,12 +426,18 @@ mod tests {
         let size = apply_layer(&data[..], t.path()).unwrap();
         assert_eq!(size, 7);
         let etc = std::fs::metadata(t.path().join("etc")).unwrap();
-        assert_eq!((etc.uid(), etc.gid(), etc.permissions().mode() & 0o7777), (1000, 1000, 0o750));
+        assert_eq!(
+            (etc.uid(), etc.gid(), etc.permissions().mode() & 0o7777),
+            (1000, 1000, 0o750)
+        );
         assert_eq!(etc.mtime(), 1_000_000);
         let f = std::fs::metadata(t.path().join("etc/file")).unwrap();
         assert_eq!(f.permissions().mode() & 0o7777, 0o4755);
         assert_eq!(f.nlink(), 2);
-        assert_eq!(std::fs::read_link(t.path().join("etc/link")).unwrap(), Path::new("file"));
+        assert_eq!(
+            std::fs::read_link(t.path().join("etc/link")).unwrap(),
+            Path::new("file")
+        );
         assert_eq!(std::fs::read(t.path().join("deep/er/x")).unwrap(), b"hi");
     }
 
@@ -383,7 +456,11 @@ mod tests {
         let w = std::fs::symlink_metadata(t.path().join("gone")).unwrap();
         assert!(w.file_type().is_char_device());
         assert_eq!(w.rdev(), 0);
-        let opaque = rfs::getxattr(t.path().join("d").as_path(), "trusted.overlay.opaque", &mut [0u8; 4]);
+        let opaque = rfs::getxattr(
+            t.path().join("d").as_path(),
+            "trusted.overlay.opaque",
+            &mut [0u8; 4],
+        );
         assert_eq!(opaque.unwrap(), 1);
     }
 
@@ -394,7 +471,10 @@ mod tests {
         let root = t.path().join("root");
         std::fs::create_dir(&root).unwrap();
         let data = tar_of(|b| raw_entry(b, tar::EntryType::Regular, "../outside", None, b"x"));
-        assert!(matches!(apply_layer(&data[..], &root), Err(LayerError::Breakout(_))));
+        assert!(matches!(
+            apply_layer(&data[..], &root),
+            Err(LayerError::Breakout(_))
+        ));
         assert!(!outside.exists());
     }
 
@@ -414,7 +494,13 @@ mod tests {
         let root = t.path().join("root");
         std::fs::create_dir(&root).unwrap();
         let data = tar_of(|b| {
-            raw_entry(b, tar::EntryType::Symlink, "abs", Some(outside.to_str().unwrap()), b"");
+            raw_entry(
+                b,
+                tar::EntryType::Symlink,
+                "abs",
+                Some(outside.to_str().unwrap()),
+                b"",
+            );
             raw_entry(b, tar::EntryType::Regular, "abs/pwned", None, b"x");
             raw_entry(b, tar::EntryType::Symlink, "rel", Some("../outside"), b"");
             raw_entry(b, tar::EntryType::Regular, "rel/pwned2", None, b"x");
@@ -447,10 +533,19 @@ mod tests {
         std::fs::create_dir(&root).unwrap();
         std::fs::write(t.path().join("secret"), b"s").unwrap();
         let data = tar_of(|b| raw_entry(b, tar::EntryType::Link, "h", Some("../secret"), b""));
-        assert!(matches!(apply_layer(&data[..], &root), Err(LayerError::Breakout(_))));
+        assert!(matches!(
+            apply_layer(&data[..], &root),
+            Err(LayerError::Breakout(_))
+        ));
         // Through a symlink, the target resolves inside the root and is missing.
         let data = tar_of(|b| {
-            raw_entry(b, tar::EntryType::Symlink, "up", Some(t.path().to_str().unwrap()), b"");
+            raw_entry(
+                b,
+                tar::EntryType::Symlink,
+                "up",
+                Some(t.path().to_str().unwrap()),
+                b"",
+            );
             raw_entry(b, tar::EntryType::Link, "h2", Some("up/secret"), b"");
         });
         assert!(apply_layer(&data[..], &root).is_err());

@@ -82,7 +82,12 @@ impl Reference {
         if path.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(ReferenceError::Uppercase(path));
         }
-        Ok(Reference { registry, repository: path, tag: tag.map(String::from), digest })
+        Ok(Reference {
+            registry,
+            repository: path,
+            tag: tag.map(String::from),
+            digest,
+        })
     }
 
     /// `docker.io/library/busybox` — the full repository name, without tag or digest.
@@ -118,7 +123,11 @@ impl Reference {
 
     /// The same repository with another tag and no digest.
     pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference { tag: Some(tag.into()), digest: None, ..self.clone() }
+        Reference {
+            tag: Some(tag.into()),
+            digest: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -153,7 +162,11 @@ fn split_domain(name: &str) -> (String, String) {
                 || first == "localhost"
                 || first.bytes().any(|b| b.is_ascii_uppercase()) =>
         {
-            let registry = if first == "index.docker.io" { DEFAULT_REGISTRY } else { first };
+            let registry = if first == "index.docker.io" {
+                DEFAULT_REGISTRY
+            } else {
+                first
+            };
             let path = if registry == DEFAULT_REGISTRY && !rest.contains('/') {
                 format!("library/{rest}")
             } else {
@@ -171,7 +184,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, with uppercase let through so that the
@@ -211,12 +225,16 @@ fn valid_domain(d: &str) -> bool {
         }
     }
     if host.starts_with('[') && host.ends_with(']') {
-        return host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_ok();
+        return host[1..host.len() - 1]
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok();
     }
     !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -235,27 +253,65 @@ mod tests {
         assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(full("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(full("user/app"), "docker.io/user/app:latest");
-        assert_eq!(full("docker.io/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(full("index.docker.io/library/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            full("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            full("index.docker.io/library/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(full("localhost:5000/app:v1"), "localhost:5000/app:v1");
         assert_eq!(full("localhost/app"), "localhost/app:latest");
         assert_eq!(full("ghcr.io/a/b/c:x"), "ghcr.io/a/b/c:x");
         assert_eq!(full("[::1]:5000/app"), "[::1]:5000/app:latest");
         let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert_eq!(full(&format!("busybox@{d}")), format!("docker.io/library/busybox@{d}"));
-        assert_eq!(full(&format!("busybox:1@{d}")), format!("docker.io/library/busybox:1@{d}"));
+        assert_eq!(
+            full(&format!("busybox@{d}")),
+            format!("docker.io/library/busybox@{d}")
+        );
+        assert_eq!(
+            full(&format!("busybox:1@{d}")),
+            format!("docker.io/library/busybox:1@{d}")
+        );
     }
 
     #[test]
     fn familiar_forms() {
-        assert_eq!(Reference::parse("busybox").unwrap().familiar(), "busybox:latest");
-        assert_eq!(Reference::parse("docker.io/user/app:1").unwrap().familiar(), "user/app:1");
-        assert_eq!(Reference::parse("localhost:5000/a").unwrap().familiar_name(), "localhost:5000/a");
+        assert_eq!(
+            Reference::parse("busybox").unwrap().familiar(),
+            "busybox:latest"
+        );
+        assert_eq!(
+            Reference::parse("docker.io/user/app:1").unwrap().familiar(),
+            "user/app:1"
+        );
+        assert_eq!(
+            Reference::parse("localhost:5000/a")
+                .unwrap()
+                .familiar_name(),
+            "localhost:5000/a"
+        );
     }
 
     #[test]
     fn rejects_invalid() {
-        for bad in ["", ":", "a:", "a::b", "-a", "a-", "a//b", "a/", "/a", "a:b c", "a@sha256:12", "a:-x", "a__-b", "a..b"] {
+        for bad in [
+            "",
+            ":",
+            "a:",
+            "a::b",
+            "-a",
+            "a-",
+            "a//b",
+            "a/",
+            "/a",
+            "a:b c",
+            "a@sha256:12",
+            "a:-x",
+            "a__-b",
+            "a..b",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         assert_eq!(

@@ -141,7 +141,11 @@ pub fn host_platform() -> Platform {
         "powerpc64" => "ppc64le",
         other => other,
     };
-    Platform { architecture: arch.into(), os: "linux".into(), variant: None }
+    Platform {
+        architecture: arch.into(),
+        os: "linux".into(),
+        variant: None,
+    }
 }
 
 /// The layer media type for a compression, in OCI terms.

@@ -28,7 +28,10 @@ pub enum RuntimeError {
     #[error("{0}")]
     Failed(String),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 impl RuntimeError {
@@ -72,17 +75,30 @@ impl Created {
 
     /// Lets the container's process exec its command.
     pub fn start(&mut self) -> Result<(), RuntimeError> {
-        self.container.start().map_err(RuntimeError::from_libcontainer)
+        self.container
+            .start()
+            .map_err(RuntimeError::from_libcontainer)
     }
 }
 
 /// Writes `bundle/config.json` and creates the container (namespaces, cgroup,
 /// rootfs, the process stopped before exec). `state_root` is libcontainer's state directory.
-pub fn create(state_root: &Path, bundle: &Path, spec: &ContainerSpec, stdio: Stdio) -> Result<Created, RuntimeError> {
+pub fn create(
+    state_root: &Path,
+    bundle: &Path,
+    spec: &ContainerSpec,
+    stdio: Stdio,
+) -> Result<Created, RuntimeError> {
     let config = serde_json::to_vec(&oci_spec(spec)).expect("spec serialises");
     let config_path = bundle.join("config.json");
-    std::fs::write(&config_path, config).map_err(|source| RuntimeError::Io { context: config_path.display().to_string(), source })?;
-    std::fs::create_dir_all(state_root).map_err(|source| RuntimeError::Io { context: state_root.display().to_string(), source })?;
+    std::fs::write(&config_path, config).map_err(|source| RuntimeError::Io {
+        context: config_path.display().to_string(),
+        source,
+    })?;
+    std::fs::create_dir_all(state_root).map_err(|source| RuntimeError::Io {
+        context: state_root.display().to_string(),
+        source,
+    })?;
     let mut builder = ContainerBuilder::new(spec.id.clone(), SyscallType::Linux)
         .with_root_path(state_root)
         .map_err(RuntimeError::from_libcontainer)?
@@ -97,7 +113,11 @@ pub fn create(state_root: &Path, bundle: &Path, spec: &ContainerSpec, stdio: Std
     if let Some(fd) = stdio.stderr {
         builder = builder.with_stderr(fd);
     }
-    let result = builder.as_init(bundle).with_systemd(false).with_detach(spec.terminal).build();
+    let result = builder
+        .as_init(bundle)
+        .with_systemd(false)
+        .with_detach(spec.terminal)
+        .build();
     match result {
         Ok(container) => Ok(Created { container }),
         Err(e) => {
@@ -117,7 +137,12 @@ pub fn wait(pid: i32) -> Result<i32, RuntimeError> {
             Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(RuntimeError::Io { context: format!("waiting for pid {pid}"), source: e.into() }),
+            Err(e) => {
+                return Err(RuntimeError::Io {
+                    context: format!("waiting for pid {pid}"),
+                    source: e.into(),
+                })
+            }
         }
     }
 }
@@ -145,12 +170,28 @@ pub fn delete(state_root: &Path, id: &str) {
 pub fn oom_killed(cgroups_path: &str) -> bool {
     let rel = cgroups_path.trim_start_matches('/');
     let candidates = [
-        (PathBuf::from("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control"), "oom_kill "),
-        (PathBuf::from("/sys/fs/cgroup").join(rel).join("memory.events"), "oom_kill "),
+        (
+            PathBuf::from("/sys/fs/cgroup/memory")
+                .join(rel)
+                .join("memory.oom_control"),
+            "oom_kill ",
+        ),
+        (
+            PathBuf::from("/sys/fs/cgroup")
+                .join(rel)
+                .join("memory.events"),
+            "oom_kill ",
+        ),
     ];
     candidates.iter().any(|(path, key)| {
         std::fs::read_to_string(path)
-            .map(|s| s.lines().any(|l| l.strip_prefix(key).and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n > 0)))
+            .map(|s| {
+                s.lines().any(|l| {
+                    l.strip_prefix(key)
+                        .and_then(|n| n.trim().parse::<u64>().ok())
+                        .is_some_and(|n| n > 0)
+                })
+            })
             .unwrap_or(false)
     })
 }

@@ -22,18 +22,26 @@ fn env_path(spec: &Spec) -> String {
     spec.process()
         .as_ref()
         .and_then(|p| p.env().as_ref())
-        .and_then(|env| env.iter().find_map(|e| e.strip_prefix("PATH=").map(String::from)))
+        .and_then(|env| {
+            env.iter()
+                .find_map(|e| e.strip_prefix("PATH=").map(String::from))
+        })
         .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())
 }
 
 fn args(spec: &Spec) -> Result<&Vec<String>, String> {
-    spec.process().as_ref().and_then(|p| p.args().as_ref()).filter(|a| !a.is_empty()).ok_or_else(|| "no command specified".into())
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.args().as_ref())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| "no command specified".into())
 }
 
 /// Finds the program as execvp would, returning docker's error text when it can't.
 fn resolve(program: &str, path_var: &str) -> Result<PathBuf, String> {
     let check = |p: &Path| -> Result<(), String> {
-        let meta = std::fs::metadata(p).map_err(|_| format!("exec: {program:?}: stat {}: {NO_SUCH_FILE}", p.display()))?;
+        let meta = std::fs::metadata(p)
+            .map_err(|_| format!("exec: {program:?}: stat {}: {NO_SUCH_FILE}", p.display()))?;
         if meta.is_dir() {
             return Err(format!("exec: {program:?}: {IS_A_DIRECTORY}"));
         }
@@ -60,7 +68,9 @@ fn resolve(program: &str, path_var: &str) -> Result<PathBuf, String> {
 impl Executor for BerthExecutor {
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
         let args = args(spec).map_err(ExecutorValidationError::ArgValidationError)?;
-        resolve(&args[0], &env_path(spec)).map(|_| ()).map_err(ExecutorValidationError::ArgValidationError)
+        resolve(&args[0], &env_path(spec))
+            .map(|_| ())
+            .map_err(ExecutorValidationError::ArgValidationError)
     }
 
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
@@ -68,9 +78,16 @@ impl Executor for BerthExecutor {
         let program = resolve(&args[0], &env_path(spec)).map_err(ExecutorError::Other)?;
         let to_c = |s: &str| CString::new(s).map_err(|_| ExecutorError::InvalidArg);
         let path = to_c(&program.to_string_lossy())?;
-        let argv = args.iter().map(|a| to_c(a)).collect::<Result<Vec<_>, _>>()?;
+        let argv = args
+            .iter()
+            .map(|a| to_c(a))
+            .collect::<Result<Vec<_>, _>>()?;
         // The environment was set by setup_envs; execv keeps it.
         let err = nix::unistd::execv(&path, &argv).unwrap_err();
-        Err(ExecutorError::Other(format!("exec: {:?}: {}", args[0], err.desc().to_lowercase())))
+        Err(ExecutorError::Other(format!(
+            "exec: {:?}: {}",
+            args[0],
+            err.desc().to_lowercase()
+        )))
     }
 }

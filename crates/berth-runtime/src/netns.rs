@@ -18,7 +18,14 @@ pub fn create(path: &Path) -> io::Result<()> {
     File::create(path)?;
     unshare(CloneFlags::CLONE_NEWNET)?;
     let pinned = loopback_up().and_then(|()| {
-        mount(Some("/proc/thread-self/ns/net"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(io::Error::from)
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(io::Error::from)
     });
     setns(&original, CloneFlags::CLONE_NEWNET)?;
     if let Err(e) = pinned {

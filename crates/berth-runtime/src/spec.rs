@@ -38,8 +38,15 @@ pub struct ContainerSpec {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum MountSpec {
-    Bind { source: PathBuf, destination: String, read_only: bool },
-    Tmpfs { destination: String, options: Vec<String> },
+    Bind {
+        source: PathBuf,
+        destination: String,
+        read_only: bool,
+    },
+    Tmpfs {
+        destination: String,
+        options: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -63,18 +70,37 @@ pub struct Rlimit {
 
 /// Paths docker hides from containers (bind-mounted over with /dev/null or an empty tmpfs).
 pub const MASKED_PATHS: &[&str] = &[
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
     "/sys/devices/virtual/powercap",
 ];
 
 /// Paths docker makes read-only.
-pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 const CPU_PERIOD: u64 = 100_000;
 
 fn default_mounts(spec: &ContainerSpec) -> Vec<Value> {
-    let sys_opts = if spec.privileged { json!(["nosuid", "noexec", "nodev"]) } else { json!(["nosuid", "noexec", "nodev", "ro"]) };
+    let sys_opts = if spec.privileged {
+        json!(["nosuid", "noexec", "nodev"])
+    } else {
+        json!(["nosuid", "noexec", "nodev", "ro"])
+    };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -91,14 +117,21 @@ fn default_mounts(spec: &ContainerSpec) -> Vec<Value> {
 
 fn user_mount(m: &MountSpec) -> Value {
     match m {
-        MountSpec::Bind { source, destination, read_only } => {
+        MountSpec::Bind {
+            source,
+            destination,
+            read_only,
+        } => {
             let mut opts = vec!["rbind", "rprivate"];
             if *read_only {
                 opts.push("ro");
             }
             json!({"destination": destination, "type": "bind", "source": source, "options": opts})
         }
-        MountSpec::Tmpfs { destination, options } => {
+        MountSpec::Tmpfs {
+            destination,
+            options,
+        } => {
             let mut opts: Vec<String> = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
             opts.extend(options.iter().cloned());
             json!({"destination": destination, "type": "tmpfs", "source": "tmpfs", "options": opts})
@@ -118,8 +151,20 @@ fn device_rules(privileged: bool) -> Value {
         json!({"allow": true, "type": "c", "access": "m"}),
         json!({"allow": true, "type": "b", "access": "m"}),
     ];
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)] {
-        rules.push(json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}));
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (10, 200),
+    ] {
+        rules.push(
+            json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}),
+        );
     }
     rules.push(json!({"allow": true, "type": "c", "major": 136, "access": "rwm"}));
     Value::Array(rules)
@@ -144,7 +189,10 @@ fn resources(spec: &ContainerSpec) -> Value {
     }
     if let Some(nano) = r.nano_cpus {
         cpu.insert("period".into(), json!(CPU_PERIOD));
-        cpu.insert("quota".into(), json!(nano * CPU_PERIOD as i64 / 1_000_000_000));
+        cpu.insert(
+            "quota".into(),
+            json!(nano * CPU_PERIOD as i64 / 1_000_000_000),
+        );
     }
     if !cpu.is_empty() {
         out["cpu"] = Value::Object(cpu);
@@ -158,7 +206,12 @@ fn resources(spec: &ContainerSpec) -> Value {
 /// The OCI runtime spec (config.json) for `spec`.
 pub fn oci_spec(spec: &ContainerSpec) -> Value {
     let caps: Vec<&String> = spec.capabilities.iter().collect();
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     if let Some(path) = &spec.netns {
         namespaces.push(json!({"type": "network", "path": path}));
     }
@@ -218,14 +271,31 @@ mod tests {
             hostname: "abc".into(),
             terminal: false,
             read_only: true,
-            mounts: vec![MountSpec::Bind { source: "/data".into(), destination: "/data".into(), read_only: true }],
+            mounts: vec![MountSpec::Bind {
+                source: "/data".into(),
+                destination: "/data".into(),
+                read_only: true,
+            }],
             netns: Some("/run/netns/x".into()),
             privileged: false,
             capabilities: crate::caps::effective(&[], &[], false).unwrap(),
-            seccomp: Some(crate::seccomp::to_oci(&crate::seccomp::default_profile(), &Default::default()).unwrap()),
+            seccomp: Some(
+                crate::seccomp::to_oci(&crate::seccomp::default_profile(), &Default::default())
+                    .unwrap(),
+            ),
             no_new_privileges: true,
-            resources: Resources { memory: Some(1 << 26), memory_swap: Some(1 << 27), nano_cpus: Some(1_500_000_000), cpu_shares: Some(512), pids_limit: Some(10) },
-            rlimits: vec![Rlimit { kind: "RLIMIT_NOFILE".into(), soft: 1024, hard: 1024 }],
+            resources: Resources {
+                memory: Some(1 << 26),
+                memory_swap: Some(1 << 27),
+                nano_cpus: Some(1_500_000_000),
+                cpu_shares: Some(512),
+                pids_limit: Some(10),
+            },
+            rlimits: vec![Rlimit {
+                kind: "RLIMIT_NOFILE".into(),
+                soft: 1024,
+                hard: 1024,
+            }],
             cgroups_path: "/berth/abc".into(),
             cgroup_v2: false,
         }
@@ -234,14 +304,28 @@ mod tests {
     #[test]
     fn spec_is_valid_oci_with_docker_defaults() {
         let v = oci_spec(&sample());
-        let parsed: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).expect("valid OCI spec");
+        let parsed: oci_spec::runtime::Spec =
+            serde_json::from_value(v.clone()).expect("valid OCI spec");
         let linux = parsed.linux().as_ref().unwrap();
-        assert_eq!(linux.masked_paths().as_ref().unwrap().len(), MASKED_PATHS.len());
+        assert_eq!(
+            linux.masked_paths().as_ref().unwrap().len(),
+            MASKED_PATHS.len()
+        );
         let cpu = linux.resources().as_ref().unwrap().cpu().as_ref().unwrap();
         assert_eq!(cpu.quota(), Some(150_000));
-        assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), 14);
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
         assert_eq!(v["root"]["readonly"], json!(true));
-        assert!(v["mounts"].as_array().unwrap().iter().any(|m| m["destination"] == "/data" && m["options"][2] == "ro"));
+        assert!(v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/data" && m["options"][2] == "ro"));
         assert_eq!(v["process"]["noNewPrivileges"], json!(true));
     }
 
@@ -251,6 +335,9 @@ mod tests {
         s.privileged = true;
         let v = oci_spec(&s);
         assert!(v["linux"].get("maskedPaths").is_none());
-        assert_eq!(v["linux"]["resources"]["devices"], json!([{"allow": true, "access": "rwm"}]));
+        assert_eq!(
+            v["linux"]["resources"]["devices"],
+            json!([{"allow": true, "access": "rwm"}])
+        );
     }
 }

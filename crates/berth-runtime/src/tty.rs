@@ -18,7 +18,10 @@ pub struct ConsoleSocket {
 impl ConsoleSocket {
     pub fn bind(path: &Path) -> io::Result<Self> {
         let _ = std::fs::remove_file(path);
-        Ok(ConsoleSocket { listener: UnixListener::bind(path)?, path: path.to_path_buf() })
+        Ok(ConsoleSocket {
+            listener: UnixListener::bind(path)?,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -31,7 +34,12 @@ impl ConsoleSocket {
         let mut buf = [0u8; 4096];
         let mut iov = [io::IoSliceMut::new(&mut buf)];
         let mut space = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )?;
         for cmsg in msg.cmsgs()? {
             if let ControlMessageOwned::ScmRights(fds) = cmsg {
                 if let Some(fd) = fds.first() {

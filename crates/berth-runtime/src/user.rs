@@ -46,7 +46,12 @@ fn passwd(rootfs: &Path) -> Vec<Passwd> {
         .into_iter()
         .filter(|f| f.len() >= 6)
         .filter_map(|f| {
-            Some(Passwd { name: f[0].clone(), uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5].clone() })
+            Some(Passwd {
+                name: f[0].clone(),
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+                home: f[5].clone(),
+            })
         })
         .collect()
 }
@@ -59,7 +64,15 @@ fn groups(rootfs: &Path) -> Vec<Group> {
             Some(Group {
                 name: f[0].clone(),
                 gid: f[2].parse().ok()?,
-                members: f.get(3).map(|m| m.split(',').filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default(),
+                members: f
+                    .get(3)
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -91,10 +104,19 @@ pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser, UserError> {
     }
     // Supplementary groups are those listing the user, unless a group was forced.
     let additional_gids = match (&name, group) {
-        (Some(n), None) => all_groups.iter().filter(|g| g.members.contains(n) && g.gid != gid).map(|g| g.gid).collect(),
+        (Some(n), None) => all_groups
+            .iter()
+            .filter(|g| g.members.contains(n) && g.gid != gid)
+            .map(|g| g.gid)
+            .collect(),
         _ => vec![],
     };
-    Ok(ResolvedUser { uid, gid, additional_gids, home })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -105,12 +127,23 @@ mod tests {
     fn resolves_names_and_numbers() {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join("etc")).unwrap();
-        std::fs::write(t.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n").unwrap();
-        std::fs::write(t.path().join("etc/group"), "root:x:0:\napp:x:1000:\nwheel:x:10:app\n").unwrap();
+        std::fs::write(
+            t.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            t.path().join("etc/group"),
+            "root:x:0:\napp:x:1000:\nwheel:x:10:app\n",
+        )
+        .unwrap();
         let r = resolve(t.path(), "").unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
         let r = resolve(t.path(), "app").unwrap();
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone()), (1000, 1000, vec![10]));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids.clone()),
+            (1000, 1000, vec![10])
+        );
         let r = resolve(t.path(), "app:wheel").unwrap();
         assert_eq!((r.uid, r.gid), (1000, 10));
         let r = resolve(t.path(), "4242:4343").unwrap();

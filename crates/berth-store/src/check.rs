@@ -14,7 +14,8 @@ pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
             problems.push(format!("blob {name}: not a digest name"));
             continue;
         };
-        let mut file = std::fs::File::open(entry.path()).map_err(|e| StoreError::io(entry.path(), e))?;
+        let mut file =
+            std::fs::File::open(entry.path()).map_err(|e| StoreError::io(entry.path(), e))?;
         let mut hasher = berth_image::DigestWriter::new(std::io::sink());
         std::io::copy(&mut file, &mut hasher).map_err(|e| StoreError::io(entry.path(), e))?;
         let (actual, _, _) = hasher.finish();
@@ -40,19 +41,32 @@ pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
     }
     for chain in store.db.snapshot_ids()? {
         if !store.snapshots.exists(&chain) {
-            problems.push(format!("snapshot {chain}: recorded but its directory is missing"));
+            problems.push(format!(
+                "snapshot {chain}: recorded but its directory is missing"
+            ));
         }
     }
     for c in store.db.containers()? {
         let Ok(id) = c.image_id.parse() else {
-            problems.push(format!("container {}: image id {:?} is not a digest", &c.id[..12], c.image_id));
+            problems.push(format!(
+                "container {}: image id {:?} is not a digest",
+                &c.id[..12],
+                c.image_id
+            ));
             continue;
         };
         if store.db.image(&id)?.is_none() {
-            problems.push(format!("container {}: image {} is missing", &c.id[..12.min(c.id.len())], c.image_id));
+            problems.push(format!(
+                "container {}: image {} is missing",
+                &c.id[..12.min(c.id.len())],
+                c.image_id
+            ));
         }
         if !store.container_dir(&c.id).is_dir() {
-            problems.push(format!("container {}: directory is missing", &c.id[..12.min(c.id.len())]));
+            problems.push(format!(
+                "container {}: directory is missing",
+                &c.id[..12.min(c.id.len())]
+            ));
         }
     }
     Ok(problems)

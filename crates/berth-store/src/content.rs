@@ -18,7 +18,10 @@ pub struct ContentStore {
 
 impl ContentStore {
     pub(crate) fn new(root: &Path) -> Self {
-        ContentStore { blobs: root.join("blobs/sha256"), tmp: root.join("tmp") }
+        ContentStore {
+            blobs: root.join("blobs/sha256"),
+            tmp: root.join("tmp"),
+        }
     }
 
     pub fn path(&self, d: &Digest) -> PathBuf {
@@ -40,13 +43,18 @@ impl ContentStore {
     /// Stores `data` (whose digest is computed) and returns its digest.
     pub fn put(&self, data: &[u8]) -> Result<Digest, StoreError> {
         let mut w = self.writer()?;
-        w.write_all(data).map_err(|e| StoreError::io(w.tmp_path().to_path_buf(), e))?;
+        w.write_all(data)
+            .map_err(|e| StoreError::io(w.tmp_path().to_path_buf(), e))?;
         w.commit(None)
     }
 
     /// Stores everything read from `r`; when `expected` is given, a blob with
     /// another digest is refused and nothing is kept.
-    pub fn put_reader(&self, r: &mut dyn Read, expected: Option<&Digest>) -> Result<(Digest, u64), StoreError> {
+    pub fn put_reader(
+        &self,
+        r: &mut dyn Read,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64), StoreError> {
         let mut w = self.writer()?;
         io::copy(r, &mut w).map_err(|e| StoreError::io(w.tmp_path().to_path_buf(), e))?;
         let size = w.written();
@@ -57,7 +65,12 @@ impl ContentStore {
     pub fn writer(&self) -> Result<BlobWriter, StoreError> {
         let tmp = self.tmp.join(format!("blob-{}", random_hex(8)));
         let file = File::create(&tmp).map_err(|e| StoreError::io(tmp.clone(), e))?;
-        Ok(BlobWriter { inner: Some(DigestWriter::new(file)), tmp, blobs: self.blobs.clone(), written: 0 })
+        Ok(BlobWriter {
+            inner: Some(DigestWriter::new(file)),
+            tmp,
+            blobs: self.blobs.clone(),
+            written: 0,
+        })
     }
 }
 
@@ -82,10 +95,14 @@ impl BlobWriter {
         let (digest, _, file) = self.inner.take().expect("committed once").finish();
         if let Some(want) = expected {
             if *want != digest {
-                return Err(StoreError::DigestMismatch { expected: want.clone(), actual: digest });
+                return Err(StoreError::DigestMismatch {
+                    expected: want.clone(),
+                    actual: digest,
+                });
             }
         }
-        file.sync_all().map_err(|e| StoreError::io(self.tmp.clone(), e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io(self.tmp.clone(), e))?;
         let dest = self.blobs.join(digest.hex());
         std::fs::rename(&self.tmp, &dest).map_err(|e| StoreError::io(dest, e))?;
         Ok(digest)
@@ -123,9 +140,15 @@ mod tests {
         let d = cs.put(b"hello").unwrap();
         assert_eq!(cs.read(&d).unwrap(), b"hello");
         let wrong = Digest::of(b"other");
-        let err = cs.put_reader(&mut &b"hello!"[..], Some(&wrong)).unwrap_err();
+        let err = cs
+            .put_reader(&mut &b"hello!"[..], Some(&wrong))
+            .unwrap_err();
         assert!(matches!(err, StoreError::DigestMismatch { .. }));
         assert!(!cs.contains(&Digest::of(b"hello!")));
-        assert_eq!(std::fs::read_dir(t.path().join("tmp")).unwrap().count(), 0, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(t.path().join("tmp")).unwrap().count(),
+            0,
+            "no temp file left"
+        );
     }
 }

@@ -11,7 +11,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("metadata database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("content digest mismatch: expected {expected}, got {actual}")]
@@ -83,7 +86,9 @@ CREATE TABLE IF NOT EXISTS containers (
 ";
 
 fn digest(s: String) -> rusqlite::Result<Digest> {
-    s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 impl Db {
@@ -105,7 +110,10 @@ impl Db {
 
     fn write_tx(&self) -> Result<rusqlite::Transaction<'_>, StoreError> {
         // IMMEDIATE takes the write lock up front (waiting up to the busy timeout).
-        Ok(rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?)
+        Ok(rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Immediate,
+        )?)
     }
 
     // ---- images ----
@@ -115,7 +123,12 @@ impl Db {
         let tx = self.write_tx()?;
         let new = tx.execute(
             "INSERT OR IGNORE INTO images (id, manifest, created, size) VALUES (?1, ?2, ?3, ?4)",
-            params![image.id.as_str(), image.manifest.as_str(), image.created, image.size as i64],
+            params![
+                image.id.as_str(),
+                image.manifest.as_str(),
+                image.created,
+                image.size as i64
+            ],
         )?;
         if new == 1 {
             for (i, l) in image.layers.iter().enumerate() {
@@ -134,7 +147,10 @@ impl Db {
             }
         }
         for t in tags {
-            tx.execute("INSERT OR REPLACE INTO tags (name, image_id) VALUES (?1, ?2)", params![t, image.id.as_str()])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?1, ?2)",
+                params![t, image.id.as_str()],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -143,13 +159,30 @@ impl Db {
     pub fn image(&self, id: &Digest) -> Result<Option<ImageRecord>, StoreError> {
         let row = self
             .conn
-            .query_row("SELECT id, manifest, created, size FROM images WHERE id = ?1", [id.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
-            })
+            .query_row(
+                "SELECT id, manifest, created, size FROM images WHERE id = ?1",
+                [id.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                },
+            )
             .optional()?;
-        let Some((id, manifest, created, size)) = row else { return Ok(None) };
+        let Some((id, manifest, created, size)) = row else {
+            return Ok(None);
+        };
         let layers = self.layers(&id)?;
-        Ok(Some(ImageRecord { id: digest(id)?, manifest: digest(manifest)?, created, size: size as u64, layers }))
+        Ok(Some(ImageRecord {
+            id: digest(id)?,
+            manifest: digest(manifest)?,
+            created,
+            size: size as u64,
+            layers,
+        }))
     }
 
     fn layers(&self, image_id: &str) -> Result<Vec<LayerRecord>, StoreError> {
@@ -170,7 +203,9 @@ impl Db {
 
     pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
         let ids: Vec<String> = {
-            let mut st = self.conn.prepare("SELECT id FROM images ORDER BY created DESC, id")?;
+            let mut st = self
+                .conn
+                .prepare("SELECT id FROM images ORDER BY created DESC, id")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -186,37 +221,53 @@ impl Db {
     /// Image ids that start with `prefix` (hex, with or without `sha256:`).
     pub fn images_by_prefix(&self, prefix: &str) -> Result<Vec<Digest>, StoreError> {
         let hex = prefix.strip_prefix("sha256:").unwrap_or(prefix);
-        let mut st = self.conn.prepare("SELECT id FROM images WHERE id LIKE ?1")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id FROM images WHERE id LIKE ?1")?;
         let rows = st.query_map([format!("sha256:{hex}%")], |r| digest(r.get(0)?))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// All tags as (fully qualified name, image id).
     pub fn tags(&self) -> Result<Vec<(String, Digest)>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT name, image_id FROM tags ORDER BY name")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT name, image_id FROM tags ORDER BY name")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, digest(r.get(1)?)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn tag_target(&self, name: &str) -> Result<Option<Digest>, StoreError> {
-        let id: Option<String> =
-            self.conn.query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        let id: Option<String> = self
+            .conn
+            .query_row("SELECT image_id FROM tags WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
         id.map(digest).transpose().map_err(Into::into)
     }
 
     pub fn set_tag(&self, name: &str, id: &Digest) -> Result<(), StoreError> {
-        self.conn.execute("INSERT OR REPLACE INTO tags (name, image_id) VALUES (?1, ?2)", params![name, id.as_str()])?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO tags (name, image_id) VALUES (?1, ?2)",
+            params![name, id.as_str()],
+        )?;
         Ok(())
     }
 
     /// Removes a tag; false when there was none.
     pub fn remove_tag(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute("DELETE FROM tags WHERE name = ?1", [name])? == 1)
+        Ok(self
+            .conn
+            .execute("DELETE FROM tags WHERE name = ?1", [name])?
+            == 1)
     }
 
     /// Repository digests (`name@sha256:...`) recorded for images.
     pub fn repo_digests(&self) -> Result<Vec<(String, Digest)>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT name, image_id FROM repo_digests ORDER BY name")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT name, image_id FROM repo_digests ORDER BY name")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, digest(r.get(1)?)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -229,29 +280,51 @@ impl Db {
         let mut orphan_blobs = Vec::new();
         {
             let layers = self.layers(id.as_str())?;
-            let manifest: Option<String> =
-                tx.query_row("SELECT manifest FROM images WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
+            let manifest: Option<String> = tx
+                .query_row(
+                    "SELECT manifest FROM images WHERE id = ?1",
+                    [id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
             tx.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
             for l in layers {
-                let chain_used: i64 =
-                    tx.query_row("SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1", [l.chain_id.as_str()], |r| r.get(0))?;
+                let chain_used: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1",
+                    [l.chain_id.as_str()],
+                    |r| r.get(0),
+                )?;
                 if chain_used == 0 {
-                    tx.execute("DELETE FROM snapshots WHERE chain_id = ?1", [l.chain_id.as_str()])?;
+                    tx.execute(
+                        "DELETE FROM snapshots WHERE chain_id = ?1",
+                        [l.chain_id.as_str()],
+                    )?;
                     orphan_chains.push(l.chain_id);
                 }
-                let blob_used: i64 =
-                    tx.query_row("SELECT COUNT(*) FROM image_layers WHERE blob = ?1", [l.blob.as_str()], |r| r.get(0))?;
+                let blob_used: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM image_layers WHERE blob = ?1",
+                    [l.blob.as_str()],
+                    |r| r.get(0),
+                )?;
                 if blob_used == 0 {
                     orphan_blobs.push(l.blob);
                 }
             }
             if let Some(m) = manifest {
-                let used: i64 = tx.query_row("SELECT COUNT(*) FROM images WHERE manifest = ?1", [&m], |r| r.get(0))?;
+                let used: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM images WHERE manifest = ?1",
+                    [&m],
+                    |r| r.get(0),
+                )?;
                 if used == 0 {
                     orphan_blobs.push(digest(m)?);
                 }
             }
-            let config_used: i64 = tx.query_row("SELECT COUNT(*) FROM images WHERE id = ?1", [id.as_str()], |r| r.get(0))?;
+            let config_used: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM images WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )?;
             if config_used == 0 {
                 orphan_blobs.push(id.clone());
             }
@@ -262,7 +335,13 @@ impl Db {
 
     // ---- snapshots ----
 
-    pub fn add_snapshot(&self, chain: &Digest, parent: Option<&Digest>, diff_id: &Digest, size: u64) -> Result<(), StoreError> {
+    pub fn add_snapshot(
+        &self,
+        chain: &Digest,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT OR IGNORE INTO snapshots (chain_id, parent, diff_id, size) VALUES (?1, ?2, ?3, ?4)",
             params![chain.as_str(), parent.map(|p| p.as_str()), diff_id.as_str(), size as i64],
@@ -273,7 +352,11 @@ impl Db {
     pub fn snapshot_size(&self, chain: &Digest) -> Result<Option<u64>, StoreError> {
         let s: Option<i64> = self
             .conn
-            .query_row("SELECT size FROM snapshots WHERE chain_id = ?1", [chain.as_str()], |r| r.get(0))
+            .query_row(
+                "SELECT size FROM snapshots WHERE chain_id = ?1",
+                [chain.as_str()],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(s.map(|s| s as u64))
     }
@@ -289,10 +372,18 @@ impl Db {
     /// Inserts a container; a taken name is [`StoreError::NameConflict`].
     pub fn insert_container(&self, row: &ContainerRow, created: &str) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        let holder: Option<String> =
-            tx.query_row("SELECT id FROM containers WHERE name = ?1", [&row.name], |r| r.get(0)).optional()?;
+        let holder: Option<String> = tx
+            .query_row(
+                "SELECT id FROM containers WHERE name = ?1",
+                [&row.name],
+                |r| r.get(0),
+            )
+            .optional()?;
         if let Some(id) = holder {
-            return Err(StoreError::NameConflict { name: row.name.clone(), id });
+            return Err(StoreError::NameConflict {
+                name: row.name.clone(),
+                id,
+            });
         }
         tx.execute(
             "INSERT INTO containers (id, name, image_id, created, record) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -303,29 +394,53 @@ impl Db {
     }
 
     /// Rewrites a container's record with `f`, in one transaction.
-    pub fn update_container(&self, id: &str, f: impl FnOnce(&str) -> Result<String, StoreError>) -> Result<(), StoreError> {
+    pub fn update_container(
+        &self,
+        id: &str,
+        f: impl FnOnce(&str) -> Result<String, StoreError>,
+    ) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        let record: String = tx.query_row("SELECT record FROM containers WHERE id = ?1", [id], |r| r.get(0))?;
+        let record: String =
+            tx.query_row("SELECT record FROM containers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
         let new = f(&record)?;
-        tx.execute("UPDATE containers SET record = ?2 WHERE id = ?1", params![id, new])?;
+        tx.execute(
+            "UPDATE containers SET record = ?2 WHERE id = ?1",
+            params![id, new],
+        )?;
         tx.commit()?;
         Ok(())
     }
 
     pub fn rename_container(&self, id: &str, name: &str, record: &str) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        let holder: Option<String> =
-            tx.query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        let holder: Option<String> = tx
+            .query_row("SELECT id FROM containers WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
         if let Some(holder) = holder {
-            return Err(StoreError::NameConflict { name: name.into(), id: holder });
+            return Err(StoreError::NameConflict {
+                name: name.into(),
+                id: holder,
+            });
         }
-        tx.execute("UPDATE containers SET name = ?2, record = ?3 WHERE id = ?1", params![id, name, record])?;
+        tx.execute(
+            "UPDATE containers SET name = ?2, record = ?3 WHERE id = ?1",
+            params![id, name, record],
+        )?;
         tx.commit()?;
         Ok(())
     }
 
     fn container_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRow> {
-        Ok(ContainerRow { id: r.get(0)?, name: r.get(1)?, image_id: r.get(2)?, record: r.get(3)? })
+        Ok(ContainerRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            image_id: r.get(2)?,
+            record: r.get(3)?,
+        })
     }
 
     /// Finds a container by full id, name, or unique id prefix (docker's order).
@@ -345,27 +460,35 @@ impl Db {
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(vec![]);
         }
-        let mut st = self.conn.prepare("SELECT id, name, image_id, record FROM containers WHERE id LIKE ?1")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id, name, image_id, record FROM containers WHERE id LIKE ?1")?;
         let rows = st.query_map([format!("{key}%")], Self::container_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Every container, newest first.
     pub fn containers(&self) -> Result<Vec<ContainerRow>, StoreError> {
-        let mut st =
-            self.conn.prepare_cached("SELECT id, name, image_id, record FROM containers ORDER BY created DESC, rowid DESC")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, name, image_id, record FROM containers ORDER BY created DESC, rowid DESC",
+        )?;
         let rows = st.query_map([], Self::container_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn containers_using_image(&self, image_id: &Digest) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare("SELECT id FROM containers WHERE image_id = ?1")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id FROM containers WHERE image_id = ?1")?;
         let rows = st.query_map([image_id.as_str()], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn remove_container(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute("DELETE FROM containers WHERE id = ?1", [id])? == 1)
+        Ok(self
+            .conn
+            .execute("DELETE FROM containers WHERE id = ?1", [id])?
+            == 1)
     }
 }
 
@@ -395,11 +518,16 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let db = Db::open(&t.path().join("db")).unwrap();
         let a = image(1);
-        db.add_image(&a, &["docker.io/library/a:latest".into()]).unwrap();
-        db.add_image(&a, &["docker.io/library/a:v1".into()]).unwrap();
+        db.add_image(&a, &["docker.io/library/a:latest".into()])
+            .unwrap();
+        db.add_image(&a, &["docker.io/library/a:v1".into()])
+            .unwrap();
         assert_eq!(db.image(&a.id).unwrap().unwrap(), a);
         assert_eq!(db.tags().unwrap().len(), 2);
-        assert_eq!(db.images_by_prefix(&a.id.hex()[..6]).unwrap(), vec![a.id.clone()]);
+        assert_eq!(
+            db.images_by_prefix(&a.id.hex()[..6]).unwrap(),
+            vec![a.id.clone()]
+        );
         let (chains, blobs) = db.remove_image(&a.id).unwrap();
         assert_eq!(chains, vec![a.layers[0].chain_id.clone()]);
         assert_eq!(blobs.len(), 3);
@@ -410,10 +538,19 @@ mod tests {
     fn container_names_are_unique() {
         let t = tempfile::tempdir().unwrap();
         let db = Db::open(&t.path().join("db")).unwrap();
-        let row = |id: &str| ContainerRow { id: id.into(), name: "web".into(), image_id: "i".into(), record: "{}".into() };
+        let row = |id: &str| ContainerRow {
+            id: id.into(),
+            name: "web".into(),
+            image_id: "i".into(),
+            record: "{}".into(),
+        };
         db.insert_container(&row("aaa1"), "t").unwrap();
         let err = db.insert_container(&row("bbb2"), "t").unwrap_err();
-        assert!(err.to_string().contains("is already in use by container \"aaa1\""), "{err}");
+        assert!(
+            err.to_string()
+                .contains("is already in use by container \"aaa1\""),
+            "{err}"
+        );
         assert_eq!(db.find_container("web").unwrap()[0].id, "aaa1");
         assert_eq!(db.find_container("aa").unwrap()[0].id, "aaa1");
         assert!(db.find_container("zz").unwrap().is_empty());

@@ -33,7 +33,8 @@ impl Store {
     /// Opens (creating when missing) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         for sub in ["blobs/sha256", "snapshots", "containers", "tmp", "volumes"] {
-            std::fs::create_dir_all(root.join(sub)).map_err(|e| StoreError::io(root.join(sub), e))?;
+            std::fs::create_dir_all(root.join(sub))
+                .map_err(|e| StoreError::io(root.join(sub), e))?;
         }
         Ok(Store {
             root: root.to_path_buf(),
@@ -50,7 +51,10 @@ impl Store {
     /// A fresh directory under `tmp/` for work in progress; removed by its owner
     /// (and by `Drop` on the returned guard).
     pub fn temp_dir(&self, prefix: &str) -> Result<TempDir, StoreError> {
-        let path = self.root.join("tmp").join(format!("{prefix}-{}", random_hex(8)));
+        let path = self
+            .root
+            .join("tmp")
+            .join(format!("{prefix}-{}", random_hex(8)));
         std::fs::create_dir(&path).map_err(|e| StoreError::io(path.clone(), e))?;
         Ok(TempDir(path))
     }

@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use berth_image::layer;
 use berth_image::digest::DigestReader;
+use berth_image::layer;
 use berth_image::Digest;
 use rustix::mount::{self, MountFlags, UnmountFlags};
 
@@ -20,7 +20,10 @@ pub struct Snapshots {
 
 impl Snapshots {
     pub(crate) fn new(root: &Path) -> Self {
-        Snapshots { dir: root.join("snapshots"), tmp: root.join("tmp") }
+        Snapshots {
+            dir: root.join("snapshots"),
+            tmp: root.join("tmp"),
+        }
     }
 
     pub fn path(&self, chain: &Digest) -> PathBuf {
@@ -52,7 +55,11 @@ impl Snapshots {
                 None => diff_id.clone(),
                 Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
             };
-            Ok::<_, UnpackError>(Unpacked { diff_id, chain_id, size })
+            Ok::<_, UnpackError>(Unpacked {
+                diff_id,
+                chain_id,
+                size,
+            })
         })();
         let unpacked = match result {
             Ok(u) => u,
@@ -65,7 +72,11 @@ impl Snapshots {
             let _ = std::fs::remove_dir_all(&tmp);
             if !self.exists(&unpacked.chain_id) {
                 let p = self.path(&unpacked.chain_id);
-                return Err(StoreError::io(p, std::io::Error::other("could not move the snapshot into place")).into());
+                return Err(StoreError::io(
+                    p,
+                    std::io::Error::other("could not move the snapshot into place"),
+                )
+                .into());
             }
         }
         Ok(unpacked)
@@ -81,7 +92,13 @@ impl Snapshots {
 
     /// Mounts overlayfs at `target`: `chain` (bottom layer first) read-only
     /// below, `upper` and `work` writable above.
-    pub fn mount_overlay(&self, chain: &[Digest], upper: &Path, work: &Path, target: &Path) -> Result<(), StoreError> {
+    pub fn mount_overlay(
+        &self,
+        chain: &[Digest],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> Result<(), StoreError> {
         // overlayfs wants at least one lower directory; an image with no layers gets an empty one.
         let empty = self.dir.join("empty");
         let lowers: Vec<PathBuf> = if chain.is_empty() {
@@ -90,11 +107,31 @@ impl Snapshots {
         } else {
             chain.iter().rev().map(|c| self.path(c)).collect()
         };
-        let lower = lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
-        let data = format!("lowerdir={lower},upperdir={},workdir={}", upper.display(), work.display());
-        let data = std::ffi::CString::new(data).map_err(|e| StoreError::io(target.to_path_buf(), e.into()))?;
-        mount::mount("overlay", target, "overlay", MountFlags::empty(), Some(data.as_c_str()))
-            .map_err(|e| StoreError::io(target.to_path_buf(), std::io::Error::other(format!("mounting overlay: {e}"))))
+        let lower = lowers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        let data = format!(
+            "lowerdir={lower},upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        );
+        let data = std::ffi::CString::new(data)
+            .map_err(|e| StoreError::io(target.to_path_buf(), e.into()))?;
+        mount::mount(
+            "overlay",
+            target,
+            "overlay",
+            MountFlags::empty(),
+            Some(data.as_c_str()),
+        )
+        .map_err(|e| {
+            StoreError::io(
+                target.to_path_buf(),
+                std::io::Error::other(format!("mounting overlay: {e}")),
+            )
+        })
     }
 }
 

@@ -52,7 +52,10 @@ fn run_error(e: EngineError) -> CliError {
 
 pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
     if a.detach {
-        return Err(CliError::new(125, "detached containers (-d) are not supported yet: run in the foreground"));
+        return Err(CliError::new(
+            125,
+            "detached containers (-d) are not supported yet: run in the foreground",
+        ));
     }
     engine.run(&create_options(a)).map_err(run_error)
 }
@@ -71,9 +74,14 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32, CliError> {
         ));
     }
     if a.containers.len() > 1 {
-        return Err(CliError::new(1, "you cannot start and attach multiple containers at once"));
+        return Err(CliError::new(
+            1,
+            "you cannot start and attach multiple containers at once",
+        ));
     }
-    engine.start_attached(&a.containers[0], a.interactive).map_err(run_error)
+    engine
+        .start_attached(&a.containers[0], a.interactive)
+        .map_err(run_error)
 }
 
 const PS_HEADERS: &[(&str, &str)] = &[
@@ -96,8 +104,17 @@ const PS_HEADERS: &[(&str, &str)] = &[
 /// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
 pub fn status_text(c: &Container) -> String {
     match c.state.status.as_str() {
-        "running" => format!("Up {}", time::parse(&c.state.started_at).map(|t| time::human_duration(chrono::Utc::now() - t)).unwrap_or_default()),
-        "exited" => format!("Exited ({}) {}", c.state.exit_code, time::ago(&c.state.finished_at)),
+        "running" => format!(
+            "Up {}",
+            time::parse(&c.state.started_at)
+                .map(|t| time::human_duration(chrono::Utc::now() - t))
+                .unwrap_or_default()
+        ),
+        "exited" => format!(
+            "Exited ({}) {}",
+            c.state.exit_code,
+            time::ago(&c.state.finished_at)
+        ),
         "created" => "Created".into(),
         other => other[..1].to_uppercase() + &other[1..],
     }
@@ -105,7 +122,9 @@ pub fn status_text(c: &Container) -> String {
 
 /// `2024-01-02 03:04:05 +0000 UTC`, docker's CreatedAt.
 fn go_time(t: &str) -> String {
-    time::parse(t).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default()
+    time::parse(t)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default()
 }
 
 struct Filters(Vec<(String, String)>);
@@ -114,7 +133,12 @@ impl Filters {
     fn parse(args: &[String], known: &[&str]) -> Result<Filters, CliError> {
         let mut out = Vec::new();
         for f in args {
-            let (k, v) = f.split_once('=').ok_or_else(|| CliError::new(1, format!("bad format of filter (expected name=value): {f}")))?;
+            let (k, v) = f.split_once('=').ok_or_else(|| {
+                CliError::new(
+                    1,
+                    format!("bad format of filter (expected name=value): {f}"),
+                )
+            })?;
             if !known.contains(&k) {
                 return Err(CliError::new(1, format!("invalid filter '{k}'")));
             }
@@ -127,7 +151,12 @@ impl Filters {
     fn matches(&self, test: impl Fn(&str, &str) -> bool) -> bool {
         let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
         keys.dedup();
-        keys.iter().all(|key| self.0.iter().filter(|(k, _)| k == key).any(|(k, v)| test(k, v)))
+        keys.iter().all(|key| {
+            self.0
+                .iter()
+                .filter(|(k, _)| k == key)
+                .any(|(k, v)| test(k, v))
+        })
     }
 }
 
@@ -139,12 +168,20 @@ fn labels_match(labels: &std::collections::BTreeMap<String, String>, filter: &st
 }
 
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
-    let filters = Filters::parse(&a.filter, &["status", "name", "label", "ancestor", "exited", "id"])?;
+    let filters = Filters::parse(
+        &a.filter,
+        &["status", "name", "label", "ancestor", "exited", "id"],
+    )?;
     let mut list = engine.list_containers().map_err(fail)?;
     let limit = if a.latest { 1 } else { a.last };
     if limit > 0 {
         list.truncate(limit as usize);
-    } else if !a.all && !filters.0.iter().any(|(k, _)| k == "status" || k == "exited") {
+    } else if !a.all
+        && !filters
+            .0
+            .iter()
+            .any(|(k, _)| k == "status" || k == "exited")
+    {
         list.retain(|c| c.state.running);
     }
     let mut rows = Vec::new();
@@ -156,22 +193,43 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
             "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
             "id" => c.id.starts_with(v),
             "ancestor" => {
-                c.config.image == v || engine.resolve_image(v).map(|i| i.id.to_string() == c.image).unwrap_or(false)
+                c.config.image == v
+                    || engine
+                        .resolve_image(v)
+                        .map(|i| i.id.to_string() == c.image)
+                        .unwrap_or(false)
             }
             _ => false,
         });
         if !ok {
             continue;
         }
-        let command = std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect::<Vec<_>>().join(" ");
-        let command = if a.no_trunc { command } else { format::ellipsis(&command, 20) };
+        let command = std::iter::once(c.path.clone())
+            .chain(c.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let command = if a.no_trunc {
+            command
+        } else {
+            format::ellipsis(&command, 20)
+        };
         let size = if a.size {
             let (rw, virt) = engine.container_size(c);
-            format!("{} (virtual {})", time::human_size(rw), time::human_size(virt))
+            format!(
+                "{} (virtual {})",
+                time::human_size(rw),
+                time::human_size(virt)
+            )
         } else {
             String::new()
         };
-        let labels = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let labels = c
+            .config
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
         rows.push(json!({
             "Command": format!("{command:?}"),
             "CreatedAt": go_time(&c.created),
@@ -201,13 +259,22 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
     } else {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
-    format::print_rows(&mut out, &Format::parse(a.format.as_deref(), default), &rows, PS_HEADERS).map_err(|e| CliError::new(1, e))?;
+    format::print_rows(
+        &mut out,
+        &Format::parse(a.format.as_deref(), default),
+        &rows,
+        PS_HEADERS,
+    )
+    .map_err(|e| CliError::new(1, e))?;
     Ok(0)
 }
 
 /// Runs `f` for each name, printing what it returns; docker goes on after a
 /// failure, prints each error, and exits 1 if any failed.
-pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<Vec<String>, EngineError>) -> Result<i32, CliError> {
+pub fn each(
+    names: &[String],
+    mut f: impl FnMut(&str) -> Result<Vec<String>, EngineError>,
+) -> Result<i32, CliError> {
     let mut failed = false;
     for name in names {
         match f(name) {
@@ -222,7 +289,11 @@ pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<Vec<String>, Eng
 }
 
 pub fn rm(engine: &Engine, a: RmArgs) -> Result<i32, CliError> {
-    each(&a.containers, |name| engine.remove_container(name, a.force).map(|_| vec![name.to_string()]))
+    each(&a.containers, |name| {
+        engine
+            .remove_container(name, a.force)
+            .map(|_| vec![name.to_string()])
+    })
 }
 
 pub fn rename(engine: &Engine, a: RenameArgs) -> Result<i32, CliError> {
@@ -253,20 +324,43 @@ pub fn confirm(prompt: &str) -> bool {
 pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, CliError> {
     let tail = match a.tail.as_str() {
         "all" | "-1" => None,
-        n => Some(n.parse().map_err(|_| CliError::new(1, format!("invalid value for --tail: {n:?} (a number or \"all\")")))?),
+        n => Some(n.parse().map_err(|_| {
+            CliError::new(
+                1,
+                format!("invalid value for --tail: {n:?} (a number or \"all\")"),
+            )
+        })?),
     };
     let time_arg = |s: &Option<String>, flag: &str| -> Result<_, CliError> {
         s.as_deref()
             .map(|v| logs::parse_time(v).ok_or_else(|| CliError::new(1, format!("invalid value for {flag}: {v:?} (RFC 3339, a Unix time, or a duration like 10m)"))))
             .transpose()
     };
-    let opts = LogOptions { tail, timestamps: a.timestamps, since: time_arg(&a.since, "--since")?, until: time_arg(&a.until, "--until")? };
-    engine.logs(&a.container, &opts, &mut std::io::stdout(), &mut std::io::stderr()).map_err(fail)?;
+    let opts = LogOptions {
+        tail,
+        timestamps: a.timestamps,
+        since: time_arg(&a.since, "--since")?,
+        until: time_arg(&a.until, "--until")?,
+    };
+    engine
+        .logs(
+            &a.container,
+            &opts,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )
+        .map_err(fail)?;
     Ok(0)
 }
 
 /// `inspect`: containers first, then images (docker's order), as one JSON array.
-pub fn inspect(engine: &Engine, names: Vec<String>, format: Option<String>, size: bool, kind: Option<&str>) -> Result<i32, CliError> {
+pub fn inspect(
+    engine: &Engine,
+    names: Vec<String>,
+    format: Option<String>,
+    size: bool,
+    kind: Option<&str>,
+) -> Result<i32, CliError> {
     let mut found: Vec<Value> = Vec::new();
     let mut errors = Vec::new();
     for name in &names {
@@ -283,8 +377,15 @@ pub fn inspect(engine: &Engine, names: Vec<String>, format: Option<String>, size
         let result = match kind {
             Some("container") => as_container(),
             Some("image") => engine.inspect_image(name),
-            None => as_container().or_else(|_| engine.inspect_image(name)).map_err(|_| EngineError::invalid(format!("No such object: {name}"))),
-            Some(other) => return Err(CliError::new(1, format!("\"{other}\" is not a valid value for --type"))),
+            None => as_container()
+                .or_else(|_| engine.inspect_image(name))
+                .map_err(|_| EngineError::invalid(format!("No such object: {name}"))),
+            Some(other) => {
+                return Err(CliError::new(
+                    1,
+                    format!("\"{other}\" is not a valid value for --type"),
+                ))
+            }
         };
         match result {
             Ok(v) => found.push(v),

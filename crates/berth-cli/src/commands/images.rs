@@ -30,10 +30,14 @@ pub fn glob(pattern: &str, name: &str) -> bool {
     fn go(p: &[char], n: &[char]) -> bool {
         match p.first() {
             None => n.is_empty(),
-            Some('*') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != '/').any(|i| go(&p[1..], &n[i..])),
+            Some('*') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != '/')
+                .any(|i| go(&p[1..], &n[i..])),
             Some('?') => !n.is_empty() && n[0] != '/' && go(&p[1..], &n[1..]),
             Some('[') => {
-                let Some(end) = p.iter().position(|&c| c == ']') else { return false };
+                let Some(end) = p.iter().position(|&c| c == ']') else {
+                    return false;
+                };
                 let Some(&c) = n.first() else { return false };
                 let class = &p[1..end];
                 let (negate, class) = match class.first() {
@@ -57,13 +61,21 @@ pub fn glob(pattern: &str, name: &str) -> bool {
             Some(&c) => !n.is_empty() && n[0] == c && go(&p[1..], &n[1..]),
         }
     }
-    go(&pattern.chars().collect::<Vec<_>>(), &name.chars().collect::<Vec<_>>())
+    go(
+        &pattern.chars().collect::<Vec<_>>(),
+        &name.chars().collect::<Vec<_>>(),
+    )
 }
 
 pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
     let mut filters: Vec<(String, String)> = Vec::new();
     for f in &a.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| CliError::new(1, format!("bad format of filter (expected name=value): {f}")))?;
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            CliError::new(
+                1,
+                format!("bad format of filter (expected name=value): {f}"),
+            )
+        })?;
         if !["dangling", "reference", "label", "before", "since"].contains(&k) {
             return Err(CliError::new(1, format!("invalid filter '{k}'")));
         }
@@ -80,7 +92,11 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
     let mut rows = Vec::new();
     for img in &list {
         // One row per tag; an untagged image is one <none> row.
-        let names: Vec<Option<&Reference>> = if img.tags.is_empty() { vec![None] } else { img.tags.iter().map(Some).collect() };
+        let names: Vec<Option<&Reference>> = if img.tags.is_empty() {
+            vec![None]
+        } else {
+            img.tags.iter().map(Some).collect()
+        };
         for tag in names {
             let mut keep = true;
             for (k, v) in &filters {
@@ -88,7 +104,9 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
                     "dangling" => img.tags.is_empty() == matches!(v.as_str(), "true" | "1"),
                     "reference" => tag.is_some_and(|t| {
                         let name = t.familiar_name();
-                        glob(v, &name) || glob(v, &format!("{}:{}", name, t.tag.as_deref().unwrap_or(""))) || glob(v, &t.familiar())
+                        glob(v, &name)
+                            || glob(v, &format!("{}:{}", name, t.tag.as_deref().unwrap_or("")))
+                            || glob(v, &t.familiar())
                     }),
                     "label" => match v.split_once('=') {
                         Some((lk, lv)) => img.labels.get(lk).is_some_and(|x| x == lv),
@@ -102,8 +120,16 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
             if !keep {
                 continue;
             }
-            let id = if a.no_trunc { img.record.id.to_string() } else { img.record.id.short().to_string() };
-            let digest = img.digests.first().and_then(|d| d.split_once('@').map(|(_, d)| d.to_string())).unwrap_or_else(|| "<none>".into());
+            let id = if a.no_trunc {
+                img.record.id.to_string()
+            } else {
+                img.record.id.short().to_string()
+            };
+            let digest = img
+                .digests
+                .first()
+                .and_then(|d| d.split_once('@').map(|(_, d)| d.to_string()))
+                .unwrap_or_else(|| "<none>".into());
             rows.push(json!({
                 "Containers": "N/A",
                 "CreatedAt": time::parse(&img.record.created).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
@@ -135,7 +161,13 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    format::print_rows(&mut out, &Format::parse(a.format.as_deref(), default), &rows, IMAGE_HEADERS).map_err(|e| CliError::new(1, e))?;
+    format::print_rows(
+        &mut out,
+        &Format::parse(a.format.as_deref(), default),
+        &rows,
+        IMAGE_HEADERS,
+    )
+    .map_err(|e| CliError::new(1, e))?;
     Ok(0)
 }
 
@@ -153,7 +185,11 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> Result<i32, CliError> {
     let mut out = std::io::stdout().lock();
     if a.quiet {
         for r in &rows {
-            let id = if a.no_trunc || r.id == "<missing>" { r.id.clone() } else { r.id.trim_start_matches("sha256:")[..12].to_string() };
+            let id = if a.no_trunc || r.id == "<missing>" {
+                r.id.clone()
+            } else {
+                r.id.trim_start_matches("sha256:")[..12].to_string()
+            };
             writeln!(out, "{id}").ok();
         }
         return Ok(0);
@@ -173,9 +209,22 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> Result<i32, CliError> {
             })
         })
         .collect();
-    let headers = [("ID", "IMAGE"), ("CreatedSince", "CREATED"), ("CreatedAt", "CREATED AT"), ("CreatedBy", "CREATED BY"), ("Size", "SIZE"), ("Comment", "COMMENT")];
+    let headers = [
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ];
     let default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
-    format::print_rows(&mut out, &Format::parse(a.format.as_deref(), default), &json_rows, &headers).map_err(|e| CliError::new(1, e))?;
+    format::print_rows(
+        &mut out,
+        &Format::parse(a.format.as_deref(), default),
+        &json_rows,
+        &headers,
+    )
+    .map_err(|e| CliError::new(1, e))?;
     Ok(0)
 }
 
@@ -183,19 +232,33 @@ pub fn save(engine: &Engine, a: SaveArgs) -> Result<i32, CliError> {
     match &a.output {
         Some(path) => {
             // Written beside the target and renamed, so a failure leaves no half archive.
-            let tmp = path.with_file_name(format!(".{}.berth-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-            let file = std::fs::File::create(&tmp).map_err(|e| CliError::new(1, format!("failed to save image: {}: {e}", path.display())))?;
+            let tmp = path.with_file_name(format!(
+                ".{}.berth-tmp",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ));
+            let file = std::fs::File::create(&tmp).map_err(|e| {
+                CliError::new(1, format!("failed to save image: {}: {e}", path.display()))
+            })?;
             let mut w = std::io::BufWriter::new(file);
-            let result = engine.save(&a.images, &mut w).map_err(fail).and_then(|()| w.flush().map_err(|e| CliError::new(1, e.to_string())));
+            let result = engine
+                .save(&a.images, &mut w)
+                .map_err(fail)
+                .and_then(|()| w.flush().map_err(|e| CliError::new(1, e.to_string())));
             if let Err(e) = result {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);
             }
-            std::fs::rename(&tmp, path).map_err(|e| CliError::new(1, format!("failed to save image: {e}")))?;
+            std::fs::rename(&tmp, path)
+                .map_err(|e| CliError::new(1, format!("failed to save image: {e}")))?;
         }
         None => {
             if std::io::stdout().is_terminal() {
-                return Err(CliError::new(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+                return Err(CliError::new(
+                    1,
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
             }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             engine.save(&a.images, &mut out).map_err(fail)?;
@@ -209,14 +272,18 @@ pub fn save(engine: &Engine, a: SaveArgs) -> Result<i32, CliError> {
 fn input(path: Option<&str>, what: &str) -> Result<Box<dyn Read>, CliError> {
     match path {
         Some(p) if p != "-" => {
-            let f = std::fs::File::open(p).map_err(|e| CliError::new(1, format!("open {p}: {e}")))?;
+            let f =
+                std::fs::File::open(p).map_err(|e| CliError::new(1, format!("open {p}: {e}")))?;
             Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
         }
         _ => {
             if std::io::stdin().is_terminal() {
                 return Err(CliError::new(1, format!("requested {what} from STDIN, but STDIN is empty: use -i FILE or pipe an archive in")));
             }
-            Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())))
+            Ok(Box::new(std::io::BufReader::with_capacity(
+                1 << 20,
+                std::io::stdin(),
+            )))
         }
     }
 }
@@ -233,7 +300,15 @@ pub fn load(engine: &Engine, a: LoadArgs) -> Result<i32, CliError> {
 
 pub fn import(engine: &Engine, a: ImportArgs) -> Result<i32, CliError> {
     let mut r = input(Some(&a.file), "import")?;
-    let id = engine.import(&mut r, &a.file, a.reference.as_deref(), &a.change, a.message.as_deref()).map_err(fail)?;
+    let id = engine
+        .import(
+            &mut r,
+            &a.file,
+            a.reference.as_deref(),
+            &a.change,
+            a.message.as_deref(),
+        )
+        .map_err(fail)?;
     println!("{id}");
     Ok(0)
 }

@@ -19,7 +19,10 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        CliError { code, message: message.into() }
+        CliError {
+            code,
+            message: message.into(),
+        }
     }
 
     /// An engine error: `code` for engine failures, 126/127 when the container's
@@ -30,7 +33,10 @@ impl CliError {
             EngineError::CommandNotInvokable(_) => 126,
             _ => code,
         };
-        CliError { code, message: e.to_string() }
+        CliError {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -50,13 +56,19 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
     use images as i;
     match command {
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => c::run(engine, a),
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => c::create(engine, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            c::create(engine, a)
+        }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => c::start(engine, a),
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => c::ps(engine, a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => c::rm(engine, a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => c::logs(engine, a),
-        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => c::rename(engine, a),
-        Command::Container(ContainerCommand::Inspect(a)) => c::inspect(engine, a.names, a.format, a.size, Some("container")),
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            c::rename(engine, a)
+        }
+        Command::Container(ContainerCommand::Inspect(a)) => {
+            c::inspect(engine, a.names, a.format, a.size, Some("container"))
+        }
         Command::Container(ContainerCommand::Prune(a)) => c::prune(engine, a),
         Command::Inspect(a) => c::inspect(engine, a.names, a.format, a.size, a.kind.as_deref()),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => i::images(engine, a),
@@ -66,7 +78,9 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => i::save(engine, a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => i::load(engine, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => i::import(engine, a),
-        Command::Image(ImageCommand::Inspect(a)) => c::inspect(engine, a.names, a.format, a.size, Some("image")),
+        Command::Image(ImageCommand::Inspect(a)) => {
+            c::inspect(engine, a.names, a.format, a.size, Some("image"))
+        }
         Command::System(SystemCommand::Check) => system::check(engine),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),

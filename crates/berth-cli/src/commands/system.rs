@@ -11,10 +11,17 @@ fn arch() -> &'static str {
     berth_image::spec::host_platform().architecture.leak()
 }
 
-fn print_formatted(value: &Value, template: Option<&str>, plain: impl FnOnce()) -> Result<i32, CliError> {
+fn print_formatted(
+    value: &Value,
+    template: Option<&str>,
+    plain: impl FnOnce(),
+) -> Result<i32, CliError> {
     match template {
         Some("json") => println!("{}", serde_json::to_string(value).unwrap()),
-        Some(t) => println!("{}", format::render_one(t, value).map_err(|e| CliError::new(1, e))?),
+        Some(t) => println!(
+            "{}",
+            format::render_one(t, value).map_err(|e| CliError::new(1, e))?
+        ),
         None => plain(),
     }
     Ok(0)
@@ -33,21 +40,37 @@ pub fn version(a: &FormatArgs) -> Result<i32, CliError> {
 }
 
 fn kernel() -> String {
-    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn info(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
     let containers = engine.list_containers().map_err(fail)?;
     let running = containers.iter().filter(|c| c.state.running).count();
     let images = engine.list_images().map_err(fail)?.len();
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    };
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
         .unwrap_or_else(|| "Linux".into());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            })
+        })
         .unwrap_or(0)
         * 1024;
     let info = json!({
@@ -72,16 +95,37 @@ pub fn info(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
         "Name": nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
     });
     print_formatted(&info, a.format.as_deref(), || {
-        println!("Client:\n Version:    {}\n Context:    default (daemonless)\n", berth_engine::VERSION);
+        println!(
+            "Client:\n Version:    {}\n Context:    default (daemonless)\n",
+            berth_engine::VERSION
+        );
         println!("Server:");
-        println!(" Containers: {}\n  Running: {}\n  Paused: 0\n  Stopped: {}", containers.len(), running, containers.len() - running);
+        println!(
+            " Containers: {}\n  Running: {}\n  Paused: 0\n  Stopped: {}",
+            containers.len(),
+            running,
+            containers.len() - running
+        );
         println!(" Images: {images}");
         println!(" Server Version: {}", berth_engine::VERSION);
         println!(" Storage Driver: overlay2\n Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: {cgroup_version}");
         println!(" Security Options:\n  seccomp\n   Profile: builtin");
-        println!(" Kernel Version: {}\n Operating System: {os}\n OSType: linux\n Architecture: {}", kernel(), std::env::consts::ARCH);
-        println!(" CPUs: {}\n Total Memory: {}", info["NCPU"], berth_engine::time::human_size(mem));
-        println!(" Name: {}\n Berth Root Dir: {}\n Berth State Dir: {}", info["Name"].as_str().unwrap_or(""), engine.root().display(), engine.state_dir().display());
+        println!(
+            " Kernel Version: {}\n Operating System: {os}\n OSType: linux\n Architecture: {}",
+            kernel(),
+            std::env::consts::ARCH
+        );
+        println!(
+            " CPUs: {}\n Total Memory: {}",
+            info["NCPU"],
+            berth_engine::time::human_size(mem)
+        );
+        println!(
+            " Name: {}\n Berth Root Dir: {}\n Berth State Dir: {}",
+            info["Name"].as_str().unwrap_or(""),
+            engine.root().display(),
+            engine.state_dir().display()
+        );
     })
 }
 
@@ -94,5 +138,13 @@ pub fn check(engine: &Engine) -> Result<i32, CliError> {
     for p in &problems {
         println!("{p}");
     }
-    Err(CliError::new(1, format!("{} problem{} found in {}", problems.len(), if problems.len() == 1 { "" } else { "s" }, engine.root().display())))
+    Err(CliError::new(
+        1,
+        format!(
+            "{} problem{} found in {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            engine.root().display()
+        ),
+    ))
 }
