@@ -49,6 +49,12 @@ fn import_with_changes_and_message() {
     let id2 = env
         .berth_stdin(&["import", "-"], &gz.finish().unwrap())
         .ok();
+    let zst = zstd_compress(&data);
+    env.berth_stdin(&["import", "-", "zstd:1"], &zst).ok();
+    assert_eq!(
+        env.berth(&["run", "--rm", "zstd:1", "echo", "zstd"]).ok(),
+        "zstd\n"
+    );
     let dangling = env
         .berth(&["images", "-q", "--no-trunc", "--filter", "dangling=true"])
         .ok();
@@ -399,6 +405,12 @@ fn load_accepts_the_legacy_docker_layout() {
         .berth_stdin(&["load"], &bad)
         .fails(1, "do not match its layers");
     assert_eq!(fresh.berth(&["images", "-q"]).ok(), "");
+    let count = |d: &str| std::fs::read_dir(fresh.root().join(d)).unwrap().count();
+    assert_eq!(
+        (count("blobs/sha256"), count("snapshots")),
+        (0, 0),
+        "no orphans"
+    );
 }
 
 fn archive_with_config(layer: &[u8], config: &str) -> Vec<u8> {
@@ -415,6 +427,21 @@ fn archive_with_config(layer: &[u8], config: &str) -> Vec<u8> {
         b.append_data(&mut h, name, data).unwrap();
     }
     b.into_inner().unwrap()
+}
+
+fn zstd_compress(data: &[u8]) -> Vec<u8> {
+    let mut child = std::process::Command::new("zstd")
+        .args(["-q", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("zstd (Debian: zstd) compresses the test layer");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out.stdout
 }
 
 fn sha256(data: &[u8]) -> String {
@@ -487,6 +514,20 @@ fn malicious_layers_change_nothing() {
         std::fs::read_dir(env.root().join("tmp")).unwrap().count(),
         0,
         "no temporary files left"
+    );
+    // Nothing from the refused imports stayed: only busybox's three blobs and one snapshot.
+    assert_eq!(
+        std::fs::read_dir(env.root().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        3
+    );
+    let snapshots = std::fs::read_dir(env.root().join("snapshots")).unwrap();
+    assert_eq!(
+        snapshots
+            .filter(|e| e.as_ref().unwrap().file_name() != "empty")
+            .count(),
+        1
     );
     // The store still checks clean (orphan blobs of refused layers are the only leftovers allowed: none).
     env.check_clean();

@@ -372,6 +372,25 @@ fn capabilities_like_docker() {
         privileged.contains("Seccomp:\t0") && privileged.contains("mounted"),
         "{privileged}"
     );
+    // The host's devices are there, as docker gives them to privileged containers.
+    let host_dev = std::fs::read_dir("/dev")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            use std::os::unix::fs::FileTypeExt;
+            let t = e.file_type().unwrap();
+            (t.is_char_device() || t.is_block_device())
+                && ![
+                    "null", "zero", "full", "random", "urandom", "tty", "console", "ptmx",
+                ]
+                .contains(&e.file_name().to_str().unwrap())
+        });
+    if let Some(dev) = host_dev {
+        let name = dev.file_name().to_string_lossy().into_owned();
+        env.sh(&["--privileged"], &format!("test -e /dev/{name}"))
+            .ok();
+        env.sh(&[], &format!("test ! -e /dev/{name}")).ok();
+    }
 }
 
 #[test]
@@ -673,4 +692,59 @@ fn not_root_is_refused() {
         .unwrap()
         .status
         .success());
+}
+
+/// Reads what the terminal shows until `needle` appears (or 10 s pass).
+fn read_until(master: &mut std::fs::File, seen: &mut String, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "terminal never showed {needle:?}: {seen:?}"
+        );
+        match std::io::Read::read(master, &mut buf) {
+            Ok(n) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+#[test]
+fn tty_forwards_keys_size_and_ctrl_c() {
+    let env = Env::with_busybox();
+    let size = nix::pty::Winsize {
+        ws_row: 33,
+        ws_col: 101,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let script = "trap 'echo got-int; exit 7' INT; stty size; echo ready; read line; echo typed:$line; while true; do sleep 0.05; done";
+    let mut child = env
+        .cmd(&["run", "--rm", "-it", "busybox", "sh", "-c", script])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&master),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut seen = String::new();
+    read_until(&mut master, &mut seen, "ready");
+    assert!(
+        seen.contains("33 101"),
+        "the container's terminal has ours size: {seen:?}"
+    );
+    std::io::Write::write_all(&mut master, b"hello\r").unwrap();
+    read_until(&mut master, &mut seen, "typed:hello");
+    // Ctrl-C reaches the container through its terminal, as a key.
+    std::io::Write::write_all(&mut master, b"\x03").unwrap();
+    read_until(&mut master, &mut seen, "got-int");
+    assert_eq!(child.wait().unwrap().code(), Some(7), "{seen:?}");
 }

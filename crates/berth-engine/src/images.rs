@@ -88,14 +88,17 @@ impl Engine {
     /// Stores a layer blob from `input` and unpacks it on top of `parent`.
     fn add_layer(
         &self,
+        pending: &mut Pending,
         input: &mut dyn Read,
         parent: Option<&Digest>,
     ) -> Result<LayerRecord, EngineError> {
         let (blob, blob_size) = self.store.content.put_reader(input, None)?;
+        pending.blobs.push(blob.clone());
         let file = self.store.content.open(&blob)?;
         let (compression, reader) = layer::decompress(file)
             .map_err(|e| EngineError::BadContent(format!("layer {blob}: {e}")))?;
         let unpacked = self.store.snapshots.unpack(parent, reader)?;
+        pending.chains.push(unpacked.chain_id.clone());
         self.store
             .db
             .add_snapshot(&unpacked.chain_id, parent, &unpacked.diff_id, unpacked.size)?;
@@ -111,6 +114,7 @@ impl Engine {
     /// Stores config and manifest blobs and records the image with its tags.
     fn commit_image(
         &self,
+        pending: &mut Pending,
         config_bytes: &[u8],
         layers: Vec<LayerRecord>,
         tags: &[Reference],
@@ -124,6 +128,7 @@ impl Engine {
             ));
         }
         let id = self.store.content.put(config_bytes)?;
+        pending.blobs.push(id.clone());
         let manifest = Manifest {
             schema_version: 2,
             media_type: Some(spec::MEDIA_OCI_MANIFEST.into()),
@@ -146,10 +151,11 @@ impl Engine {
                 .collect(),
             annotations: None,
         };
-        let manifest_digest = self
+        let manifest_digest: Digest = self
             .store
             .content
             .put(&serde_json::to_vec(&manifest).expect("manifest serialises"))?;
+        pending.blobs.push(manifest_digest.clone());
         let mut size = 0;
         for l in &layers {
             size += self.store.db.snapshot_size(&l.chain_id)?.unwrap_or(0);
@@ -180,7 +186,8 @@ impl Engine {
         for c in changes {
             changes::apply(&mut config, c)?;
         }
-        let layer = self.add_layer(input, None)?;
+        let mut pending = Pending::new(self);
+        let layer = self.add_layer(&mut pending, input, None)?;
         let now = time::now();
         let platform = spec::host_platform();
         let image = ImageConfig {
@@ -206,7 +213,9 @@ impl Engine {
             }],
         };
         let bytes = serde_json::to_vec(&image).expect("config serialises");
-        Ok(self.commit_image(&bytes, vec![layer], tag.as_slice())?.id)
+        Ok(self
+            .commit_image(&mut pending, &bytes, vec![layer], tag.as_slice())?
+            .id)
     }
 
     /// `load`: images from a docker-archive or OCI-layout tar. Returns docker's lines.
@@ -220,6 +229,7 @@ impl Engine {
             ));
         }
         let mut lines = Vec::new();
+        let mut pending = Pending::new(self);
         for img in images {
             let tags = img
                 .repo_tags
@@ -239,9 +249,9 @@ impl Engine {
                         let mut f =
                             std::fs::File::open(file).map_err(|e| EngineError::io(file, e))?;
                         let parent = layers.last().map(|l| l.chain_id.clone());
-                        layers.push(self.add_layer(&mut f, parent.as_ref())?);
+                        layers.push(self.add_layer(&mut pending, &mut f, parent.as_ref())?);
                     }
-                    self.commit_image(&img.config_bytes, layers, &tags)?
+                    self.commit_image(&mut pending, &img.config_bytes, layers, &tags)?
                 }
             };
             if tags.is_empty() {
@@ -536,6 +546,42 @@ impl Engine {
             first.id = image.id.to_string();
         }
         Ok(rows)
+    }
+}
+
+/// Content an operation added to the store. When the operation ends, whatever
+/// no image uses (because it failed half way) is removed again, so a failed
+/// import or load leaves the store as it found it.
+struct Pending<'a> {
+    engine: &'a Engine,
+    blobs: Vec<Digest>,
+    chains: Vec<Digest>,
+}
+
+impl<'a> Pending<'a> {
+    fn new(engine: &'a Engine) -> Self {
+        Pending {
+            engine,
+            blobs: Vec::new(),
+            chains: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let store = &self.engine.store;
+        for chain in self.chains.iter().rev() {
+            if let Ok(false) = store.db.chain_in_use(chain) {
+                let _ = store.db.remove_snapshot(chain);
+                let _ = store.snapshots.remove(chain);
+            }
+        }
+        for blob in &self.blobs {
+            if let Ok(false) = store.db.blob_in_use(blob) {
+                let _ = std::fs::remove_file(store.content.path(blob));
+            }
+        }
     }
 }
 

@@ -576,6 +576,36 @@ mod tests {
     }
 
     #[test]
+    fn xattrs_and_file_capabilities_are_kept() {
+        let t = tempfile::tempdir().unwrap();
+        // security.capability v2 granting cap_net_bind_service (bit 10), permitted+effective.
+        let mut cap = vec![0u8; 20];
+        cap[0..4].copy_from_slice(&0x0200_0001u32.to_le_bytes());
+        cap[4..8].copy_from_slice(&(1u32 << 10).to_le_bytes());
+        let data = tar_of(|b| {
+            b.append_pax_extensions([
+                ("SCHILY.xattr.user.origin", &b"layer"[..]),
+                ("SCHILY.xattr.security.capability", &cap[..]),
+                ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
+            ])
+            .unwrap();
+            let mut h = header(tar::EntryType::Regular, 0o755, 2);
+            b.append_data(&mut h, "bin/ping", &b"#!"[..]).unwrap();
+        });
+        apply_layer(&data[..], t.path()).unwrap();
+        let file = t.path().join("bin/ping");
+        let mut buf = [0u8; 64];
+        let n = rfs::getxattr(file.as_path(), "user.origin", &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"layer");
+        let n = rfs::getxattr(file.as_path(), "security.capability", &mut buf).unwrap();
+        assert_eq!(&buf[..n], &cap[..]);
+        assert!(
+            rfs::getxattr(file.as_path(), "trusted.overlay.opaque", &mut buf).is_err(),
+            "overlay's own attributes never come from a layer"
+        );
+    }
+
+    #[test]
     fn truncated_tar_is_an_error() {
         let t = tempfile::tempdir().unwrap();
         let data = tar_of(|b| {

@@ -203,6 +203,56 @@ fn resources(spec: &ContainerSpec) -> Value {
     out
 }
 
+/// Devices the runtime always creates itself (docker's default set).
+const DEFAULT_DEVICES: &[&str] = &[
+    "null", "zero", "full", "random", "urandom", "tty", "console", "ptmx",
+];
+
+/// Every character and block device of the host, for `--privileged` (as docker
+/// does), except those the runtime creates itself and the per-container pseudo
+/// filesystems (pts, shm, mqueue).
+pub fn host_devices() -> Vec<Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    let mut dirs = vec![PathBuf::from("/dev")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let name = e.file_name().to_string_lossy().into_owned();
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                if !matches!(name.as_str(), "pts" | "shm" | "mqueue" | "fd") {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let t = if kind.is_char_device() {
+                "c"
+            } else if kind.is_block_device() {
+                "b"
+            } else {
+                continue;
+            };
+            if dir.as_os_str() == "/dev" && DEFAULT_DEVICES.contains(&name.as_str()) {
+                continue;
+            }
+            let rdev = meta.rdev();
+            out.push(json!({
+                "path": path, "type": t,
+                "major": libc::major(rdev), "minor": libc::minor(rdev),
+                "fileMode": meta.mode() & 0o777, "uid": meta.uid(), "gid": meta.gid(),
+            }));
+        }
+    }
+    out
+}
+
 /// The OCI runtime spec (config.json) for `spec`.
 pub fn oci_spec(spec: &ContainerSpec) -> Value {
     let caps: Vec<&String> = spec.capabilities.iter().collect();
@@ -237,7 +287,9 @@ pub fn oci_spec(spec: &ContainerSpec) -> Value {
         "resources": resources(spec),
         "cgroupsPath": spec.cgroups_path,
     });
-    if !spec.privileged {
+    if spec.privileged {
+        linux["devices"] = Value::Array(host_devices());
+    } else {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }

@@ -361,6 +361,35 @@ impl Db {
         Ok(s.map(|s| s as u64))
     }
 
+    /// Whether any image uses `blob` (as config, manifest or layer).
+    pub fn blob_in_use(&self, blob: &Digest) -> Result<bool, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM image_layers WHERE blob = ?1)
+                  + (SELECT COUNT(*) FROM images WHERE id = ?1 OR manifest = ?1)",
+            [blob.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Whether any image stands on the snapshot `chain`.
+    pub fn chain_in_use(&self, chain: &Digest) -> Result<bool, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1",
+            [chain.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    pub fn remove_snapshot(&self, chain: &Digest) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM snapshots WHERE chain_id = ?1",
+            [chain.as_str()],
+        )?;
+        Ok(())
+    }
+
     pub fn snapshot_ids(&self) -> Result<Vec<Digest>, StoreError> {
         let mut st = self.conn.prepare("SELECT chain_id FROM snapshots")?;
         let rows = st.query_map([], |r| digest(r.get(0)?))?;
