@@ -579,7 +579,7 @@ mod tests {
     fn xattrs_and_file_capabilities_are_kept() {
         let t = tempfile::tempdir().unwrap();
         // security.capability v2 granting cap_net_bind_service (bit 10), permitted+effective.
-        let mut cap = vec![0u8; 20];
+        let mut cap = [0u8; 20];
         cap[0..4].copy_from_slice(&0x0200_0001u32.to_le_bytes());
         cap[4..8].copy_from_slice(&(1u32 << 10).to_le_bytes());
         let data = tar_of(|b| {
