@@ -84,6 +84,8 @@ pub enum Command {
     Version(FormatArgs),
     /// Display system-wide information
     Info(FormatArgs),
+    /// Check a Dockerfile against best practices
+    Lint(LintArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion { shell: clap_complete::Shell },
 }
@@ -435,6 +437,25 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Args)]
+pub struct LintArgs {
+    /// Name of the Dockerfile (default: PATH/Dockerfile)
+    #[arg(short, long)]
+    pub file: Option<PathBuf>,
+    /// Output format: text or json
+    #[arg(long, default_value = "text")]
+    pub format: String,
+    /// Skip a rule (repeatable; "all" skips every rule)
+    #[arg(long)]
+    pub ignore: Vec<String>,
+    /// Turn on a rule that is off by default (FromFloatingTag)
+    #[arg(long)]
+    pub enable: Vec<String>,
+    /// The build context
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
 }
 
 #[derive(Args)]

@@ -71,6 +71,7 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
     // Commands that touch no store need neither root nor an engine.
     match &command {
         Command::Version(a) => return commands::system::version(a),
+        Command::Lint(a) => return commands::lint::lint(a),
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "berth", &mut std::io::stdout());
             return Ok(0);

@@ -739,3 +739,224 @@ mod tests {
         assert_eq!(df.escape, '\\');
     }
 }
+
+/// Every instruction and the flags it takes.
+const INSTRUCTIONS: &[(&str, &[&str])] = &[
+    (
+        "add",
+        &[
+            "chown",
+            "chmod",
+            "link",
+            "exclude",
+            "checksum",
+            "keep-git-dir",
+            "unpack",
+        ],
+    ),
+    ("arg", &[]),
+    ("cmd", &[]),
+    (
+        "copy",
+        &["from", "chown", "chmod", "link", "exclude", "parents"],
+    ),
+    ("entrypoint", &[]),
+    ("env", &[]),
+    ("expose", &[]),
+    ("from", &["platform"]),
+    (
+        "healthcheck",
+        &[
+            "interval",
+            "timeout",
+            "start-period",
+            "start-interval",
+            "retries",
+        ],
+    ),
+    ("label", &[]),
+    ("maintainer", &[]),
+    ("onbuild", &[]),
+    ("run", &["mount", "network", "security"]),
+    ("shell", &[]),
+    ("stopsignal", &[]),
+    ("user", &[]),
+    ("volume", &[]),
+    ("workdir", &[]),
+];
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Checks what BuildKit's parser lets through but a build refuses: unknown
+/// instructions (with a suggestion), flags an instruction does not take,
+/// instructions missing their arguments, and a first instruction other than FROM/ARG.
+pub fn validate(df: &Dockerfile) -> Result<(), ParseError> {
+    let mut seen_from = false;
+    for inst in &df.instructions {
+        check_instruction(inst)?;
+        if let Some(sub) = &inst.sub {
+            check_instruction(sub)?;
+            if matches!(sub.name().as_str(), "onbuild" | "from" | "maintainer") {
+                return Err(at(
+                    inst,
+                    format!(
+                        "{} isn't allowed as an ONBUILD trigger",
+                        sub.command.to_uppercase()
+                    ),
+                ));
+            }
+        }
+        match inst.name().as_str() {
+            "from" => seen_from = true,
+            "arg" => {}
+            other if !seen_from => {
+                return Err(at(
+                    inst,
+                    format!(
+                        "no build stage in current context: {} comes before the first FROM",
+                        other.to_uppercase()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn at(inst: &Instruction, message: String) -> ParseError {
+    ParseError {
+        start_line: inst.start_line,
+        end_line: inst.end_line,
+        message: format!("{message}\n  {}", inst.original.trim()),
+    }
+}
+
+fn check_instruction(inst: &Instruction) -> Result<(), ParseError> {
+    let name = inst.name();
+    let Some((_, flags)) = INSTRUCTIONS.iter().find(|(n, _)| *n == name) else {
+        let guess = INSTRUCTIONS
+            .iter()
+            .map(|(n, _)| (edit_distance(n, &name), *n))
+            .min()
+            .filter(|(d, _)| *d <= 2);
+        let hint = guess
+            .map(|(_, n)| format!(" (did you mean {}?)", n.to_uppercase()))
+            .unwrap_or_default();
+        return Err(at(
+            inst,
+            format!("unknown instruction: {}{hint}", inst.command),
+        ));
+    };
+    for f in &inst.flags {
+        let key = f.trim_start_matches('-').split('=').next().unwrap_or("");
+        if !flags.contains(&key) {
+            let takes = if flags.is_empty() {
+                "no flags".to_string()
+            } else {
+                flags
+                    .iter()
+                    .map(|f| format!("--{f}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(at(
+                inst,
+                format!(
+                    "unknown flag: --{key} ({} takes {takes})",
+                    inst.command.to_uppercase()
+                ),
+            ));
+        }
+    }
+    let needs_args = !matches!(
+        name.as_str(),
+        "healthcheck" | "cmd" | "entrypoint" | "shell"
+    );
+    if needs_args
+        && inst.args.is_empty()
+        && inst.sub.is_none()
+        && !(inst.json && matches!(name.as_str(), "run" | "volume"))
+    {
+        return Err(at(
+            inst,
+            format!(
+                "{} requires at least one argument",
+                inst.command.to_uppercase()
+            ),
+        ));
+    }
+    if matches!(name.as_str(), "copy" | "add")
+        && inst.args.len() + inst.heredocs.len() < 2
+        && inst.heredocs.is_empty()
+    {
+        return Err(at(inst, format!("{} requires at least two arguments, but only one was provided. Destination could not be determined", inst.command.to_uppercase())));
+    }
+    if name == "from"
+        && !(inst.args.len() == 1
+            || (inst.args.len() == 3 && inst.args[1].eq_ignore_ascii_case("as")))
+    {
+        return Err(at(
+            inst,
+            "FROM requires either one or three arguments: FROM <image> [AS <name>]".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod validate_tests {
+    use super::*;
+
+    fn v(text: &str) -> Result<(), ParseError> {
+        validate(&parse(text).unwrap())
+    }
+
+    #[test]
+    fn refuses_what_a_build_would() {
+        let e = v("FROM a\nRUNN echo").unwrap_err();
+        assert!(
+            e.message
+                .starts_with("unknown instruction: RUNN (did you mean RUN?)"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.start_line, 2);
+        assert!(v("FROM a\nCOPY --form=x a b")
+            .unwrap_err()
+            .message
+            .contains("unknown flag: --form (COPY takes --from"));
+        assert!(v("RUN x")
+            .unwrap_err()
+            .message
+            .contains("comes before the first FROM"));
+        assert!(v("FROM a b")
+            .unwrap_err()
+            .message
+            .contains("FROM requires either one or three arguments"));
+        assert!(v("FROM a\nCOPY a")
+            .unwrap_err()
+            .message
+            .contains("requires at least two arguments"));
+        assert!(v("FROM a\nONBUILD FROM b")
+            .unwrap_err()
+            .message
+            .contains("isn't allowed as an ONBUILD trigger"));
+        v("ARG V=1\nFROM a:$V AS b\nRUN --mount=type=cache,target=/c x\nCOPY --from=b <<EOF /x\nhi\nEOF\nHEALTHCHECK NONE\nCMD []").unwrap();
+    }
+}

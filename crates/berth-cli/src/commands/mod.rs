@@ -2,6 +2,7 @@
 
 pub mod containers;
 pub mod images;
+pub mod lint;
 pub mod system;
 
 use std::fmt;
@@ -84,6 +85,8 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::System(SystemCommand::Check) => system::check(engine),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),
-        Command::Completion { .. } => unreachable!("handled before the engine opens"),
+        Command::Completion { .. } | Command::Lint(_) => {
+            unreachable!("handled before the engine opens")
+        }
     }
 }
