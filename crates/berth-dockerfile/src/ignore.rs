@@ -7,10 +7,39 @@ use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq)]
 struct Pattern {
-    /// Cleaned pattern, split on `/`.
-    segments: Vec<String>,
+    /// Cleaned pattern, split on `/` and compiled.
+    segments: Vec<Segment>,
     exclusion: bool,
     text: String,
+}
+
+/// One `/`-separated piece of a pattern.
+#[derive(Clone, Debug, PartialEq)]
+enum Segment {
+    /// `**`: any number of path segments.
+    Any,
+    Literal(String),
+    Glob(Vec<char>),
+}
+
+impl Segment {
+    fn new(s: &str) -> Segment {
+        if s == "**" {
+            Segment::Any
+        } else if s.contains(['*', '?', '[', '\\']) {
+            Segment::Glob(s.chars().collect())
+        } else {
+            Segment::Literal(s.to_string())
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Segment::Any => true,
+            Segment::Literal(l) => l == name,
+            Segment::Glob(g) => crate::shell::glob(g, name),
+        }
+    }
 }
 
 /// A compiled `.dockerignore`.
@@ -87,7 +116,7 @@ impl Matcher {
             }
             validate(&cleaned).map_err(|e| PatternError(raw.into(), e))?;
             out.push(Pattern {
-                segments: cleaned.split('/').map(String::from).collect(),
+                segments: cleaned.split('/').map(Segment::new).collect(),
                 exclusion,
                 text: cleaned,
             });
@@ -105,7 +134,13 @@ impl Matcher {
 
     /// Whether `path` (relative to the context root, `/`-separated) is excluded.
     pub fn excluded(&self, path: &str) -> bool {
-        let path = clean(path);
+        let cleaned;
+        let path = if is_clean(path) {
+            path
+        } else {
+            cleaned = clean(path);
+            &cleaned
+        };
         let segs: Vec<&str> = path.split('/').collect();
         let mut excluded = false;
         for p in &self.patterns {
@@ -153,6 +188,15 @@ impl Matcher {
     }
 }
 
+/// Whether `clean` would return `p` unchanged (the common case: no copy needed).
+fn is_clean(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && !p.ends_with('/')
+        && !p.contains("//")
+        && p.split('/').all(|s| s != "." && s != "..")
+}
+
 fn validate(p: &str) -> Result<(), String> {
     let mut depth = 0;
     let mut escaped = false;
@@ -172,35 +216,32 @@ fn validate(p: &str) -> Result<(), String> {
 }
 
 /// A pattern matches a path itself or any of its parents (moby: `a` excludes `a/b/c`).
-fn matches_path(pat: &[String], path: &[&str]) -> bool {
+fn matches_path(pat: &[Segment], path: &[&str]) -> bool {
+    // Without `**`, only the prefix as long as the pattern can match.
+    if !pat.contains(&Segment::Any) {
+        return pat.len() <= path.len() && match_segments(pat, &path[..pat.len()]);
+    }
     (1..=path.len()).any(|n| match_segments(pat, &path[..n]))
 }
 
-fn match_segments(pat: &[String], path: &[&str]) -> bool {
+fn match_segments(pat: &[Segment], path: &[&str]) -> bool {
     match pat.first() {
         None => path.is_empty(),
-        Some(s) if s == "**" => (0..=path.len()).any(|i| match_segments(&pat[1..], &path[i..])),
-        Some(s) => {
-            !path.is_empty() && segment_matches(s, path[0]) && match_segments(&pat[1..], &path[1..])
-        }
+        Some(Segment::Any) => (0..=path.len()).any(|i| match_segments(&pat[1..], &path[i..])),
+        Some(s) => !path.is_empty() && s.matches(path[0]) && match_segments(&pat[1..], &path[1..]),
     }
 }
 
-/// One segment: `*`, `?`, `[...]`, `\x`, with `**` inside a segment acting as `*`.
-fn segment_matches(pattern: &str, name: &str) -> bool {
-    crate::shell::pattern_matches(pattern, name)
-}
-
 /// Whether `pat` could match something strictly below the directory `dir`.
-fn could_match_below(pat: &[String], dir: &[&str]) -> bool {
-    fn go(pat: &[String], dir: &[&str]) -> bool {
+fn could_match_below(pat: &[Segment], dir: &[&str]) -> bool {
+    fn go(pat: &[Segment], dir: &[&str]) -> bool {
         if dir.is_empty() {
             return !pat.is_empty();
         }
         match pat.first() {
             None => false,
-            Some(s) if s == "**" => true,
-            Some(s) => segment_matches(s, dir[0]) && go(&pat[1..], &dir[1..]),
+            Some(Segment::Any) => true,
+            Some(s) => s.matches(dir[0]) && go(&pat[1..], &dir[1..]),
         }
     }
     go(pat, dir)

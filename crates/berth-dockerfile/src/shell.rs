@@ -399,44 +399,54 @@ impl Word<'_> {
     }
 }
 
-/// Shell pattern matching of a whole string: `*`, `?`, `[...]`, `\x`.
+/// Shell pattern matching of a whole string: `*`, `?`, `[...]`, `\\x`.
 pub fn pattern_matches(pattern: &str, text: &str) -> bool {
-    fn m(p: &[char], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('*') => (0..=t.len()).any(|i| m(&p[1..], &t[i..])),
-            Some('?') => !t.is_empty() && m(&p[1..], &t[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
-                    return !t.is_empty() && t[0] == '[' && m(&p[1..], &t[1..]);
-                };
-                let Some(&c) = t.first() else { return false };
-                let class = &p[1..end];
-                let (negate, class) = match class.first() {
-                    Some('!' | '^') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negate && m(&p[end + 1..], &t[1..])
+    glob(&pattern.chars().collect::<Vec<_>>(), text)
+}
+
+/// [`pattern_matches`] with the pattern already split into chars; allocates nothing.
+pub fn glob(p: &[char], s: &str) -> bool {
+    match p.first() {
+        None => s.is_empty(),
+        Some('*') => {
+            let rest = &p[1..];
+            if rest.is_empty() {
+                return true;
             }
-            Some('\\') if p.len() > 1 => !t.is_empty() && t[0] == p[1] && m(&p[2..], &t[1..]),
-            Some(&c) => !t.is_empty() && t[0] == c && m(&p[1..], &t[1..]),
+            s.char_indices().any(|(i, _)| glob(rest, &s[i..])) || glob(rest, "")
         }
+        Some('?') => s
+            .chars()
+            .next()
+            .is_some_and(|c| glob(&p[1..], &s[c.len_utf8()..])),
+        Some('[') => {
+            let Some(end) = p.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
+                return s.starts_with('[') && glob(&p[1..], &s[1..]);
+            };
+            let Some(c) = s.chars().next() else {
+                return false;
+            };
+            let class = &p[1..end];
+            let (negate, class) = match class.first() {
+                Some('!' | '^') => (true, &class[1..]),
+                _ => (false, class),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == '-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && glob(&p[end + 1..], &s[c.len_utf8()..])
+        }
+        Some('\\') if p.len() > 1 => s.starts_with(p[1]) && glob(&p[2..], &s[p[1].len_utf8()..]),
+        Some(&c) => s.starts_with(c) && glob(&p[1..], &s[c.len_utf8()..]),
     }
-    m(
-        &pattern.chars().collect::<Vec<_>>(),
-        &text.chars().collect::<Vec<_>>(),
-    )
 }
 
 fn char_boundaries(s: &str) -> Vec<usize> {
