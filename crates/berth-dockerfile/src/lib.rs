@@ -10,6 +10,7 @@ pub mod ignore;
 pub mod lint;
 pub mod parser;
 pub mod quote;
+pub mod scope;
 pub mod shell;
 
 pub use parser::{parse, Dockerfile, Heredoc, Instruction, ParseError};
