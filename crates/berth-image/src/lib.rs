@@ -6,6 +6,7 @@
 //! Nothing here knows about the metadata DB or containers.
 
 pub mod archive;
+pub mod diff;
 pub mod digest;
 pub mod layer;
 pub mod reference;
