@@ -85,6 +85,15 @@ CREATE TABLE IF NOT EXISTS containers (
     created TEXT NOT NULL, record TEXT NOT NULL);
 ";
 
+/// Build steps that made a layer, by cache key (version 2).
+const BUILD_CACHE: &str = "
+CREATE TABLE IF NOT EXISTS build_cache (
+    key TEXT PRIMARY KEY, blob TEXT NOT NULL, media_type TEXT NOT NULL, blob_size INTEGER NOT NULL,
+    diff_id TEXT NOT NULL, chain_id TEXT NOT NULL, created TEXT NOT NULL, last_used TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS build_cache_chain ON build_cache(chain_id);
+CREATE INDEX IF NOT EXISTS build_cache_blob ON build_cache(blob);
+";
+
 fn digest(s: String) -> rusqlite::Result<Digest> {
     s.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -99,10 +108,11 @@ impl Db {
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 1 {
+        if version < 2 {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA)?;
-            tx.execute_batch("PRAGMA user_version=1")?;
+            tx.execute_batch(BUILD_CACHE)?;
+            tx.execute_batch("PRAGMA user_version=2")?;
             tx.commit()?;
         }
         Ok(Db { conn })
@@ -289,8 +299,10 @@ impl Db {
                 .optional()?;
             tx.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
             for l in layers {
+                // The build cache keeps its layers until `builder prune`.
                 let chain_used: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1",
+                    "SELECT (SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1)
+                          + (SELECT COUNT(*) FROM build_cache WHERE chain_id = ?1)",
                     [l.chain_id.as_str()],
                     |r| r.get(0),
                 )?;
@@ -302,7 +314,8 @@ impl Db {
                     orphan_chains.push(l.chain_id);
                 }
                 let blob_used: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM image_layers WHERE blob = ?1",
+                    "SELECT (SELECT COUNT(*) FROM image_layers WHERE blob = ?1)
+                          + (SELECT COUNT(*) FROM build_cache WHERE blob = ?1)",
                     [l.blob.as_str()],
                     |r| r.get(0),
                 )?;
@@ -331,6 +344,43 @@ impl Db {
         }
         tx.commit()?;
         Ok((orphan_chains, orphan_blobs))
+    }
+
+    // ---- build cache ----
+
+    /// The layer a build step made before, if its key was seen.
+    pub fn cache_get(&self, key: &Digest) -> Result<Option<LayerRecord>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT blob, media_type, blob_size, diff_id, chain_id FROM build_cache WHERE key = ?1",
+                [key.as_str()],
+                |r| {
+                    Ok(LayerRecord {
+                        blob: digest(r.get(0)?)?,
+                        media_type: r.get(1)?,
+                        blob_size: r.get::<_, i64>(2)? as u64,
+                        diff_id: digest(r.get(3)?)?,
+                        chain_id: digest(r.get(4)?)?,
+                    })
+                },
+            )
+            .optional()?;
+        if row.is_some() {
+            self.conn.execute(
+                "UPDATE build_cache SET last_used = datetime('now') WHERE key = ?1",
+                [key.as_str()],
+            )?;
+        }
+        Ok(row)
+    }
+
+    pub fn cache_put(&self, key: &Digest, layer: &LayerRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO build_cache VALUES (?1, ?2, ?3, ?4, ?5, ?6, datetime('now'), datetime('now'))",
+            params![key.as_str(), layer.blob.as_str(), layer.media_type, layer.blob_size as i64, layer.diff_id.as_str(), layer.chain_id.as_str()],
+        )?;
+        Ok(())
     }
 
     // ---- snapshots ----
@@ -365,7 +415,8 @@ impl Db {
     pub fn blob_in_use(&self, blob: &Digest) -> Result<bool, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT (SELECT COUNT(*) FROM image_layers WHERE blob = ?1)
-                  + (SELECT COUNT(*) FROM images WHERE id = ?1 OR manifest = ?1)",
+                  + (SELECT COUNT(*) FROM images WHERE id = ?1 OR manifest = ?1)
+                  + (SELECT COUNT(*) FROM build_cache WHERE blob = ?1)",
             [blob.as_str()],
             |r| r.get(0),
         )?;
@@ -375,7 +426,8 @@ impl Db {
     /// Whether any image stands on the snapshot `chain`.
     pub fn chain_in_use(&self, chain: &Digest) -> Result<bool, StoreError> {
         let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1",
+            "SELECT (SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1)
+                  + (SELECT COUNT(*) FROM build_cache WHERE chain_id = ?1)",
             [chain.as_str()],
             |r| r.get(0),
         )?;

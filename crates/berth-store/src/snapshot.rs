@@ -135,6 +135,49 @@ impl Snapshots {
     }
 }
 
+impl Snapshots {
+    /// A read-only view of a chain at `target`: overlayfs of its layers (one
+    /// layer is bind-mounted, none gives an empty directory).
+    pub fn mount_readonly(&self, chain: &[Digest], target: &Path) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::io(target.to_path_buf(), e);
+        match chain {
+            [] => Ok(()),
+            [one] => {
+                mount::mount_bind(&self.path(one), target).map_err(|e| io(e.into()))?;
+                mount::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, c"")
+                    .map_err(|e| io(e.into()))
+            }
+            many => {
+                let lower = many
+                    .iter()
+                    .rev()
+                    .map(|c| self.path(c).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":");
+                let data = std::ffi::CString::new(format!("lowerdir={lower}"))
+                    .map_err(|e| io(e.into()))?;
+                mount::mount(
+                    "overlay",
+                    target,
+                    "overlay",
+                    MountFlags::RDONLY,
+                    Some(data.as_c_str()),
+                )
+                .map_err(|e| io(e.into()))
+            }
+        }
+    }
+
+    /// Moves a finished directory (a build step's upper dir) in as the snapshot `chain`.
+    pub fn adopt(&self, dir: &Path, chain: &Digest) -> Result<(), StoreError> {
+        if self.exists(chain) {
+            let _ = std::fs::remove_dir_all(dir);
+            return Ok(());
+        }
+        std::fs::rename(dir, self.path(chain)).map_err(|e| StoreError::io(self.path(chain), e))
+    }
+}
+
 /// Unmounts `target` if it is mounted (detached, so busy mounts go too).
 pub fn unmount(target: &Path) -> Result<(), StoreError> {
     match mount::unmount(target, UnmountFlags::DETACH) {
