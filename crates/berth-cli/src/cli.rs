@@ -84,6 +84,11 @@ pub enum Command {
     Version(FormatArgs),
     /// Display system-wide information
     Info(FormatArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Check a Dockerfile against best practices
     Lint(LintArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -110,6 +115,14 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+}
+
+#[derive(Subcommand)]
+pub enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
 }
 
 #[derive(Subcommand)]
@@ -437,6 +450,51 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct BuildArgs {
+    /// Name and optionally a tag (format: "name:tag")
+    #[arg(short, long = "tag")]
+    pub tag: Vec<String>,
+    /// Name of the Dockerfile (default: PATH/Dockerfile; - for STDIN)
+    #[arg(short, long)]
+    pub file: Option<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg")]
+    pub build_arg: Vec<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Set metadata for an image
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set the networking mode for the RUN instructions during build (default, none, host)
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Type of progress output (auto, plain, tty, quiet)
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image ID to a file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// Check for build warnings and errors (best practices) instead of building
+    #[arg(long)]
+    pub check: bool,
+    /// Set target platform for build (only this host's platform for now)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Always attempt to pull all referenced images (registries are not built yet)
+    #[arg(long)]
+    pub pull: bool,
+    /// Build context: a directory, or - for a tar archive on STDIN
+    pub path: String,
 }
 
 #[derive(Args)]

@@ -72,6 +72,7 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
     match &command {
         Command::Version(a) => return commands::system::version(a),
         Command::Lint(a) => return commands::lint::lint(a),
+        Command::Build(a) if a.check => return commands::build::check(a),
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "berth", &mut std::io::stdout());
             return Ok(0);

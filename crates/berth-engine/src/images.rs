@@ -112,7 +112,7 @@ impl Engine {
     }
 
     /// Stores config and manifest blobs and records the image with its tags.
-    fn commit_image(
+    pub(crate) fn commit_image(
         &self,
         pending: &mut Pending,
         config_bytes: &[u8],
@@ -552,14 +552,14 @@ impl Engine {
 /// Content an operation added to the store. When the operation ends, whatever
 /// no image uses (because it failed half way) is removed again, so a failed
 /// import or load leaves the store as it found it.
-struct Pending<'a> {
+pub(crate) struct Pending<'a> {
     engine: &'a Engine,
-    blobs: Vec<Digest>,
-    chains: Vec<Digest>,
+    pub(crate) blobs: Vec<Digest>,
+    pub(crate) chains: Vec<Digest>,
 }
 
 impl<'a> Pending<'a> {
-    fn new(engine: &'a Engine) -> Self {
+    pub(crate) fn new(engine: &'a Engine) -> Self {
         Pending {
             engine,
             blobs: Vec::new(),

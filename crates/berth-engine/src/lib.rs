@@ -3,6 +3,7 @@
 //! routes onto the same functions.
 
 mod changes;
+pub mod build;
 pub mod containers;
 pub mod error;
 pub mod images;

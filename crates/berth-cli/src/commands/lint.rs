@@ -8,19 +8,24 @@ use super::CliError;
 use crate::cli::LintArgs;
 
 pub fn lint(a: &LintArgs) -> Result<i32, CliError> {
-    let file = a.file.clone().unwrap_or_else(|| a.path.join("Dockerfile"));
+    run(&a.path, a.file.clone(), &a.format, &a.ignore, &a.enable)
+}
+
+/// Lints the Dockerfile of a context; shared by `lint` and `build --check`.
+pub fn run(path: &std::path::Path, file: Option<std::path::PathBuf>, format: &str, ignore: &[String], enable: &[String]) -> Result<i32, CliError> {
+    let file = file.unwrap_or_else(|| path.join("Dockerfile"));
     let shown = file.display().to_string();
     let text = std::fs::read_to_string(&file)
         .map_err(|e| CliError::new(1, format!("failed to read {shown}: {e}")))?;
     let df = berth_dockerfile::parse(&text)
         .map_err(|e| CliError::new(1, format!("{shown}:{}: {}", e.start_line, e.message)))?;
-    let has_dockerignore = berth_dockerfile::ignore::ignore_file_for(&a.path, &file).is_some();
+    let has_dockerignore = berth_dockerfile::ignore::ignore_file_for(path, &file).is_some();
     let opts = Options {
-        ignore: a.ignore.clone(),
-        enable: a.enable.clone(),
+        ignore: ignore.to_vec(),
+        enable: enable.to_vec(),
         has_dockerignore: Some(has_dockerignore),
     };
-    for id in a.ignore.iter().chain(&a.enable) {
+    for id in ignore.iter().chain(enable) {
         if id != "all" && !lint::RULES.iter().any(|r| r.id == id) {
             return Err(CliError::new(
                 1,
@@ -29,7 +34,7 @@ pub fn lint(a: &LintArgs) -> Result<i32, CliError> {
         }
     }
     let findings = lint::lint(&df, &opts);
-    match a.format.as_str() {
+    match format {
         "json" => {
             let out: Vec<serde_json::Value> = findings
                 .iter()

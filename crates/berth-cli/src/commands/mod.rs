@@ -1,5 +1,6 @@
 //! One function per command; each returns the process exit code.
 
+pub mod build;
 pub mod containers;
 pub mod images;
 pub mod lint;
@@ -9,7 +10,7 @@ use std::fmt;
 
 use berth_engine::{Engine, EngineError};
 
-use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{BuilderCommand, Command, ContainerCommand, ImageCommand, SystemCommand};
 
 /// An error with the exit code docker would give.
 #[derive(Debug)]
@@ -79,6 +80,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => i::save(engine, a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => i::load(engine, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => i::import(engine, a),
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) | Command::Builder(BuilderCommand::Build(a)) => build::build(engine, a),
         Command::Image(ImageCommand::Inspect(a)) => {
             c::inspect(engine, a.names, a.format, a.size, Some("image"))
         }
