@@ -490,6 +490,9 @@ pub struct BuildArgs {
     /// Set target platform for build (only this host's platform for now)
     #[arg(long)]
     pub platform: Option<String>,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=x,env=VAR")
+    #[arg(long)]
+    pub secret: Vec<String>,
     /// Always attempt to pull all referenced images (registries are not built yet)
     #[arg(long)]
     pub pull: bool,

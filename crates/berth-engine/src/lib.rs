@@ -2,8 +2,8 @@
 //! the runtime. The CLI calls these in-process; an API server would map its
 //! routes onto the same functions.
 
-mod changes;
 pub mod build;
+mod changes;
 pub mod containers;
 pub mod error;
 pub mod images;

@@ -167,14 +167,14 @@ mod tests {
         std::fs::hard_link(src.join("d/f"), src.join("hard")).unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &src.join("gone"),
+            src.join("gone"),
             rustix::fs::FileType::CharacterDevice,
             rustix::fs::Mode::empty(),
             0,
         )
         .unwrap();
         rustix::fs::setxattr(
-            &src.join("d/e"),
+            src.join("d/e"),
             "trusted.overlay.opaque",
             b"y",
             rustix::fs::XattrFlags::empty(),

@@ -216,14 +216,35 @@ pub fn create_dir_all_in(root: &Path, path: &Path) -> io::Result<()> {
 /// resolved with `root` as `/` (symlinks cannot leave it), the last component
 /// not followed. The parent must exist.
 pub fn resolve_in(root: &Path, path: &Path) -> io::Result<PathBuf> {
-    let root_fd = rfs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let root_fd = rfs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let parent = path.parent().unwrap_or(Path::new("/"));
-    let rel = clean(parent).ok_or_else(|| io::Error::other(format!("{} leaves the root", path.display())))?;
-    let rel = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel };
-    let dir = rfs::openat2(&root_fd, &rel, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)?;
-    let resolved = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir)))?;
+    let rel = clean(parent)
+        .ok_or_else(|| io::Error::other(format!("{} leaves the root", path.display())))?;
+    let rel = if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    };
+    let dir = rfs::openat2(
+        &root_fd,
+        &rel,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )?;
+    let resolved = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dir)
+    ))?;
     if !resolved.starts_with(root) {
-        return Err(io::Error::other(format!("{} resolves outside the root", path.display())));
+        return Err(io::Error::other(format!(
+            "{} resolves outside the root",
+            path.display()
+        )));
     }
     Ok(match path.file_name() {
         Some(n) => resolved.join(n),

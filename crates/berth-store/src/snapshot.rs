@@ -143,7 +143,7 @@ impl Snapshots {
         match chain {
             [] => Ok(()),
             [one] => {
-                mount::mount_bind(&self.path(one), target).map_err(|e| io(e.into()))?;
+                mount::mount_bind(self.path(one), target).map_err(|e| io(e.into()))?;
                 mount::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, c"")
                     .map_err(|e| io(e.into()))
             }

@@ -27,7 +27,12 @@ fn key_values(list: &[String], what: &str) -> Result<BTreeMap<String, String>, C
             None if what == "--label" && !item.is_empty() => {
                 out.insert(item.clone(), String::new());
             }
-            _ => return Err(CliError::new(1, format!("invalid {what} {item:?}: want KEY=VALUE"))),
+            _ => {
+                return Err(CliError::new(
+                    1,
+                    format!("invalid {what} {item:?}: want KEY=VALUE"),
+                ))
+            }
         }
     }
     Ok(out)
@@ -44,33 +49,59 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
     if let Some(p) = &a.platform {
         let host = berth_image::spec::host_platform();
         if p != &format!("{}/{}", host.os, host.architecture) {
-            return Err(fail(format!("--platform {p}: berth builds for this host ({}/{}) only, for now", host.os, host.architecture)));
+            return Err(fail(format!(
+                "--platform {p}: berth builds for this host ({}/{}) only, for now",
+                host.os, host.architecture
+            )));
         }
     }
     if a.pull {
-        return Err(fail("--pull: pulling from registries is not built yet; build from local images".into()));
+        return Err(fail(
+            "--pull: pulling from registries is not built yet; build from local images".into(),
+        ));
     }
-    if !matches!(a.progress.as_str(), "auto" | "plain" | "tty" | "quiet" | "rawjson") {
-        return Err(fail(format!("invalid --progress {:?}: use auto, plain, tty or quiet", a.progress)));
+    if !matches!(
+        a.progress.as_str(),
+        "auto" | "plain" | "tty" | "quiet" | "rawjson"
+    ) {
+        return Err(fail(format!(
+            "invalid --progress {:?}: use auto, plain, tty or quiet",
+            a.progress
+        )));
     }
     if let Some(n) = &a.network {
         if !matches!(n.as_str(), "default" | "none" | "host") {
-            return Err(fail(format!("network mode {n:?} not supported by berth build: use default, none or host")));
+            return Err(fail(format!(
+                "network mode {n:?} not supported by berth build: use default, none or host"
+            )));
         }
     }
     // A tar context on stdin is unpacked into the store's tmp/ first.
     let mut _unpacked = None;
     let (context, dockerfile_text) = if a.path == "-" {
-        let dir = engine.store.temp_dir("context").map_err(|e| fail(e.to_string()))?;
+        let dir = engine
+            .store
+            .temp_dir("context")
+            .map_err(|e| fail(e.to_string()))?;
         let mut input = Vec::new();
-        std::io::stdin().read_to_end(&mut input).map_err(|e| fail(format!("reading the context from STDIN: {e}")))?;
-        tar::Archive::new(&input[..]).unpack(dir.path()).map_err(|e| fail(format!("invalid build context on STDIN (want a tar archive): {e}")))?;
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .map_err(|e| fail(format!("reading the context from STDIN: {e}")))?;
+        tar::Archive::new(&input[..])
+            .unpack(dir.path())
+            .map_err(|e| {
+                fail(format!(
+                    "invalid build context on STDIN (want a tar archive): {e}"
+                ))
+            })?;
         let path = dir.path().to_path_buf();
         _unpacked = Some(dir);
         (path, None)
     } else if a.file.as_deref() == Some("-") {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| fail(format!("reading the Dockerfile from STDIN: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| fail(format!("reading the Dockerfile from STDIN: {e}")))?;
         (PathBuf::from(&a.path), Some(text))
     } else {
         (PathBuf::from(&a.path), None)
@@ -86,12 +117,21 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
         no_cache: a.no_cache,
         labels: key_values(&a.label, "--label")?,
         network: a.network.clone(),
+        secrets: a
+            .secret
+            .iter()
+            .map(|s| berth_engine::build::mounts::parse_secret(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| fail(e.to_string()))?,
     };
     let quiet = a.quiet || a.progress == "quiet";
     let progress = Progress::new(Box::new(std::io::stderr()), quiet);
-    let id = engine.build(&opts, &progress).map_err(|e| CliError::new(1, format!("failed to solve: {e}")))?;
+    let id = engine
+        .build(&opts, &progress)
+        .map_err(|e| CliError::new(1, format!("failed to solve: {e}")))?;
     if let Some(f) = &a.iidfile {
-        std::fs::write(f, id.as_str()).map_err(|e| fail(format!("writing --iidfile {}: {e}", f.display())))?;
+        std::fs::write(f, id.as_str())
+            .map_err(|e| fail(format!("writing --iidfile {}: {e}", f.display())))?;
     }
     if quiet {
         println!("{id}");

@@ -12,7 +12,13 @@ pub fn lint(a: &LintArgs) -> Result<i32, CliError> {
 }
 
 /// Lints the Dockerfile of a context; shared by `lint` and `build --check`.
-pub fn run(path: &std::path::Path, file: Option<std::path::PathBuf>, format: &str, ignore: &[String], enable: &[String]) -> Result<i32, CliError> {
+pub fn run(
+    path: &std::path::Path,
+    file: Option<std::path::PathBuf>,
+    format: &str,
+    ignore: &[String],
+    enable: &[String],
+) -> Result<i32, CliError> {
     let file = file.unwrap_or_else(|| path.join("Dockerfile"));
     let shown = file.display().to_string();
     let text = std::fs::read_to_string(&file)

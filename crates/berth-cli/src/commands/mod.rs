@@ -80,7 +80,9 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => i::save(engine, a),
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => i::load(engine, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => i::import(engine, a),
-        Command::Build(a) | Command::Image(ImageCommand::Build(a)) | Command::Builder(BuilderCommand::Build(a)) => build::build(engine, a),
+        Command::Build(a)
+        | Command::Image(ImageCommand::Build(a))
+        | Command::Builder(BuilderCommand::Build(a)) => build::build(engine, a),
         Command::Image(ImageCommand::Inspect(a)) => {
             c::inspect(engine, a.names, a.format, a.size, Some("image"))
         }

@@ -27,15 +27,23 @@ pub struct Source {
 impl Context {
     /// Sources named by `pattern` (wildcards allowed) inside `root`, skipping
     /// what `ignore` excludes. A missing source is an error naming it.
-    pub fn resolve(root: &Path, pattern: &str, ignore: Option<&Matcher>) -> Result<Vec<Source>, EngineError> {
-        let clean = clean_rel(pattern).ok_or_else(|| EngineError::invalid(format!("COPY source {pattern:?} leaves the build context")))?;
+    pub fn resolve(
+        root: &Path,
+        pattern: &str,
+        ignore: Option<&Matcher>,
+    ) -> Result<Vec<Source>, EngineError> {
+        let clean = clean_rel(pattern).ok_or_else(|| {
+            EngineError::invalid(format!("COPY source {pattern:?} leaves the build context"))
+        })?;
         let has_glob = clean.contains(['*', '?', '[']);
         let mut out = Vec::new();
         if !has_glob {
             let path = root.join(&clean);
             let excluded = ignore.is_some_and(|m| !clean.is_empty() && m.excluded(&clean));
             if std::fs::symlink_metadata(&path).is_err() || excluded {
-                return Err(EngineError::invalid(format!("failed to compute cache key: \"/{clean}\": not found")));
+                return Err(EngineError::invalid(format!(
+                    "failed to compute cache key: \"/{clean}\": not found"
+                )));
             }
             out.push(Source { path, rel: clean });
             return Ok(out);
@@ -47,12 +55,21 @@ impl Context {
             let pat: Vec<char> = seg.chars().collect();
             let mut next = Vec::new();
             for (dir, rel) in frontier {
-                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-                let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                let mut names: Vec<String> = entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
                 names.sort();
                 for name in names {
                     if berth_dockerfile::shell::glob(&pat, &name) {
-                        let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+                        let r = if rel.is_empty() {
+                            name.clone()
+                        } else {
+                            format!("{rel}/{name}")
+                        };
                         if i + 1 == segs.len() && ignore.is_some_and(|m| m.excluded(&r)) {
                             continue;
                         }
@@ -63,9 +80,14 @@ impl Context {
             frontier = next;
         }
         if frontier.is_empty() {
-            return Err(EngineError::invalid(format!("failed to compute cache key: no source files were specified by {pattern:?}")));
+            return Err(EngineError::invalid(format!(
+                "failed to compute cache key: no source files were specified by {pattern:?}"
+            )));
         }
-        Ok(frontier.into_iter().map(|(path, rel)| Source { path, rel }).collect())
+        Ok(frontier
+            .into_iter()
+            .map(|(path, rel)| Source { path, rel })
+            .collect())
     }
 }
 
@@ -94,19 +116,38 @@ pub fn hash_sources(sources: &[Source], ignore: Option<&Matcher>) -> Result<Stri
     Ok(w.finish().0.to_string())
 }
 
-fn hash_tree(w: &mut DigestWriter<std::io::Sink>, path: &Path, rel: &str, ignore: Option<&Matcher>) -> Result<(), EngineError> {
+fn hash_tree(
+    w: &mut DigestWriter<std::io::Sink>,
+    path: &Path,
+    rel: &str,
+    ignore: Option<&Matcher>,
+) -> Result<(), EngineError> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| EngineError::io(path, e))?;
     let _ = writeln!(w, "{rel}\0{:o}\0{}", meta.mode(), meta.len());
     if meta.is_symlink() {
-        let _ = writeln!(w, "{}", std::fs::read_link(path).map_err(|e| EngineError::io(path, e))?.display());
+        let _ = writeln!(
+            w,
+            "{}",
+            std::fs::read_link(path)
+                .map_err(|e| EngineError::io(path, e))?
+                .display()
+        );
     } else if meta.is_file() {
         let mut f = std::fs::File::open(path).map_err(|e| EngineError::io(path, e))?;
         std::io::copy(&mut f, w).map_err(|e| EngineError::io(path, e))?;
     } else if meta.is_dir() {
-        let mut names: Vec<String> = std::fs::read_dir(path).map_err(|e| EngineError::io(path, e))?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .map_err(|e| EngineError::io(path, e))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         for name in names {
-            let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let r = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             let child = path.join(&name);
             if ignore.is_some_and(|m| m.excluded(&r)) {
                 if child.is_dir() && ignore.is_some_and(|m| m.must_walk_excluded_dir(&r)) {
@@ -131,7 +172,14 @@ pub struct CopyOptions {
 /// Copies `src` to `dest` (an absolute path inside `root`) as docker does: a
 /// directory's contents into `dest`, a file to `dest` or into it. Every path is
 /// created under `root` with symlinks resolved inside it.
-pub fn copy_into(root: &Path, src: &Source, dest: &str, dest_is_dir: bool, ignore: Option<&Matcher>, opts: CopyOptions) -> Result<u64, EngineError> {
+pub fn copy_into(
+    root: &Path,
+    src: &Source,
+    dest: &str,
+    dest_is_dir: bool,
+    ignore: Option<&Matcher>,
+    opts: CopyOptions,
+) -> Result<u64, EngineError> {
     let meta = std::fs::symlink_metadata(&src.path).map_err(|e| EngineError::io(&src.path, e))?;
     if meta.is_dir() {
         make_dir(root, dest, Some(&meta), opts)?;
@@ -139,7 +187,14 @@ pub fn copy_into(root: &Path, src: &Source, dest: &str, dest_is_dir: bool, ignor
     } else {
         let target = if dest_is_dir {
             make_dir(root, dest, None, opts)?;
-            format!("{}/{}", dest.trim_end_matches('/'), src.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            format!(
+                "{}/{}",
+                dest.trim_end_matches('/'),
+                src.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )
         } else {
             dest.to_string()
         };
@@ -147,13 +202,28 @@ pub fn copy_into(root: &Path, src: &Source, dest: &str, dest_is_dir: bool, ignor
     }
 }
 
-fn copy_dir(root: &Path, dir: &Path, dest: &str, rel: &str, ignore: Option<&Matcher>, opts: CopyOptions) -> Result<u64, EngineError> {
+fn copy_dir(
+    root: &Path,
+    dir: &Path,
+    dest: &str,
+    rel: &str,
+    ignore: Option<&Matcher>,
+    opts: CopyOptions,
+) -> Result<u64, EngineError> {
     let mut total = 0;
-    let mut names: Vec<String> = std::fs::read_dir(dir).map_err(|e| EngineError::io(dir, e))?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io(dir, e))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     for name in names {
         let child = dir.join(&name);
-        let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let r = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         let target = format!("{}/{name}", dest.trim_end_matches('/'));
         let meta = std::fs::symlink_metadata(&child).map_err(|e| EngineError::io(&child, e))?;
         let excluded = ignore.is_some_and(|m| m.excluded(&r));
@@ -173,24 +243,37 @@ fn copy_dir(root: &Path, dir: &Path, dest: &str, rel: &str, ignore: Option<&Matc
 }
 
 /// `mkdir -p` inside the root, then owner and mode (from `like` when given).
-fn make_dir(root: &Path, dest: &str, like: Option<&std::fs::Metadata>, opts: CopyOptions) -> Result<(), EngineError> {
-    berth_image::layer::create_dir_all_in(root, Path::new(dest)).map_err(|e| EngineError::io(Path::new(dest), e))?;
+fn make_dir(
+    root: &Path,
+    dest: &str,
+    like: Option<&std::fs::Metadata>,
+    opts: CopyOptions,
+) -> Result<(), EngineError> {
+    berth_image::layer::create_dir_all_in(root, Path::new(dest))
+        .map_err(|e| EngineError::io(Path::new(dest), e))?;
     let real = real_path(root, dest)?;
     if let Some(m) = like {
         let mode = opts.chmod.unwrap_or(m.mode() & 0o7777);
-        std::os::unix::fs::lchown(&real, Some(opts.uid), Some(opts.gid)).map_err(|e| EngineError::io(&real, e))?;
-        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(mode)).map_err(|e| EngineError::io(&real, e))?;
+        std::os::unix::fs::lchown(&real, Some(opts.uid), Some(opts.gid))
+            .map_err(|e| EngineError::io(&real, e))?;
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| EngineError::io(&real, e))?;
     }
     Ok(())
 }
 
 fn real_path(root: &Path, dest: &str) -> Result<PathBuf, EngineError> {
-    berth_image::layer::resolve_in(root, Path::new(dest)).map_err(|e| EngineError::io(Path::new(dest), e))
+    berth_image::layer::resolve_in(root, Path::new(dest))
+        .map_err(|e| EngineError::io(Path::new(dest), e))
 }
 
 fn copy_entry(root: &Path, src: &Path, dest: &str, opts: CopyOptions) -> Result<u64, EngineError> {
-    let parent = Path::new(dest).parent().map(|p| p.display().to_string()).unwrap_or_else(|| "/".into());
-    berth_image::layer::create_dir_all_in(root, Path::new(&parent)).map_err(|e| EngineError::io(Path::new(&parent), e))?;
+    let parent = Path::new(dest)
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "/".into());
+    berth_image::layer::create_dir_all_in(root, Path::new(&parent))
+        .map_err(|e| EngineError::io(Path::new(&parent), e))?;
     let real = real_path(root, dest)?;
     let meta = std::fs::symlink_metadata(src).map_err(|e| EngineError::io(src, e))?;
     if std::fs::symlink_metadata(&real).is_ok_and(|m| !m.is_dir()) {
@@ -200,15 +283,23 @@ fn copy_entry(root: &Path, src: &Path, dest: &str, opts: CopyOptions) -> Result<
     if meta.is_symlink() {
         let target = std::fs::read_link(src).map_err(|e| EngineError::io(src, e))?;
         std::os::unix::fs::symlink(&target, &real).map_err(|e| EngineError::io(&real, e))?;
-        std::os::unix::fs::lchown(&real, Some(opts.uid), Some(opts.gid)).map_err(|e| EngineError::io(&real, e))?;
+        std::os::unix::fs::lchown(&real, Some(opts.uid), Some(opts.gid))
+            .map_err(|e| EngineError::io(&real, e))?;
     } else if meta.is_file() {
         size = std::fs::copy(src, &real).map_err(|e| EngineError::io(&real, e))?;
         // Owner first: chown clears set-id bits that chmod then sets.
-        std::os::unix::fs::lchown(&real, Some(opts.uid), Some(opts.gid)).map_err(|e| EngineError::io(&real, e))?;
+        std::os::unix::fs::lchown(&real, Some(opts.uid), Some(opts.gid))
+            .map_err(|e| EngineError::io(&real, e))?;
         let mode = opts.chmod.unwrap_or(meta.mode() & 0o7777);
-        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(mode)).map_err(|e| EngineError::io(&real, e))?;
-        let mtime = std::fs::FileTimes::new().set_modified(meta.modified().map_err(|e| EngineError::io(src, e))?);
-        std::fs::File::options().write(true).open(&real).and_then(|f| f.set_times(mtime)).map_err(|e| EngineError::io(&real, e))?;
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| EngineError::io(&real, e))?;
+        let mtime = std::fs::FileTimes::new()
+            .set_modified(meta.modified().map_err(|e| EngineError::io(src, e))?);
+        std::fs::File::options()
+            .write(true)
+            .open(&real)
+            .and_then(|f| f.set_times(mtime))
+            .map_err(|e| EngineError::io(&real, e))?;
     }
     Ok(size)
 }

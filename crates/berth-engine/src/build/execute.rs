@@ -21,14 +21,22 @@ pub(crate) struct RunStep {
     pub user: String,
     /// `--network none` (the default and `host` share the host's network).
     pub no_network: bool,
+    /// `RUN --mount=...` mounts.
+    pub mounts: Vec<MountSpec>,
 }
 
 /// Runs the step and returns its exit code; output goes to `step` line by line.
 pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, EngineError> {
     let id = format!("build-{}", berth_store::random_hex(16));
-    let cwd = if r.cwd.is_empty() { "/".to_string() } else { r.cwd.clone() };
-    berth_image::layer::create_dir_all_in(&r.rootfs, Path::new(&cwd)).map_err(|e| EngineError::io(Path::new(&cwd), e))?;
-    let user = berth_runtime::user::resolve(&r.rootfs, &r.user).map_err(|e| EngineError::invalid(e.to_string()))?;
+    let cwd = if r.cwd.is_empty() {
+        "/".to_string()
+    } else {
+        r.cwd.clone()
+    };
+    berth_image::layer::create_dir_all_in(&r.rootfs, Path::new(&cwd))
+        .map_err(|e| EngineError::io(Path::new(&cwd), e))?;
+    let user = berth_runtime::user::resolve(&r.rootfs, &r.user)
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
     let bundle = engine.store.temp_dir("run")?;
     let netns = if r.no_network {
         let path = engine.netns_path(&id);
@@ -38,18 +46,25 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
     } else {
         None
     };
-    let capabilities = berth_runtime::caps::effective(&[], &[], false).map_err(|e| EngineError::invalid(e.to_string()))?;
+    let capabilities = berth_runtime::caps::effective(&[], &[], false)
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
     let caps: HashSet<String> = capabilities.iter().cloned().collect();
-    let seccomp = seccomp::to_oci(&seccomp::default_profile(), &caps).map_err(|e| EngineError::invalid(e.to_string()))?;
+    let seccomp = seccomp::to_oci(&seccomp::default_profile(), &caps)
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
     let mut env = r.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
     }
-    let mounts = ["/etc/resolv.conf", "/etc/hosts"]
+    let mut mounts: Vec<MountSpec> = ["/etc/resolv.conf", "/etc/hosts"]
         .iter()
         .filter(|p| Path::new(p).exists())
-        .map(|p| MountSpec::Bind { source: PathBuf::from(p), destination: p.to_string(), read_only: true })
+        .map(|p| MountSpec::Bind {
+            source: PathBuf::from(p),
+            destination: p.to_string(),
+            read_only: true,
+        })
         .collect();
+    mounts.extend(r.mounts.iter().cloned());
     let spec = ContainerSpec {
         id: id.clone(),
         rootfs: r.rootfs.clone(),
@@ -74,22 +89,38 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
         cgroup_v2: rt::cgroup_v2(),
     };
     let result = (|| {
-        let (out_r, out_w) = nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
-        let err_w = out_w.try_clone().map_err(|e| EngineError::io(Path::new("pipe"), e))?;
-        let stdin: OwnedFd = File::open("/dev/null").map_err(|e| EngineError::io(Path::new("/dev/null"), e))?.into();
-        let stdio = Stdio { stdin: Some(stdin), stdout: Some(out_w), stderr: Some(err_w), console_socket: None };
+        let (out_r, out_w) =
+            nix::unistd::pipe().map_err(|e| EngineError::io(Path::new("pipe"), e.into()))?;
+        let err_w = out_w
+            .try_clone()
+            .map_err(|e| EngineError::io(Path::new("pipe"), e))?;
+        let stdin: OwnedFd = File::open("/dev/null")
+            .map_err(|e| EngineError::io(Path::new("/dev/null"), e))?
+            .into();
+        let stdio = Stdio {
+            stdin: Some(stdin),
+            stdout: Some(out_w),
+            stderr: Some(err_w),
+            console_socket: None,
+        };
         let mut created = rt::create(&engine.runtime_dir(), bundle.path(), &spec, stdio)?;
         let pid = created.pid();
         let reader_step = step.clone_handle();
         let reader = std::thread::spawn(move || {
-            for line in BufReader::new(File::from(out_r)).split(b'\n').map_while(Result::ok) {
+            for line in BufReader::new(File::from(out_r))
+                .split(b'\n')
+                .map_while(Result::ok)
+            {
                 reader_step.output(String::from_utf8_lossy(&line).trim_end_matches('\r'));
             }
         });
         let code = match created.start() {
             Ok(()) => rt::wait(pid),
             Err(e) => {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 let _ = rt::wait(pid);
                 Err(e)
             }

@@ -6,6 +6,7 @@
 
 mod context;
 mod execute;
+pub mod mounts;
 pub mod progress;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,8 @@ pub struct BuildOptions {
     pub labels: BTreeMap<String, String>,
     /// `none` runs RUN steps without a network.
     pub network: Option<String>,
+    /// `--secret` sources by id.
+    pub secrets: BTreeMap<String, mounts::SecretSource>,
 }
 
 /// The image being built: config, layers and the cache key so far.
@@ -62,7 +65,13 @@ impl State {
     /// Records a step that changed only metadata.
     fn note(&mut self, created_by: String) {
         self.key = Digest::of(format!("{}\n{created_by}", self.key).as_bytes());
-        self.config.history.push(History { created: Some(time::now()), created_by: Some(created_by), comment: Some("buildkit.dockerfile.v0".into()), empty_layer: true, ..History::default() });
+        self.config.history.push(History {
+            created: Some(time::now()),
+            created_by: Some(created_by),
+            comment: Some("buildkit.dockerfile.v0".into()),
+            empty_layer: true,
+            ..History::default()
+        });
     }
 }
 
@@ -78,7 +87,11 @@ fn stages(df: &Dockerfile) -> (Vec<&Instruction>, Vec<StageDef<'_>>) {
     for inst in &df.instructions {
         if inst.name() == "from" {
             let name = (inst.args.len() == 3).then(|| inst.args[2].to_ascii_lowercase());
-            out.push(StageDef { name, from: inst, body: Vec::new() });
+            out.push(StageDef {
+                name,
+                from: inst,
+                body: Vec::new(),
+            });
         } else if let Some(s) = out.last_mut() {
             s.body.push(inst);
         } else {
@@ -90,45 +103,100 @@ fn stages(df: &Dockerfile) -> (Vec<&Instruction>, Vec<StageDef<'_>>) {
 
 fn host_platform() -> Platform {
     let p = spec::host_platform();
-    Platform { os: p.os, arch: p.architecture, variant: p.variant }
+    Platform {
+        os: p.os,
+        arch: p.architecture,
+        variant: p.variant,
+    }
 }
 
 /// A build failure that names the Dockerfile line, as docker prints it.
 fn at(inst: &Instruction, file: &str, message: impl std::fmt::Display) -> EngineError {
-    EngineError::InvalidArgument(format!("{file}:{}: {message}\n  > {}", inst.start_line, inst.original.trim()))
+    EngineError::InvalidArgument(format!(
+        "{file}:{}: {message}\n  > {}",
+        inst.start_line,
+        inst.original.trim()
+    ))
 }
 
 impl Engine {
     /// Builds the image and returns its id. Progress goes to `progress`.
     pub fn build(&self, opts: &BuildOptions, progress: &Progress) -> Result<Digest, EngineError> {
-        let tags = opts.tags.iter().map(|t| Reference::parse(t)).collect::<Result<Vec<_>, _>>()?;
+        let tags = opts
+            .tags
+            .iter()
+            .map(|t| Reference::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
         let (text, file) = self.read_dockerfile(opts, progress)?;
-        let df = berth_dockerfile::parse(&text).map_err(|e| EngineError::invalid(format!("failed to parse {file}: {file}:{}: {}", e.start_line, e.message)))?;
-        validate(&df).map_err(|e| EngineError::invalid(format!("failed to parse {file}: {file}:{}: {}", e.start_line, e.message)))?;
+        let df = berth_dockerfile::parse(&text).map_err(|e| {
+            EngineError::invalid(format!(
+                "failed to parse {file}: {file}:{}: {}",
+                e.start_line, e.message
+            ))
+        })?;
+        validate(&df).map_err(|e| {
+            EngineError::invalid(format!(
+                "failed to parse {file}: {file}:{}: {}",
+                e.start_line, e.message
+            ))
+        })?;
         let ignore = self.load_context(opts, progress)?;
-        let ctx = Context { dir: opts.context.clone(), ignore };
+        let ctx = Context {
+            dir: opts.context.clone(),
+            ignore,
+        };
         let (header, defs) = stages(&df);
         let target = match &opts.target {
-            Some(t) => defs.iter().position(|d| d.name.as_deref() == Some(&t.to_ascii_lowercase())).ok_or_else(|| EngineError::invalid(format!("failed to solve: target stage \"{t}\" could not be found")))?,
+            Some(t) => defs
+                .iter()
+                .position(|d| d.name.as_deref() == Some(&t.to_ascii_lowercase()))
+                .ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "failed to solve: target stage \"{t}\" could not be found"
+                    ))
+                })?,
             None => defs.len() - 1,
         };
-        let inputs = BuildInputs { build_args: opts.build_args.clone(), target: host_platform(), build: host_platform() };
-        let global = GlobalScope::new(&header, inputs, df.escape).map_err(|e| EngineError::invalid(e.to_string()))?;
+        let inputs = BuildInputs {
+            build_args: opts.build_args.clone(),
+            target: host_platform(),
+            build: host_platform(),
+        };
+        let global = GlobalScope::new(&header, inputs, df.escape)
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
         let needed = needed_stages(&defs, target, &global);
         let mut pending = Pending::new(self);
         let mut built: Vec<Option<State>> = vec![None; defs.len()];
         for idx in needed {
-            let state = self.build_stage(&defs, idx, &built, &global, &ctx, opts, progress, &file, &mut pending)?;
+            let state = self.build_stage(
+                &defs,
+                idx,
+                &built,
+                &global,
+                &ctx,
+                opts,
+                progress,
+                &file,
+                &mut pending,
+            )?;
             built[idx] = Some(state);
         }
         let mut state = built[target].take().expect("target built");
         for (k, v) in &opts.labels {
-            state.cfg().labels.get_or_insert_with(Default::default).insert(k.clone(), v.clone());
+            state
+                .cfg()
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(k.clone(), v.clone());
         }
         let step = progress.step("exporting to image");
-        let now = std::env::var("SOURCE_DATE_EPOCH").ok().or_else(|| opts.build_args.get("SOURCE_DATE_EPOCH").cloned());
+        let now = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .or_else(|| opts.build_args.get("SOURCE_DATE_EPOCH").cloned());
         let created = match now.and_then(|s| s.parse::<i64>().ok()) {
-            Some(epoch) => chrono::DateTime::from_timestamp(epoch, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(time::now),
+            Some(epoch) => chrono::DateTime::from_timestamp(epoch, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(time::now),
             None => time::now(),
         };
         state.config.created = Some(created.clone());
@@ -137,7 +205,10 @@ impl Engine {
                 h.created = Some(created.clone());
             }
         }
-        state.config.rootfs = RootFs { kind: "layers".into(), diff_ids: state.layers.iter().map(|l| l.diff_id.clone()).collect() };
+        state.config.rootfs = RootFs {
+            kind: "layers".into(),
+            diff_ids: state.layers.iter().map(|l| l.diff_id.clone()).collect(),
+        };
         let bytes = serde_json::to_vec(&state.config).expect("config serialises");
         let image = self.commit_image(&mut pending, &bytes, state.layers.clone(), &tags)?;
         step.log(&format!("writing image {} done", image.id));
@@ -148,14 +219,31 @@ impl Engine {
         Ok(image.id)
     }
 
-    fn read_dockerfile(&self, opts: &BuildOptions, progress: &Progress) -> Result<(String, String), EngineError> {
+    fn read_dockerfile(
+        &self,
+        opts: &BuildOptions,
+        progress: &Progress,
+    ) -> Result<(String, String), EngineError> {
         let step = progress.step("[internal] load build definition from Dockerfile");
         let (text, file) = match (&opts.dockerfile_text, &opts.dockerfile) {
             (Some(t), _) => (t.clone(), "Dockerfile".to_string()),
             (None, path) => {
-                let path = path.clone().unwrap_or_else(|| opts.context.join("Dockerfile"));
-                let text = std::fs::read_to_string(&path).map_err(|e| EngineError::invalid(format!("failed to read dockerfile: open {}: {}", path.display(), e.kind().to_string().to_lowercase())))?;
-                (text, path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "Dockerfile".into()))
+                let path = path
+                    .clone()
+                    .unwrap_or_else(|| opts.context.join("Dockerfile"));
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    EngineError::invalid(format!(
+                        "failed to read dockerfile: open {}: {}",
+                        path.display(),
+                        e.kind().to_string().to_lowercase()
+                    ))
+                })?;
+                (
+                    text,
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "Dockerfile".into()),
+                )
             }
         };
         step.log(&format!("transferring dockerfile: {}B done", text.len()));
@@ -163,16 +251,27 @@ impl Engine {
         Ok((text, file))
     }
 
-    fn load_context(&self, opts: &BuildOptions, progress: &Progress) -> Result<berth_dockerfile::ignore::Matcher, EngineError> {
+    fn load_context(
+        &self,
+        opts: &BuildOptions,
+        progress: &Progress,
+    ) -> Result<berth_dockerfile::ignore::Matcher, EngineError> {
         let step = progress.step("[internal] load .dockerignore");
         if !opts.context.is_dir() {
-            return Err(EngineError::invalid(format!("unable to prepare context: path {:?} not found", opts.context.display().to_string())));
+            return Err(EngineError::invalid(format!(
+                "unable to prepare context: path {:?} not found",
+                opts.context.display().to_string()
+            )));
         }
-        let dockerfile = opts.dockerfile.clone().unwrap_or_else(|| opts.context.join("Dockerfile"));
+        let dockerfile = opts
+            .dockerfile
+            .clone()
+            .unwrap_or_else(|| opts.context.join("Dockerfile"));
         let matcher = match berth_dockerfile::ignore::ignore_file_for(&opts.context, &dockerfile) {
             Some(f) => {
                 let text = std::fs::read_to_string(&f).map_err(|e| EngineError::io(&f, e))?;
-                berth_dockerfile::ignore::Matcher::from_text(&text).map_err(|e| EngineError::invalid(e.to_string()))?
+                berth_dockerfile::ignore::Matcher::from_text(&text)
+                    .map_err(|e| EngineError::invalid(e.to_string()))?
             }
             None => Default::default(),
         };
@@ -195,21 +294,55 @@ impl Engine {
     ) -> Result<State, EngineError> {
         let def = &defs[idx];
         let total = def.body.len() + 1;
-        let base = global.expand(&def.from.args[0]).map_err(|e| at(def.from, file, e))?;
+        let base = global
+            .expand(&def.from.args[0])
+            .map_err(|e| at(def.from, file, e))?;
         let step = progress.step(&format!("[{}1/{total}] FROM {base}", stage_prefix(def)));
-        let mut state = self.base_state(defs, idx, &base, built).map_err(|e| at(def.from, file, e))?;
+        let mut state = self
+            .base_state(defs, idx, &base, built)
+            .map_err(|e| at(def.from, file, e))?;
         step.done();
-        let base_env: Vec<(String, String)> = state.config.config.env.iter().flatten().filter_map(|e| e.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let base_env: Vec<(String, String)> = state
+            .config
+            .config
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|e| e.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut scope = global.stage(&base_env);
         let mut triggers: Vec<String> = state.config.config.on_build.take().unwrap_or_default();
         // ONBUILD triggers of the base run first, as docker does.
         let trigger_text: Vec<String> = std::mem::take(&mut triggers);
-        let trigger_df = if trigger_text.is_empty() { None } else { Some(berth_dockerfile::parse(&trigger_text.join("\n")).map_err(|e| at(def.from, file, format!("ONBUILD trigger: {}", e.message)))?) };
-        let steps: Vec<&Instruction> = trigger_df.iter().flat_map(|d| d.instructions.iter()).chain(def.body.iter().copied()).collect();
+        let trigger_df = if trigger_text.is_empty() {
+            None
+        } else {
+            Some(
+                berth_dockerfile::parse(&trigger_text.join("\n"))
+                    .map_err(|e| at(def.from, file, format!("ONBUILD trigger: {}", e.message)))?,
+            )
+        };
+        let steps: Vec<&Instruction> = trigger_df
+            .iter()
+            .flat_map(|d| d.instructions.iter())
+            .chain(def.body.iter().copied())
+            .collect();
         for (n, inst) in steps.iter().enumerate() {
-            let title = format!("[{}{}/{total}] {}", stage_prefix(def), n + 2, inst.original.trim());
-            self.step(inst, &mut state, &mut scope, defs, built, ctx, opts, progress, &title, file, pending).map_err(|e| match e {
-                EngineError::InvalidArgument(m) if m.starts_with(&format!("{file}:")) => EngineError::InvalidArgument(m),
+            let title = format!(
+                "[{}{}/{total}] {}",
+                stage_prefix(def),
+                n + 2,
+                inst.original.trim()
+            );
+            self.step(
+                inst, &mut state, &mut scope, defs, built, ctx, opts, progress, &title, file,
+                pending,
+            )
+            .map_err(|e| match e {
+                EngineError::InvalidArgument(m) if m.starts_with(&format!("{file}:")) => {
+                    EngineError::InvalidArgument(m)
+                }
                 other => at(inst, file, other),
             })?;
         }
@@ -217,22 +350,45 @@ impl Engine {
     }
 
     /// The state a stage starts from: scratch, an earlier stage, or a local image.
-    fn base_state(&self, defs: &[StageDef], idx: usize, base: &str, built: &[Option<State>]) -> Result<State, EngineError> {
+    fn base_state(
+        &self,
+        defs: &[StageDef],
+        idx: usize,
+        base: &str,
+        built: &[Option<State>],
+    ) -> Result<State, EngineError> {
         let lbase = base.to_ascii_lowercase();
-        if let Some(i) = defs[..idx].iter().position(|d| d.name.as_deref() == Some(&lbase)) {
-            return built[i].clone().ok_or_else(|| EngineError::invalid(format!("stage {base} was not built")));
+        if let Some(i) = defs[..idx]
+            .iter()
+            .position(|d| d.name.as_deref() == Some(&lbase))
+        {
+            return built[i]
+                .clone()
+                .ok_or_else(|| EngineError::invalid(format!("stage {base} was not built")));
         }
         if lbase == "scratch" {
             let p = spec::host_platform();
-            let config = ImageConfig { architecture: p.architecture, os: p.os, ..ImageConfig::default() };
-            return Ok(State { config, layers: vec![], key: Digest::of(b"scratch") });
+            let config = ImageConfig {
+                architecture: p.architecture,
+                os: p.os,
+                ..ImageConfig::default()
+            };
+            return Ok(State {
+                config,
+                layers: vec![],
+                key: Digest::of(b"scratch"),
+            });
         }
         let image = self.resolve_image(base).map_err(|_| {
             EngineError::invalid(format!("failed to resolve source metadata for {}: no such image here (pulling from registries is not built yet): load or import it first", Reference::parse(base).map(|r| r.to_string()).unwrap_or_else(|_| base.into())))
         })?;
         let mut config = self.image_config(&image)?;
         config.history.iter_mut().for_each(|_| {});
-        Ok(State { config, layers: image.layers.clone(), key: Digest::of(format!("image {}", image.id).as_bytes()) })
+        Ok(State {
+            config,
+            layers: image.layers.clone(),
+            key: Digest::of(format!("image {}", image.id).as_bytes()),
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -250,39 +406,147 @@ impl Engine {
         file: &str,
         pending: &mut Pending,
     ) -> Result<(), EngineError> {
-        let expand = |scope: &StageScope, w: &str| scope.expand(w).map_err(|e| EngineError::invalid(e.to_string()));
+        let expand = |scope: &StageScope, w: &str| {
+            scope
+                .expand(w)
+                .map_err(|e| EngineError::invalid(e.to_string()))
+        };
         let name = inst.name();
         match name.as_str() {
             "run" => {
-                let shell = state.config.config.shell.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-                let mut args = if inst.json { inst.args.clone() } else { shell.iter().cloned().chain([inst.args.join(" ")]).collect() };
+                let shell = state
+                    .config
+                    .config
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                let mut args = if inst.json {
+                    inst.args.clone()
+                } else {
+                    shell.iter().cloned().chain([inst.args.join(" ")]).collect()
+                };
                 for h in &inst.heredocs {
                     // A heredoc RUN runs its body as the script.
                     args = shell.iter().cloned().chain([h.content.clone()]).collect();
                 }
-                let env: Vec<String> = scope.run_env().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let arg_note: Vec<String> = scope.run_env().into_iter().filter(|(k, _)| !state.config.config.env.iter().flatten().any(|e| e.starts_with(&format!("{k}=")))).map(|(k, v)| format!("{k}={v}")).collect();
-                let created_by = if arg_note.is_empty() { format!("RUN {} # buildkit", args.join(" ")) } else { format!("RUN |{} {} {} # buildkit", arg_note.len(), arg_note.join(" "), args.join(" ")) };
-                let no_network = inst.flag("network").or(opts.network.clone()).as_deref() == Some("none");
-                let key = Digest::of(format!("{}\nRUN\n{}\n{}\n{}\n{}\n{no_network}", state.key, serde_json::to_string(&args).unwrap(), env.join("\0"), state.config.config.user, state.config.config.working_dir).as_bytes());
-                let (cwd, user) = (state_workdir(&state.config.config), state.config.config.user.clone());
-                self.layer_step(state, key, created_by, opts, progress, title, pending, |root, step| {
-                    let r = execute::RunStep { rootfs: root.to_path_buf(), args: args.clone(), env: env.clone(), cwd, user, no_network };
-                    let code = execute::run(self, &r, step)?;
-                    if code != 0 {
-                        let mut msg = format!("process \"{}\" did not complete successfully: exit code: {code}", args.join(" "));
-                        let tail = step.tail();
-                        if !tail.is_empty() {
-                            msg.push_str(&format!("\n  last output:\n    {}", tail.join("\n    ")));
-                        }
-                        return Err(EngineError::invalid(msg));
+                let env: Vec<String> = scope
+                    .run_env()
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let arg_note: Vec<String> = scope
+                    .run_env()
+                    .into_iter()
+                    .filter(|(k, _)| {
+                        !state
+                            .config
+                            .config
+                            .env
+                            .iter()
+                            .flatten()
+                            .any(|e| e.starts_with(&format!("{k}=")))
+                    })
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let created_by = if arg_note.is_empty() {
+                    format!("RUN {} # buildkit", args.join(" "))
+                } else {
+                    format!(
+                        "RUN |{} {} {} # buildkit",
+                        arg_note.len(),
+                        arg_note.join(" "),
+                        args.join(" ")
+                    )
+                };
+                let no_network =
+                    inst.flag("network").or(opts.network.clone()).as_deref() == Some("none");
+                let key = Digest::of(
+                    format!(
+                        "{}\nRUN\n{}\n{}\n{}\n{}\n{no_network}",
+                        state.key,
+                        serde_json::to_string(&args).unwrap(),
+                        env.join("\0"),
+                        state.config.config.user,
+                        state.config.config.working_dir
+                    )
+                    .as_bytes(),
+                );
+                let (cwd, user) = (
+                    state_workdir(&state.config.config),
+                    state.config.config.user.clone(),
+                );
+                // Sources of `--mount=type=bind,from=...`, mounted for the step.
+                let mut roots: Vec<(Option<String>, TempMount)> = Vec::new();
+                for f in inst
+                    .flags
+                    .iter()
+                    .filter(|f| f.starts_with("--mount=") && f.contains("type=bind"))
+                {
+                    let from = f
+                        .split(',')
+                        .find_map(|kv| kv.strip_prefix("from="))
+                        .map(String::from);
+                    if !roots.iter().any(|(k, _)| *k == from) {
+                        let m = TempMount::for_source(self, from.as_deref(), defs, built, ctx)?;
+                        roots.push((from, m));
                     }
-                    Ok(())
-                })
+                }
+                let lookup = |from: Option<&str>| -> Result<PathBuf, EngineError> {
+                    roots
+                        .iter()
+                        .find(|(k, _)| k.as_deref() == from)
+                        .map(|(_, m)| m.path().to_path_buf())
+                        .ok_or_else(|| EngineError::invalid("bind mount source not prepared"))
+                };
+                let prepared = mounts::prepare(self, &inst.flags, &cwd, &opts.secrets, &lookup)?;
+                self.layer_step(
+                    state,
+                    key,
+                    created_by,
+                    opts,
+                    progress,
+                    title,
+                    pending,
+                    |root, step| {
+                        let mut run_env = env.clone();
+                        run_env.extend(prepared.env.iter().cloned());
+                        let r = execute::RunStep {
+                            rootfs: root.to_path_buf(),
+                            args: args.clone(),
+                            env: run_env,
+                            cwd,
+                            user,
+                            no_network,
+                            mounts: prepared.mounts.clone(),
+                        };
+                        let code = execute::run(self, &r, step)?;
+                        if code != 0 {
+                            let mut msg = format!(
+                                "process \"{}\" did not complete successfully: exit code: {code}",
+                                args.join(" ")
+                            );
+                            let tail = step.tail();
+                            if !tail.is_empty() {
+                                msg.push_str(&format!(
+                                    "\n  last output:\n    {}",
+                                    tail.join("\n    ")
+                                ));
+                            }
+                            return Err(EngineError::invalid(msg));
+                        }
+                        let mut stubs = prepared.stubs.clone();
+                        stubs.extend(["/etc/resolv.conf".to_string(), "/etc/hosts".to_string()]);
+                        Ok(stubs)
+                    },
+                )
             }
-            "copy" | "add" => self.copy_step(inst, state, scope, defs, built, ctx, opts, progress, title, file, pending),
+            "copy" | "add" => self.copy_step(
+                inst, state, scope, defs, built, ctx, opts, progress, title, file, pending,
+            ),
             "env" => {
-                scope.apply(inst).map_err(|e| EngineError::invalid(e.to_string()))?;
+                scope
+                    .apply(inst)
+                    .map_err(|e| EngineError::invalid(e.to_string()))?;
                 let env = state.cfg().env.get_or_insert_with(Vec::new);
                 let mut pairs = Vec::new();
                 for kv in inst.args.chunks(3) {
@@ -296,11 +560,20 @@ impl Engine {
                 Ok(())
             }
             "arg" => {
-                scope.apply(inst).map_err(|e| EngineError::invalid(e.to_string()))?;
-                let parts: Vec<String> = inst.args.iter().map(|a| {
-                    let k = a.split('=').next().unwrap_or(a);
-                    match scope.get(k) { Some(v) => format!("{k}={v}"), None => k.to_string() }
-                }).collect();
+                scope
+                    .apply(inst)
+                    .map_err(|e| EngineError::invalid(e.to_string()))?;
+                let parts: Vec<String> = inst
+                    .args
+                    .iter()
+                    .map(|a| {
+                        let k = a.split('=').next().unwrap_or(a);
+                        match scope.get(k) {
+                            Some(v) => format!("{k}={v}"),
+                            None => k.to_string(),
+                        }
+                    })
+                    .collect();
                 state.note(format!("ARG {}", parts.join(" ")));
                 progress.step(title).done();
                 Ok(())
@@ -308,8 +581,23 @@ impl Engine {
             "workdir" => {
                 let p = expand(scope, &inst.args[0])?;
                 let cur = state.config.config.working_dir.clone();
-                let new = if p.starts_with('/') { p } else { format!("{}/{p}", if cur.is_empty() { "" } else { cur.trim_end_matches('/') }) };
-                let new = if new.starts_with('/') { new } else { format!("/{new}") };
+                let new = if p.starts_with('/') {
+                    p
+                } else {
+                    format!(
+                        "{}/{p}",
+                        if cur.is_empty() {
+                            ""
+                        } else {
+                            cur.trim_end_matches('/')
+                        }
+                    )
+                };
+                let new = if new.starts_with('/') {
+                    new
+                } else {
+                    format!("/{new}")
+                };
                 state.cfg().working_dir = new.clone();
                 state.note(format!("WORKDIR {new}"));
                 progress.step(title).done();
@@ -328,7 +616,11 @@ impl Engine {
                     let k = expand(scope, &kv[0])?;
                     let v = expand(scope, &kv[1])?;
                     parts.push(format!("{k}={v}"));
-                    state.cfg().labels.get_or_insert_with(Default::default).insert(k, v);
+                    state
+                        .cfg()
+                        .labels
+                        .get_or_insert_with(Default::default)
+                        .insert(k, v);
                 }
                 state.note(format!("LABEL {}", parts.join(" ")));
                 progress.step(title).done();
@@ -338,8 +630,16 @@ impl Engine {
                 let mut ports = Vec::new();
                 for a in &inst.args {
                     let p = expand(scope, a)?;
-                    let p = if p.contains('/') { p.to_ascii_lowercase() } else { format!("{p}/tcp") };
-                    state.cfg().exposed_ports.get_or_insert_with(Default::default).insert(p.clone(), json!({}));
+                    let p = if p.contains('/') {
+                        p.to_ascii_lowercase()
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    state
+                        .cfg()
+                        .exposed_ports
+                        .get_or_insert_with(Default::default)
+                        .insert(p.clone(), json!({}));
                     ports.push(format!("{p}:{{}}"));
                 }
                 state.note(format!("EXPOSE map[{}]", ports.join(" ")));
@@ -350,7 +650,11 @@ impl Engine {
                 let mut vols = Vec::new();
                 for a in &inst.args {
                     let v = expand(scope, a)?;
-                    state.cfg().volumes.get_or_insert_with(Default::default).insert(v.clone(), json!({}));
+                    state
+                        .cfg()
+                        .volumes
+                        .get_or_insert_with(Default::default)
+                        .insert(v.clone(), json!({}));
                     vols.push(v);
                 }
                 state.note(format!("VOLUME [{}]", vols.join(" ")));
@@ -358,8 +662,19 @@ impl Engine {
                 Ok(())
             }
             "cmd" | "entrypoint" => {
-                let shell = state.config.config.shell.clone().unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-                let value = if inst.json { inst.args.clone() } else if inst.args.is_empty() { vec![] } else { shell.into_iter().chain([inst.args.join(" ")]).collect() };
+                let shell = state
+                    .config
+                    .config
+                    .shell
+                    .clone()
+                    .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+                let value = if inst.json {
+                    inst.args.clone()
+                } else if inst.args.is_empty() {
+                    vec![]
+                } else {
+                    shell.into_iter().chain([inst.args.join(" ")]).collect()
+                };
                 let shown = serde_json::to_string(&value).unwrap();
                 if name == "cmd" {
                     state.cfg().cmd = Some(value);
@@ -375,7 +690,10 @@ impl Engine {
             }
             "shell" => {
                 state.cfg().shell = Some(inst.args.clone());
-                state.note(format!("SHELL {}", serde_json::to_string(&inst.args).unwrap()));
+                state.note(format!(
+                    "SHELL {}",
+                    serde_json::to_string(&inst.args).unwrap()
+                ));
                 progress.step(title).done();
                 Ok(())
             }
@@ -395,7 +713,11 @@ impl Engine {
             }
             "onbuild" => {
                 let sub = inst.sub.as_ref().expect("validated");
-                state.cfg().on_build.get_or_insert_with(Vec::new).push(sub.original.trim().to_string());
+                state
+                    .cfg()
+                    .on_build
+                    .get_or_insert_with(Vec::new)
+                    .push(sub.original.trim().to_string());
                 state.note(format!("ONBUILD {}", sub.original.trim()));
                 progress.step(title).done();
                 Ok(())
@@ -406,7 +728,10 @@ impl Engine {
                 progress.step(title).done();
                 Ok(())
             }
-            other => Err(EngineError::invalid(format!("unknown instruction: {}", other.to_uppercase()))),
+            other => Err(EngineError::invalid(format!(
+                "unknown instruction: {}",
+                other.to_uppercase()
+            ))),
         }
     }
 
@@ -425,60 +750,161 @@ impl Engine {
         _file: &str,
         pending: &mut Pending,
     ) -> Result<(), EngineError> {
-        let words: Vec<String> = inst.args.iter().map(|a| scope.expand(a).map_err(|e| EngineError::invalid(e.to_string()))).collect::<Result<_, _>>()?;
-        let (srcs, dest) = if inst.heredocs.is_empty() { (words[..words.len() - 1].to_vec(), words[words.len() - 1].clone()) } else { (vec![], words.last().cloned().unwrap_or_default()) };
+        let words: Vec<String> = inst
+            .args
+            .iter()
+            .map(|a| {
+                scope
+                    .expand(a)
+                    .map_err(|e| EngineError::invalid(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let (srcs, dest) = if inst.heredocs.is_empty() {
+            (
+                words[..words.len() - 1].to_vec(),
+                words[words.len() - 1].clone(),
+            )
+        } else {
+            (vec![], words.last().cloned().unwrap_or_default())
+        };
         if inst.name() == "add" && srcs.iter().any(|s| s.contains("://")) {
-            return Err(EngineError::invalid("ADD from a URL is not supported yet: download in a RUN step, or ADD a local file"));
+            return Err(EngineError::invalid(
+                "ADD from a URL is not supported yet: download in a RUN step, or ADD a local file",
+            ));
         }
         let workdir = state_workdir(&state.config.config);
-        let dest_abs = if dest.starts_with('/') { dest.clone() } else { format!("{}/{dest}", workdir.trim_end_matches('/')) };
-        let dest_is_dir = dest.ends_with('/') || srcs.len() + inst.heredocs.len() > 1 || dest == "." ;
-        let chown = inst.flag("chown").map(|c| scope.expand(&c)).transpose().map_err(|e| EngineError::invalid(e.to_string()))?;
-        let chmod = inst.flag("chmod").map(|m| u32::from_str_radix(&m, 8).map_err(|_| EngineError::invalid(format!("invalid --chmod={m}: an octal mode like 755")))).transpose()?;
+        let dest_abs = if dest.starts_with('/') {
+            dest.clone()
+        } else {
+            format!("{}/{dest}", workdir.trim_end_matches('/'))
+        };
+        let dest_is_dir =
+            dest.ends_with('/') || srcs.len() + inst.heredocs.len() > 1 || dest == ".";
+        let chown = inst
+            .flag("chown")
+            .map(|c| scope.expand(&c))
+            .transpose()
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let chmod = inst
+            .flag("chmod")
+            .map(|m| {
+                u32::from_str_radix(&m, 8).map_err(|_| {
+                    EngineError::invalid(format!("invalid --chmod={m}: an octal mode like 755"))
+                })
+            })
+            .transpose()?;
         // Where the sources come from: the context, an earlier stage, or an image.
         let from = inst.flag("from");
         let source_root = TempMount::for_source(self, from.as_deref(), defs, built, ctx)?;
         let root = source_root.path();
-        let ignore = if from.is_none() { Some(&ctx.ignore) } else { None };
+        let ignore = if from.is_none() {
+            Some(&ctx.ignore)
+        } else {
+            None
+        };
         let mut sources: Vec<Source> = Vec::new();
         for s in &srcs {
             sources.extend(Context::resolve(root, s, ignore)?);
         }
         let content = context::hash_sources(&sources, ignore)?;
-        let heredocs: Vec<String> = inst.heredocs.iter().map(|h| format!("{}\0{}", h.name, h.content)).collect();
-        let key = Digest::of(format!("{}\n{}\n{content}\n{dest_abs}\n{chown:?}\n{chmod:?}\n{}", state.key, inst.name(), heredocs.join("\0")).as_bytes());
-        let created_by = format!("{} {} # buildkit", inst.name().to_uppercase(), words.join(" "));
+        let heredocs: Vec<String> = inst
+            .heredocs
+            .iter()
+            .map(|h| format!("{}\0{}", h.name, h.content))
+            .collect();
+        let key = Digest::of(
+            format!(
+                "{}\n{}\n{content}\n{dest_abs}\n{chown:?}\n{chmod:?}\n{}",
+                state.key,
+                inst.name(),
+                heredocs.join("\0")
+            )
+            .as_bytes(),
+        );
+        let created_by = format!(
+            "{} {} # buildkit",
+            inst.name().to_uppercase(),
+            words.join(" ")
+        );
         let user_spec = chown.clone();
         let extract = inst.name() == "add";
-        self.layer_step(state, key, created_by, opts, progress, title, pending, |merged, _step| {
-            let (uid, gid) = match &user_spec {
-                Some(u) => {
-                    let r = berth_runtime::user::resolve(merged, u).map_err(|e| EngineError::invalid(e.to_string()))?;
-                    (r.uid, if u.contains(':') { r.gid } else { r.gid })
+        self.layer_step(
+            state,
+            key,
+            created_by,
+            opts,
+            progress,
+            title,
+            pending,
+            |merged, _step| {
+                let (uid, gid) = match &user_spec {
+                    Some(u) => {
+                        let r = berth_runtime::user::resolve(merged, u)
+                            .map_err(|e| EngineError::invalid(e.to_string()))?;
+                        (r.uid, r.gid)
+                    }
+                    None => (0, 0),
+                };
+                let copy = CopyOptions { uid, gid, chmod };
+                for s in &sources {
+                    if extract && is_archive(&s.path) {
+                        berth_image::layer::create_dir_all_in(merged, Path::new(&dest_abs))
+                            .map_err(|e| EngineError::io(Path::new(&dest_abs), e))?;
+                        let f = std::fs::File::open(&s.path)
+                            .map_err(|e| EngineError::io(&s.path, e))?;
+                        let (_, reader) = berth_image::layer::decompress(f)
+                            .map_err(|e| EngineError::io(&s.path, e))?;
+                        let real = merged.join(dest_abs.trim_start_matches('/'));
+                        berth_image::layer::apply_layer(reader, &real).map_err(|e| {
+                            EngineError::invalid(format!("extracting {}: {e}", s.rel))
+                        })?;
+                        continue;
+                    }
+                    context::copy_into(
+                        merged,
+                        s,
+                        &dest_abs,
+                        dest_is_dir
+                            || std::fs::metadata(merged.join(dest_abs.trim_start_matches('/')))
+                                .is_ok_and(|m| m.is_dir()),
+                        ignore,
+                        copy,
+                    )?;
                 }
-                None => (0, 0),
-            };
-            let copy = CopyOptions { uid, gid, chmod };
-            for s in &sources {
-                if extract && is_archive(&s.path) {
-                    berth_image::layer::create_dir_all_in(merged, Path::new(&dest_abs)).map_err(|e| EngineError::io(Path::new(&dest_abs), e))?;
-                    let f = std::fs::File::open(&s.path).map_err(|e| EngineError::io(&s.path, e))?;
-                    let (_, reader) = berth_image::layer::decompress(f).map_err(|e| EngineError::io(&s.path, e))?;
-                    let real = merged.join(dest_abs.trim_start_matches('/'));
-                    berth_image::layer::apply_layer(reader, &real).map_err(|e| EngineError::invalid(format!("extracting {}: {e}", s.rel)))?;
-                    continue;
+                for h in &inst.heredocs {
+                    let target = if dest_is_dir || dest.ends_with('/') {
+                        format!("{}/{}", dest_abs.trim_end_matches('/'), h.name)
+                    } else {
+                        dest_abs.clone()
+                    };
+                    let content = if h.expand {
+                        scope
+                            .expand(&h.content)
+                            .unwrap_or_else(|_| h.content.clone())
+                    } else {
+                        h.content.clone()
+                    };
+                    let tmp = tempfile_in(&self.store, &content)?;
+                    let src = Source {
+                        path: tmp.path().join("content"),
+                        rel: h.name.clone(),
+                    };
+                    context::copy_into(
+                        merged,
+                        &src,
+                        &target,
+                        false,
+                        None,
+                        CopyOptions {
+                            uid,
+                            gid,
+                            chmod: Some(chmod.unwrap_or(0o644)),
+                        },
+                    )?;
                 }
-                context::copy_into(merged, s, &dest_abs, dest_is_dir || std::fs::metadata(merged.join(dest_abs.trim_start_matches('/'))).is_ok_and(|m| m.is_dir()), ignore, copy)?;
-            }
-            for h in &inst.heredocs {
-                let target = if dest_is_dir || dest.ends_with('/') { format!("{}/{}", dest_abs.trim_end_matches('/'), h.name) } else { dest_abs.clone() };
-                let content = if h.expand { scope.expand(&h.content).unwrap_or_else(|_| h.content.clone()) } else { h.content.clone() };
-                let tmp = tempfile_in(&self.store, &content)?;
-                let src = Source { path: tmp.path().join("content"), rel: h.name.clone() };
-                context::copy_into(merged, &src, &target, false, None, CopyOptions { uid, gid, chmod: Some(chmod.unwrap_or(0o644)) })?;
-            }
-            Ok(())
-        })
+                Ok(vec![])
+            },
+        )
     }
 
     /// A step that makes a layer: reuse it from the cache, or run `make` on an
@@ -493,21 +919,30 @@ impl Engine {
         progress: &Progress,
         title: &str,
         pending: &mut Pending,
-        make: impl FnOnce(&Path, &Step) -> Result<(), EngineError>,
+        make: impl FnOnce(&Path, &Step) -> Result<Vec<String>, EngineError>,
     ) -> Result<(), EngineError> {
         let step = progress.step(title);
         let parent = state.layers.last().map(|l| l.chain_id.clone());
-        let hit = if opts.no_cache { None } else { self.store.db.cache_get(&key)? };
-        let layer = match hit.filter(|l| self.store.snapshots.exists(&l.chain_id) && self.store.content.contains(&l.blob)) {
+        let hit = if opts.no_cache {
+            None
+        } else {
+            self.store.db.cache_get(&key)?
+        };
+        let layer = match hit.filter(|l| {
+            self.store.snapshots.exists(&l.chain_id) && self.store.content.contains(&l.blob)
+        }) {
             Some(layer) => {
                 step.cached();
                 layer
             }
             None => {
-                let layer = self.make_layer(state, parent.as_ref(), &step, pending, make).inspect_err(|e| {
-                    let first = e.to_string();
-                    step.clone_handle().error(first.lines().next().unwrap_or(""));
-                })?;
+                let layer = self
+                    .make_layer(state, parent.as_ref(), &step, pending, make)
+                    .inspect_err(|e| {
+                        let first = e.to_string();
+                        step.clone_handle()
+                            .error(first.lines().next().unwrap_or(""));
+                    })?;
                 self.store.db.cache_put(&key, &layer)?;
                 step.done();
                 layer
@@ -515,25 +950,48 @@ impl Engine {
         };
         state.layers.push(layer);
         state.key = key;
-        state.config.history.push(History { created: Some(time::now()), created_by: Some(created_by), comment: Some("buildkit.dockerfile.v0".into()), empty_layer: false, ..History::default() });
+        state.config.history.push(History {
+            created: Some(time::now()),
+            created_by: Some(created_by),
+            comment: Some("buildkit.dockerfile.v0".into()),
+            empty_layer: false,
+            ..History::default()
+        });
         Ok(())
     }
 
-    fn make_layer(&self, state: &State, parent: Option<&Digest>, step: &Step, pending: &mut Pending, make: impl FnOnce(&Path, &Step) -> Result<(), EngineError>) -> Result<LayerRecord, EngineError> {
+    fn make_layer(
+        &self,
+        state: &State,
+        parent: Option<&Digest>,
+        step: &Step,
+        pending: &mut Pending,
+        make: impl FnOnce(&Path, &Step) -> Result<Vec<String>, EngineError>,
+    ) -> Result<LayerRecord, EngineError> {
         let work = self.store.temp_dir("step")?;
-        let (upper, workdir, merged) = (work.path().join("upper"), work.path().join("work"), work.path().join("merged"));
+        let (upper, workdir, merged) = (
+            work.path().join("upper"),
+            work.path().join("work"),
+            work.path().join("merged"),
+        );
         for d in [&upper, &workdir, &merged] {
             std::fs::create_dir(d).map_err(|e| EngineError::io(d, e))?;
         }
-        std::fs::set_permissions(&upper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).map_err(|e| EngineError::io(&upper, e))?;
-        self.store.snapshots.mount_overlay(&state.chain(), &upper, &workdir, &merged)?;
+        std::fs::set_permissions(&upper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(|e| EngineError::io(&upper, e))?;
+        self.store
+            .snapshots
+            .mount_overlay(&state.chain(), &upper, &workdir, &merged)?;
         let result = make(&merged, step);
         berth_store::snapshot::unmount(&merged)?;
-        result?;
+        mounts::remove_stubs(&upper, &result?);
         // The upper directory is the diff, already in snapshot (overlay) form.
-        let clamp = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok());
+        let clamp = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.parse().ok());
         let mut writer = self.store.content.writer()?;
-        write_layer(&upper, &mut writer, DiffOptions { clamp_mtime: clamp }).map_err(|e| EngineError::io(&upper, e))?;
+        write_layer(&upper, &mut writer, DiffOptions { clamp_mtime: clamp })
+            .map_err(|e| EngineError::io(&upper, e))?;
         let size = writer.written();
         let blob = writer.commit(None)?;
         pending.blobs.push(blob.clone());
@@ -545,8 +1003,16 @@ impl Engine {
         self.store.snapshots.adopt(&upper, &chain_id)?;
         pending.chains.push(chain_id.clone());
         let content = dir_size(&self.store.snapshots.path(&chain_id));
-        self.store.db.add_snapshot(&chain_id, parent, &diff_id, content)?;
-        Ok(LayerRecord { blob, media_type: spec::MEDIA_OCI_LAYER.into(), blob_size: size, diff_id, chain_id })
+        self.store
+            .db
+            .add_snapshot(&chain_id, parent, &diff_id, content)?;
+        Ok(LayerRecord {
+            blob,
+            media_type: spec::MEDIA_OCI_LAYER.into(),
+            blob_size: size,
+            diff_id,
+            chain_id,
+        })
     }
 }
 
@@ -555,43 +1021,79 @@ fn now_is_fixed() -> bool {
 }
 
 fn stage_prefix(def: &StageDef) -> String {
-    def.name.as_ref().map(|n| format!("{n} ")).unwrap_or_default()
+    def.name
+        .as_ref()
+        .map(|n| format!("{n} "))
+        .unwrap_or_default()
 }
 
 fn state_workdir(c: &ContainerConfig) -> String {
-    if c.working_dir.is_empty() { "/".into() } else { c.working_dir.clone() }
+    if c.working_dir.is_empty() {
+        "/".into()
+    } else {
+        c.working_dir.clone()
+    }
 }
 
 fn is_archive(p: &Path) -> bool {
     let n = p.to_string_lossy();
-    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst"].iter().any(|e| n.ends_with(e))
+    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst"]
+        .iter()
+        .any(|e| n.ends_with(e))
 }
 
 fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries.flatten().map(|e| match e.metadata() {
-        Ok(m) if m.is_dir() => dir_size(&e.path()),
-        Ok(m) if m.is_file() => m.len(),
-        _ => 0,
-    }).sum()
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// docker's HEALTHCHECK config: Test, Interval, Timeout, StartPeriod, StartInterval, Retries.
-fn healthcheck(inst: &Instruction, cfg: &ContainerConfig) -> Result<serde_json::Value, EngineError> {
-    if inst.args.first().is_some_and(|a| a.eq_ignore_ascii_case("none")) {
+fn healthcheck(
+    inst: &Instruction,
+    cfg: &ContainerConfig,
+) -> Result<serde_json::Value, EngineError> {
+    if inst
+        .args
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case("none"))
+    {
         return Ok(json!({"Test": ["NONE"]}));
     }
-    let test = if inst.json { std::iter::once("CMD".to_string()).chain(inst.args[1..].iter().cloned()).collect::<Vec<_>>() } else { vec!["CMD-SHELL".to_string(), inst.args[1..].join(" ")] };
+    let test = if inst.json {
+        std::iter::once("CMD".to_string())
+            .chain(inst.args[1..].iter().cloned())
+            .collect::<Vec<_>>()
+    } else {
+        vec!["CMD-SHELL".to_string(), inst.args[1..].join(" ")]
+    };
     let _ = cfg;
     let mut hc = json!({"Test": test});
-    for (flag, field) in [("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"), ("start-interval", "StartInterval")] {
+    for (flag, field) in [
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start-period", "StartPeriod"),
+        ("start-interval", "StartInterval"),
+    ] {
         if let Some(v) = inst.flag(flag) {
-            let d = crate::logs::parse_duration(&v).ok_or_else(|| EngineError::invalid(format!("invalid --{flag}={v}: a duration like 30s")))?;
+            let d = crate::logs::parse_duration(&v).ok_or_else(|| {
+                EngineError::invalid(format!("invalid --{flag}={v}: a duration like 30s"))
+            })?;
             hc[field] = json!(d.num_nanoseconds().unwrap_or(0));
         }
     }
     if let Some(r) = inst.flag("retries") {
-        hc["Retries"] = json!(r.parse::<u32>().map_err(|_| EngineError::invalid(format!("invalid --retries={r}")))?);
+        hc["Retries"] = json!(r
+            .parse::<u32>()
+            .map_err(|_| EngineError::invalid(format!("invalid --retries={r}")))?);
     }
     Ok(hc)
 }
@@ -605,11 +1107,24 @@ fn needed_stages(defs: &[StageDef], target: usize, global: &GlobalScope) -> Vec<
             continue;
         }
         need[i] = true;
-        let base = global.expand(&defs[i].from.args[0]).unwrap_or_default().to_ascii_lowercase();
+        let base = global
+            .expand(&defs[i].from.args[0])
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let mut refs: Vec<String> = vec![base];
-        refs.extend(defs[i].body.iter().filter_map(|inst| inst.flag("from")).map(|f| f.to_ascii_lowercase()));
+        refs.extend(
+            defs[i]
+                .body
+                .iter()
+                .filter_map(|inst| inst.flag("from"))
+                .map(|f| f.to_ascii_lowercase()),
+        );
         for r in refs {
-            if let Some(j) = defs[..i].iter().position(|d| d.name.as_deref() == Some(&r)).or_else(|| r.parse::<usize>().ok().filter(|n| *n < i)) {
+            if let Some(j) = defs[..i]
+                .iter()
+                .position(|d| d.name.as_deref() == Some(&r))
+                .or_else(|| r.parse::<usize>().ok().filter(|n| *n < i))
+            {
                 stack.push(j);
             }
         }
@@ -618,7 +1133,10 @@ fn needed_stages(defs: &[StageDef], target: usize, global: &GlobalScope) -> Vec<
 }
 
 /// A directory holding `content` in a file named `content`.
-fn tempfile_in(store: &berth_store::Store, content: &str) -> Result<berth_store::TempDir, EngineError> {
+fn tempfile_in(
+    store: &berth_store::Store,
+    content: &str,
+) -> Result<berth_store::TempDir, EngineError> {
     let dir = store.temp_dir("heredoc")?;
     let p = dir.path().join("content");
     std::fs::write(&p, content).map_err(|e| EngineError::io(&p, e))?;
@@ -634,21 +1152,56 @@ struct TempMount {
 }
 
 impl TempMount {
-    fn for_source(engine: &Engine, from: Option<&str>, defs: &[StageDef], built: &[Option<State>], ctx: &Context) -> Result<TempMount, EngineError> {
+    fn for_source(
+        engine: &Engine,
+        from: Option<&str>,
+        defs: &[StageDef],
+        built: &[Option<State>],
+        ctx: &Context,
+    ) -> Result<TempMount, EngineError> {
         let Some(from) = from else {
-            return Ok(TempMount { path: ctx.dir.clone(), _dir: None, mounted: false });
+            return Ok(TempMount {
+                path: ctx.dir.clone(),
+                _dir: None,
+                mounted: false,
+            });
         };
         let lfrom = from.to_ascii_lowercase();
-        let stage = defs.iter().position(|d| d.name.as_deref() == Some(&lfrom)).or_else(|| from.parse::<usize>().ok());
+        let stage = defs
+            .iter()
+            .position(|d| d.name.as_deref() == Some(&lfrom))
+            .or_else(|| from.parse::<usize>().ok());
         let chain: Vec<Digest> = match stage {
-            Some(i) => built.get(i).and_then(|s| s.as_ref()).map(|s| s.chain()).ok_or_else(|| EngineError::invalid(format!("COPY --from={from}: that stage is not built before this one")))?,
-            None => engine.resolve_image(from).map_err(|_| EngineError::invalid(format!("COPY --from={from}: no stage or local image of that name")))?.layers.iter().map(|l| l.chain_id.clone()).collect(),
+            Some(i) => built
+                .get(i)
+                .and_then(|s| s.as_ref())
+                .map(|s| s.chain())
+                .ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "COPY --from={from}: that stage is not built before this one"
+                    ))
+                })?,
+            None => engine
+                .resolve_image(from)
+                .map_err(|_| {
+                    EngineError::invalid(format!(
+                        "COPY --from={from}: no stage or local image of that name"
+                    ))
+                })?
+                .layers
+                .iter()
+                .map(|l| l.chain_id.clone())
+                .collect(),
         };
         let dir = engine.store.temp_dir("from")?;
         let path = dir.path().join("root");
         std::fs::create_dir(&path).map_err(|e| EngineError::io(&path, e))?;
         engine.store.snapshots.mount_readonly(&chain, &path)?;
-        Ok(TempMount { path, _dir: Some(dir), mounted: !chain.is_empty() })
+        Ok(TempMount {
+            path,
+            _dir: Some(dir),
+            mounted: !chain.is_empty(),
+        })
     }
 
     fn path(&self) -> &Path {

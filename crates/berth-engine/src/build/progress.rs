@@ -24,7 +24,11 @@ pub struct Step {
 
 impl Progress {
     pub fn new(out: Box<dyn Write + Send>, quiet: bool) -> Progress {
-        Progress { out: Arc::new(Mutex::new(out)), next: Arc::new(Mutex::new(1)), quiet }
+        Progress {
+            out: Arc::new(Mutex::new(out)),
+            next: Arc::new(Mutex::new(1)),
+            quiet,
+        }
     }
 
     fn line(&self, text: &str) {
@@ -42,7 +46,12 @@ impl Progress {
             *n - 1
         };
         self.line(&format!("#{number} {title}"));
-        Step { progress: self.clone(), number, started: Instant::now(), tail: Arc::new(Mutex::new(Vec::new())) }
+        Step {
+            progress: self.clone(),
+            number,
+            started: Instant::now(),
+            tail: Arc::new(Mutex::new(Vec::new())),
+        }
     }
 }
 
@@ -54,7 +63,8 @@ impl Step {
     /// A line of the step's own output, with the time since it started.
     pub fn output(&self, text: &str) {
         let t = self.started.elapsed().as_secs_f64();
-        self.progress.line(&format!("#{} {t:.3} {text}", self.number));
+        self.progress
+            .line(&format!("#{} {t:.3} {text}", self.number));
         let mut tail = self.tail.lock().unwrap();
         tail.push(text.to_string());
         if tail.len() > 10 {
@@ -80,6 +90,11 @@ impl Step {
     }
 
     pub fn clone_handle(&self) -> Step {
-        Step { progress: self.progress.clone(), number: self.number, started: self.started, tail: self.tail.clone() }
+        Step {
+            progress: self.progress.clone(),
+            number: self.number,
+            started: self.started,
+            tail: self.tail.clone(),
+        }
     }
 }

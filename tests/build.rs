@@ -1,0 +1,423 @@
+//! `berth build` end to end: Docker's best-practice patterns, the cache, and
+//! every bad input named in the build issue.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Env, Run};
+
+/// A build context directory with these files.
+fn context(env: &Env, name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = env.path(name);
+    for (path, content) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    dir
+}
+
+fn build(env: &Env, dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["build", "--progress", "plain"];
+    args.extend_from_slice(extra);
+    let d = dir.to_str().unwrap().to_string();
+    args.push(&d);
+    env.berth(&args)
+}
+
+/// The plain-progress line after the step titled `title` ("CACHED" or "DONE ...").
+fn outcome(stderr: &str, title: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains(title))
+        .unwrap_or_else(|| panic!("no step {title:?} in:\n{stderr}"));
+    let num = lines[i].split_whitespace().next().unwrap();
+    lines[i + 1..]
+        .iter()
+        .find(|l| {
+            l.starts_with(&format!("{num} "))
+                && (l.contains("CACHED") || l.contains("DONE") || l.contains("ERROR"))
+        })
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn dependencies_before_code_keep_their_layer() {
+    let env = Env::with_busybox();
+    let df = "FROM busybox\nWORKDIR /app\nCOPY requirements.txt .\nRUN cat requirements.txt > /deps.txt && echo installed\nCOPY . .\nCMD [\"cat\", \"/app/app.py\"]\n";
+    let dir = context(
+        &env,
+        "ctx",
+        &[
+            ("Dockerfile", df),
+            ("requirements.txt", "flask\n"),
+            ("app.py", "print('v1')\n"),
+        ],
+    );
+    let first = build(&env, &dir, &["-t", "app:1"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains(" installed"),
+        "RUN output shown: {}",
+        first.stderr
+    );
+    assert_eq!(env.berth(&["run", "--rm", "app:1"]).ok(), "print('v1')\n");
+    // Nothing changed: every step is a cache hit.
+    let again = build(&env, &dir, &["-t", "app:1"]);
+    for step in ["COPY requirements.txt", "RUN cat", "COPY . ."] {
+        assert!(
+            outcome(&again.stderr, step).contains("CACHED"),
+            "{step}: {}",
+            again.stderr
+        );
+    }
+    // A code change re-runs only what follows the COPY of the code.
+    std::fs::write(dir.join("app.py"), "print('v2')\n").unwrap();
+    let third = build(&env, &dir, &["-t", "app:2"]);
+    assert!(
+        outcome(&third.stderr, "RUN cat").contains("CACHED"),
+        "{}",
+        third.stderr
+    );
+    assert!(
+        outcome(&third.stderr, "COPY . .").contains("DONE"),
+        "{}",
+        third.stderr
+    );
+    assert_eq!(env.berth(&["run", "--rm", "app:2"]).ok(), "print('v2')\n");
+    // A dependency change re-runs the install.
+    std::fs::write(dir.join("requirements.txt"), "flask\ngunicorn\n").unwrap();
+    let fourth = build(&env, &dir, &["-t", "app:3"]);
+    assert!(
+        outcome(&fourth.stderr, "RUN cat").contains("DONE"),
+        "{}",
+        fourth.stderr
+    );
+    assert_eq!(
+        env.berth(&["run", "--rm", "app:3", "cat", "/deps.txt"])
+            .ok(),
+        "flask\ngunicorn\n"
+    );
+    // --no-cache runs everything.
+    let fifth = build(&env, &dir, &["--no-cache", "-t", "app:3"]);
+    assert!(outcome(&fifth.stderr, "COPY requirements.txt").contains("DONE"));
+    env.check_clean();
+}
+
+#[test]
+fn multi_stage_runtime_copies_the_artifact_and_runs_as_non_root() {
+    let env = Env::with_busybox();
+    let df = "FROM busybox AS build\nRUN mkdir /out && echo artifact > /out/app && echo junk > /out/junk\n\nFROM busybox\nCOPY --from=build /out/app /usr/local/bin/app\nUSER nobody\nCMD [\"cat\", \"/usr/local/bin/app\"]\n";
+    let dir = context(&env, "ctx", &[("Dockerfile", df)]);
+    build(&env, &dir, &["-t", "multi"]).ok();
+    assert_eq!(env.berth(&["run", "--rm", "multi"]).ok(), "artifact\n");
+    assert_eq!(
+        env.berth(&["run", "--rm", "multi", "id", "-u"]).ok(),
+        "65534\n"
+    );
+    env.berth(&["run", "--rm", "multi", "test", "!", "-e", "/out/junk"])
+        .ok();
+    let layers = env
+        .berth(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", "multi"])
+        .ok();
+    assert_eq!(
+        layers.trim(),
+        "2",
+        "busybox's layer and the COPY: nothing from the build stage"
+    );
+    let hist = env
+        .berth(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            "multi",
+        ])
+        .ok();
+    assert!(
+        hist.contains("COPY /out/app /usr/local/bin/app # buildkit")
+            && hist.contains("USER nobody"),
+        "{hist}"
+    );
+}
+
+#[test]
+fn targets_pick_one_stage() {
+    let env = Env::with_busybox();
+    let df = "FROM busybox AS base\nENV MODE=base\nFROM base AS development\nENV MODE=development\nFROM base AS production\nENV MODE=production\nRUN echo prod > /marker\n";
+    let dir = context(&env, "ctx", &[("Dockerfile", df)]);
+    let dev = build(&env, &dir, &["--target", "development", "-t", "app:dev"]);
+    assert_eq!(dev.code, 0, "{}", dev.stderr);
+    assert!(
+        !dev.stderr.contains("RUN echo prod"),
+        "only the stages the target needs: {}",
+        dev.stderr
+    );
+    assert_eq!(
+        env.berth(&["run", "--rm", "app:dev", "sh", "-c", "echo $MODE"])
+            .ok(),
+        "development\n"
+    );
+    build(&env, &dir, &["--target", "production", "-t", "app:prod"]).ok();
+    assert_eq!(
+        env.berth(&[
+            "run",
+            "--rm",
+            "app:prod",
+            "sh",
+            "-c",
+            "echo $MODE; cat /marker"
+        ])
+        .ok(),
+        "production\nprod\n"
+    );
+    let r = build(&env, &dir, &["--target", "nosuch"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("target stage \"nosuch\" could not be found"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn cache_mounts_survive_and_stay_out_of_the_image() {
+    let env = Env::with_busybox();
+    let df = "FROM busybox\nRUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log > /count\n";
+    let dir = context(&env, "ctx", &[("Dockerfile", df)]);
+    build(&env, &dir, &["-t", "c:1"]).ok();
+    build(&env, &dir, &["--no-cache", "-t", "c:2"]).ok();
+    assert_eq!(
+        env.berth(&["run", "--rm", "c:2", "cat", "/count"])
+            .ok()
+            .trim(),
+        "2",
+        "the cache kept the first run's line"
+    );
+    env.berth(&[
+        "run",
+        "--rm",
+        "c:2",
+        "sh",
+        "-c",
+        "test -z \"$(ls -A /cache 2>/dev/null)\"",
+    ])
+    .ok();
+}
+
+#[test]
+fn dockerignore_with_an_exception() {
+    let env = Env::with_busybox();
+    let df = "FROM busybox\nCOPY . /ctx\n";
+    let dir = context(
+        &env,
+        "ctx",
+        &[
+            ("Dockerfile", df),
+            (".dockerignore", "*.md\n!README.md\nsecrets/\n"),
+            ("README.md", "readme"),
+            ("NOTES.md", "notes"),
+            ("secrets/key", "k"),
+            ("src/main.rs", "fn main() {}"),
+        ],
+    );
+    build(&env, &dir, &["-t", "ign"]).ok();
+    let listing = env
+        .berth(&[
+            "run",
+            "--rm",
+            "ign",
+            "sh",
+            "-c",
+            "cd /ctx && find . -type f | sort",
+        ])
+        .ok();
+    assert_eq!(
+        listing,
+        "./.dockerignore\n./Dockerfile\n./README.md\n./src/main.rs\n"
+    );
+    // An ignored file does not invalidate the cache.
+    std::fs::write(dir.join("NOTES.md"), "changed").unwrap();
+    assert!(outcome(&build(&env, &dir, &["-t", "ign"]).stderr, "COPY . /ctx").contains("CACHED"));
+}
+
+#[test]
+fn secrets_args_labels_and_outputs() {
+    let env = Env::with_busybox();
+    let df = "FROM busybox\nARG VERSION=1\nRUN --mount=type=secret,id=token test \"$(cat /run/secrets/token)\" = s3cret && echo v$VERSION > /v\nLABEL stage=final\n";
+    let dir = context(&env, "ctx", &[("Dockerfile", df)]);
+    std::fs::write(env.path("token"), "s3cret").unwrap();
+    let secret = format!("id=token,src={}", env.path("token").display());
+    let iid = env.path("iid");
+    let r = env.berth(&[
+        "build",
+        "-q",
+        "--secret",
+        &secret,
+        "--build-arg",
+        "VERSION=7",
+        "--label",
+        "team=core",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        "-t",
+        "s",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "", "-q prints no progress");
+    assert_eq!(r.stdout.trim(), std::fs::read_to_string(&iid).unwrap());
+    assert_eq!(env.berth(&["run", "--rm", "s", "cat", "/v"]).ok(), "v7\n");
+    env.berth(&["run", "--rm", "s", "test", "!", "-e", "/run/secrets/token"])
+        .ok();
+    let inspect = env.berth(&["image", "inspect", "s"]).ok();
+    assert!(
+        !inspect.contains("s3cret"),
+        "the secret is in no history or config"
+    );
+    assert_eq!(
+        env.berth(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.Labels.team}} {{.Config.Labels.stage}}",
+            "s"
+        ])
+        .ok(),
+        "core final\n"
+    );
+    // A required secret that was not given.
+    let df2 = "FROM busybox\nRUN --mount=type=secret,id=missing,required=true true\n";
+    let dir2 = context(&env, "ctx2", &[("Dockerfile", df2)]);
+    let r = build(&env, &dir2, &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("secret missing not found"),
+        "{}",
+        r.stderr
+    );
+    // -f outside the context, and from stdin.
+    std::fs::write(
+        env.path("Other.Dockerfile"),
+        "FROM busybox\nRUN echo other > /o\n",
+    )
+    .unwrap();
+    build(
+        &env,
+        &dir,
+        &[
+            "-f",
+            env.path("Other.Dockerfile").to_str().unwrap(),
+            "-t",
+            "other",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        env.berth(&["run", "--rm", "other", "cat", "/o"]).ok(),
+        "other\n"
+    );
+    let r = env.berth_stdin(
+        &[
+            "build",
+            "-q",
+            "-f",
+            "-",
+            "-t",
+            "stdin",
+            dir.to_str().unwrap(),
+        ],
+        b"FROM busybox\nCMD [\"echo\", \"from stdin\"]\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(env.berth(&["run", "--rm", "stdin"]).ok(), "from stdin\n");
+}
+
+#[test]
+fn bad_input_fails_cleanly() {
+    let env = Env::with_busybox();
+    let cases: &[(&str, &str)] = &[
+        (
+            "FROM busybox\nRUNN echo\n",
+            "unknown instruction: RUNN (did you mean RUN?)",
+        ),
+        ("FROM busybox\nRUN <<EOF\nno end\n", "unterminated heredoc"),
+        (
+            "FROM busybox\nCOPY missing.txt /x\n",
+            "\"/missing.txt\": not found",
+        ),
+        (
+            "FROM busybox\nCOPY --from=nosuch /x /x\n",
+            "COPY --from=nosuch: no stage or local image of that name",
+        ),
+        (
+            "FROM nosuchimage\n",
+            "failed to resolve source metadata for docker.io/library/nosuchimage:latest",
+        ),
+        (
+            "FROM busybox\nRUN echo failing-output; exit 3\n",
+            "did not complete successfully: exit code: 3",
+        ),
+    ];
+    for (i, (df, needle)) in cases.iter().enumerate() {
+        let dir = context(&env, &format!("bad{i}"), &[("Dockerfile", df)]);
+        let r = build(&env, &dir, &["-t", "bad:latest"]);
+        assert_eq!(r.code, 1, "{df}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(needle),
+            "{df}: {needle:?} not in {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("Dockerfile:"),
+            "names the Dockerfile line: {}",
+            r.stderr
+        );
+    }
+    let failing = build(&env, &context(&env, "bad5", &[]), &[]);
+    assert!(
+        failing.stderr.contains("failing-output"),
+        "the last output lines: {}",
+        failing.stderr
+    );
+    // No half image, no containers, no mounts, no temporary directories left.
+    assert_eq!(env.berth(&["images", "-q", "bad"]).ok(), "");
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(env.dir.path().to_str().unwrap()),
+        "leaked mount"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.root().join("tmp")).unwrap().count(),
+        0
+    );
+    let r = env.berth(&["build", "/no/such/dir"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("/no/such/dir"), "{}", r.stderr);
+    let r = env.berth(&["build", "--network", "bridge0", "."]);
+    assert!(r.stderr.contains("not supported"), "{}", r.stderr);
+    env.check_clean();
+}
+
+#[test]
+fn check_lints_instead_of_building() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[("Dockerfile", "FROM busybox\nCMD echo hi\n")],
+    );
+    let r = env.berth(&["build", "--check", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("JSONArgsRecommended"), "{}", r.stdout);
+    assert_eq!(
+        env.berth(&["images", "-q"]).ok().lines().count(),
+        1,
+        "nothing was built"
+    );
+}
