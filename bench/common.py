@@ -1,0 +1,84 @@
+"""Shared helpers for the whole-process benchmarks in bench/: building the
+release binary, a private berth root, the busybox image, timing, docker."""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Debian's docker.io client matches its engine and has BuildKit built in; a
+# newer client elsewhere on PATH may need the buildx plugin.
+DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
+
+
+def timed(cmd, cwd=None, stdin=None):
+    """Wall seconds and the child's peak RSS in kB; exits on failure."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, stdin=stdin)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}")
+    return elapsed, usage.ru_maxrss
+
+
+def series(cmd, runs, warmup=3, before=None):
+    """Median, p90 and peak RSS over `runs` runs (after `warmup`); `before` runs untimed ahead of each."""
+    samples = []
+    for i in range(warmup + runs):
+        if before:
+            before()
+        sample = timed(cmd)
+        if i >= warmup:
+            samples.append(sample)
+    times = sorted(t for t, _ in samples)
+    return statistics.median(times), times[max(0, int(len(times) * 0.9) - 1)], max(m for _, m in samples)
+
+
+def berth_binary():
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "berth-cli"], cwd=REPO, check=True)
+    return os.path.join(REPO, "target", "release", "berth")
+
+
+def busybox_tar(dest):
+    """A busybox root filesystem tarball from Debian's busybox-static."""
+    bb = shutil.which("busybox") or "/bin/busybox"
+    root = os.path.join(dest, "rootfs")
+    tar = os.path.join(dest, "bb.tar")
+    subprocess.run(["sh", "-c", f"mkdir -p {root}/bin {root}/etc {root}/tmp && cp {bb} {root}/bin/busybox && "
+                    f"for a in $({bb} --list); do [ $a = busybox ] || ln -sf busybox {root}/bin/$a; done && "
+                    f"echo 'root:x:0:0:root:/root:/bin/sh' > {root}/etc/passwd && "
+                    f"echo 'nobody:x:65534:65534:nobody:/:/bin/false' >> {root}/etc/passwd && "
+                    f"printf 'root:x:0:\\nnogroup:x:65534:\\n' > {root}/etc/group && tar -C {root} -cf {tar} ."],
+                   check=True, stdout=subprocess.DEVNULL)
+    return tar
+
+
+class Workspace:
+    """A private berth root with the busybox image, removed on exit."""
+
+    def __enter__(self):
+        self.berth = berth_binary()
+        self.dir = tempfile.mkdtemp(prefix="berth-bench-")
+        self.tar = busybox_tar(self.dir)
+        self.base = [self.berth, "--root", os.path.join(self.dir, "root"), "--state-dir", os.path.join(self.dir, "state")]
+        subprocess.run(self.base + ["import", self.tar, "busybox"], check=True, stdout=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["sh", "-c", f"grep -o ' {self.dir}[^ ]*' /proc/self/mounts | xargs -r -n1 umount -l"], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def machine():
+    return f"machine: {os.cpu_count()} cores, kernel {os.uname().release}"
+
+
+def docker_version():
+    """The docker engine's version, or None when none answers."""
+    out = subprocess.run([DOCKER, "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else None
