@@ -421,3 +421,25 @@ fn check_lints_instead_of_building() {
         "nothing was built"
     );
 }
+
+#[test]
+fn source_date_epoch_makes_builds_reproducible() {
+    let env = Env::with_busybox();
+    let df = "FROM busybox\nCOPY . /src\nRUN echo built > /out && touch /newfile\nENV A=1\nCMD [\"cat\", \"/out\"]\n";
+    let dir = context(&env, "ctx", &[("Dockerfile", df), ("a.txt", "a"), ("sub/b.txt", "b")]);
+    let id = |extra: &[&str]| {
+        let mut args = vec!["build", "-q", "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000"];
+        args.extend_from_slice(extra);
+        let d = dir.to_str().unwrap().to_string();
+        args.push(&d);
+        env.berth(&args).ok().trim().to_string()
+    };
+    let first = id(&[]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = id(&[]);
+    assert_eq!(first, second, "the same inputs give the same image");
+    assert_eq!(env.berth(&["image", "inspect", "-f", "{{.Created}}", &first]).ok().trim(), "2023-11-14T22:13:20Z");
+    // Without it, times differ and so do the ids.
+    let plain = env.berth(&["build", "-q", "--no-cache", dir.to_str().unwrap()]).ok();
+    assert_ne!(plain.trim(), first);
+}

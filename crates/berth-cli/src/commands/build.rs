@@ -107,13 +107,17 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
         (PathBuf::from(&a.path), None)
     };
     let dockerfile = a.file.as_ref().filter(|f| *f != "-").map(PathBuf::from);
+    let build_args = key_values(&a.build_arg, "--build-arg")?;
+    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().or_else(|| build_args.get("SOURCE_DATE_EPOCH").cloned());
+    let source_date_epoch = epoch.map(|e| e.parse::<i64>().map_err(|_| fail(format!("invalid SOURCE_DATE_EPOCH {e:?}: seconds since 1970")))).transpose()?;
     let opts = BuildOptions {
         context,
         dockerfile,
         dockerfile_text,
         tags: a.tag.clone(),
         target: a.target.clone(),
-        build_args: key_values(&a.build_arg, "--build-arg")?,
+        build_args,
+        source_date_epoch,
         no_cache: a.no_cache,
         labels: key_values(&a.label, "--label")?,
         network: a.network.clone(),

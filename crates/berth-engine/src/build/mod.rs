@@ -43,6 +43,9 @@ pub struct BuildOptions {
     pub network: Option<String>,
     /// `--secret` sources by id.
     pub secrets: BTreeMap<String, mounts::SecretSource>,
+    /// SOURCE_DATE_EPOCH: image and history times, and file times clamped to it,
+    /// so that the same inputs give the same image, byte for byte.
+    pub source_date_epoch: Option<i64>,
 }
 
 /// The image being built: config, layers and the cache key so far.
@@ -190,17 +193,14 @@ impl Engine {
                 .insert(k.clone(), v.clone());
         }
         let step = progress.step("exporting to image");
-        let now = std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .or_else(|| opts.build_args.get("SOURCE_DATE_EPOCH").cloned());
-        let created = match now.and_then(|s| s.parse::<i64>().ok()) {
+        let created = match opts.source_date_epoch {
             Some(epoch) => chrono::DateTime::from_timestamp(epoch, 0)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_else(time::now),
             None => time::now(),
         };
         state.config.created = Some(created.clone());
-        if now_is_fixed() {
+        if opts.source_date_epoch.is_some() {
             for h in &mut state.config.history {
                 h.created = Some(created.clone());
             }
@@ -923,6 +923,11 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let step = progress.step(title);
         let parent = state.layers.last().map(|l| l.chain_id.clone());
+        // Clamped file times make different bytes: they key the cache too.
+        let key = match opts.source_date_epoch {
+            Some(e) => Digest::of(format!("{key}\nepoch {e}").as_bytes()),
+            None => key,
+        };
         let hit = if opts.no_cache {
             None
         } else {
@@ -937,7 +942,7 @@ impl Engine {
             }
             None => {
                 let layer = self
-                    .make_layer(state, parent.as_ref(), &step, pending, make)
+                    .make_layer(state, parent.as_ref(), opts.source_date_epoch, &step, pending, make)
                     .inspect_err(|e| {
                         let first = e.to_string();
                         step.clone_handle()
@@ -964,6 +969,7 @@ impl Engine {
         &self,
         state: &State,
         parent: Option<&Digest>,
+        epoch: Option<i64>,
         step: &Step,
         pending: &mut Pending,
         make: impl FnOnce(&Path, &Step) -> Result<Vec<String>, EngineError>,
@@ -986,9 +992,7 @@ impl Engine {
         berth_store::snapshot::unmount(&merged)?;
         mounts::remove_stubs(&upper, &result?);
         // The upper directory is the diff, already in snapshot (overlay) form.
-        let clamp = std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|s| s.parse().ok());
+        let clamp = epoch.map(|e| e.max(0) as u64);
         let mut writer = self.store.content.writer()?;
         write_layer(&upper, &mut writer, DiffOptions { clamp_mtime: clamp })
             .map_err(|e| EngineError::io(&upper, e))?;
@@ -1014,10 +1018,6 @@ impl Engine {
             chain_id,
         })
     }
-}
-
-fn now_is_fixed() -> bool {
-    std::env::var("SOURCE_DATE_EPOCH").is_ok()
 }
 
 fn stage_prefix(def: &StageDef) -> String {
