@@ -426,9 +426,19 @@ fn check_lints_instead_of_building() {
 fn source_date_epoch_makes_builds_reproducible() {
     let env = Env::with_busybox();
     let df = "FROM busybox\nCOPY . /src\nRUN echo built > /out && touch /newfile\nENV A=1\nCMD [\"cat\", \"/out\"]\n";
-    let dir = context(&env, "ctx", &[("Dockerfile", df), ("a.txt", "a"), ("sub/b.txt", "b")]);
+    let dir = context(
+        &env,
+        "ctx",
+        &[("Dockerfile", df), ("a.txt", "a"), ("sub/b.txt", "b")],
+    );
     let id = |extra: &[&str]| {
-        let mut args = vec!["build", "-q", "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000"];
+        let mut args = vec![
+            "build",
+            "-q",
+            "--no-cache",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000000",
+        ];
         args.extend_from_slice(extra);
         let d = dir.to_str().unwrap().to_string();
         args.push(&d);
@@ -438,8 +448,132 @@ fn source_date_epoch_makes_builds_reproducible() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second = id(&[]);
     assert_eq!(first, second, "the same inputs give the same image");
-    assert_eq!(env.berth(&["image", "inspect", "-f", "{{.Created}}", &first]).ok().trim(), "2023-11-14T22:13:20Z");
+    assert_eq!(
+        env.berth(&["image", "inspect", "-f", "{{.Created}}", &first])
+            .ok()
+            .trim(),
+        "2023-11-14T22:13:20Z"
+    );
     // Without it, times differ and so do the ids.
-    let plain = env.berth(&["build", "-q", "--no-cache", dir.to_str().unwrap()]).ok();
+    let plain = env
+        .berth(&["build", "-q", "--no-cache", dir.to_str().unwrap()])
+        .ok();
     assert_ne!(plain.trim(), first);
+}
+
+#[test]
+fn outputs_and_calls() {
+    let env = Env::with_busybox();
+    let df = "# base stage\nFROM busybox AS base\n# the version to build\nARG VERSION=1.0\n# the app\nFROM base AS app\nRUN echo v > /version\n";
+    let dir = context(&env, "ctx", &[("Dockerfile", df)]);
+    let out = env.path("out");
+    build(
+        &env,
+        &dir,
+        &["--output", &format!("type=local,dest={}", out.display())],
+    )
+    .ok();
+    assert_eq!(std::fs::read_to_string(out.join("version")).unwrap(), "v\n");
+    assert!(out.join("bin/busybox").is_file());
+    assert_eq!(
+        env.berth(&["images", "-q", "--filter", "dangling=true"])
+            .ok(),
+        "",
+        "an untagged export is not kept"
+    );
+    let tar = env.path("rootfs.tar");
+    build(
+        &env,
+        &dir,
+        &["--output", &format!("type=tar,dest={}", tar.display())],
+    )
+    .ok();
+    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&tar).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(names.contains(&"version".to_string()), "{names:?}");
+    let archive = env.path("image.tar");
+    build(
+        &env,
+        &dir,
+        &[
+            "-t",
+            "exported",
+            "--output",
+            &format!("type=docker,dest={}", archive.display()),
+        ],
+    )
+    .ok();
+    let other = Env::new();
+    assert!(other
+        .berth(&["load", "-i", archive.to_str().unwrap()])
+        .ok()
+        .contains("Loaded image"));
+    let targets = env
+        .berth(&["build", "--call", "targets", dir.to_str().unwrap()])
+        .ok();
+    assert!(
+        targets.contains("base") && targets.contains("app (default)"),
+        "{targets}"
+    );
+    let outline = env
+        .berth(&["build", "--call", "outline", dir.to_str().unwrap()])
+        .ok();
+    assert!(
+        outline.contains("VERSION")
+            && outline.contains("1.0")
+            && outline.contains("the version to build"),
+        "{outline}"
+    );
+    let r = build(&env, &dir, &["--output", "type=registry"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("use type=local, tar, oci or docker"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn builder_prune_and_system_df() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n",
+        )],
+    );
+    build(&env, &dir, &["-t", "kept"]).ok();
+    let df = env.berth(&["system", "df"]).ok();
+    assert!(
+        df.starts_with("TYPE") && df.contains("Build Cache") && df.contains("Images"),
+        "{df}"
+    );
+    assert_eq!(
+        env.berth(&["system", "df", "--format", "{{.Type}}:{{.TotalCount}}"])
+            .ok(),
+        "Images:2\nContainers:0\nLocal Volumes:0\nBuild Cache:2\n"
+    );
+    // The image uses the cached layers: a plain prune keeps them, -a drops the cache entries.
+    let out = env.berth(&["builder", "prune", "-f"]).ok();
+    assert!(out.contains("Total:"), "{out}");
+    assert!(outcome(&build(&env, &dir, &["-t", "kept"]).stderr, "RUN echo b").contains("CACHED"));
+    env.berth(&["builder", "prune", "-a", "-f", "--filter", "until=1h"])
+        .ok();
+    assert!(
+        outcome(&build(&env, &dir, &["-t", "kept"]).stderr, "RUN echo b").contains("CACHED"),
+        "until=1h keeps recent entries"
+    );
+    let out = env.berth(&["builder", "prune", "-a", "-f"]).ok();
+    assert!(out.starts_with("Deleted build cache objects:"), "{out}");
+    assert!(outcome(&build(&env, &dir, &["-t", "kept"]).stderr, "RUN echo b").contains("DONE"));
+    // The image itself is untouched and the store is sound.
+    assert_eq!(env.berth(&["run", "--rm", "kept", "cat", "/b"]).ok(), "b\n");
+    env.check_clean();
+    env.berth(&["builder", "prune", "-f", "--filter", "label=x"])
+        .fails(1, "invalid filter");
 }

@@ -85,7 +85,7 @@ pub enum Command {
     /// Display system-wide information
     Info(FormatArgs),
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Manage builds
     #[command(subcommand)]
     Builder(BuilderCommand),
@@ -116,13 +116,28 @@ pub enum ImageCommand {
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 }
 
 #[derive(Subcommand)]
 pub enum BuilderCommand {
     /// Build an image from a Dockerfile
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=24h")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -153,6 +168,8 @@ pub enum ContainerCommand {
 pub enum SystemCommand {
     /// Verify every blob's digest and every reference in the store
     Check,
+    /// Show disk usage
+    Df(FormatArgs),
     /// Display system-wide information
     Info(FormatArgs),
 }
@@ -490,6 +507,12 @@ pub struct BuildArgs {
     /// Set target platform for build (only this host's platform for now)
     #[arg(long)]
     pub platform: Option<String>,
+    /// Output destination (format: "type=local,dest=path", type=tar|oci|docker; or a path, - for a tar on STDOUT)
+    #[arg(short, long)]
+    pub output: Option<String>,
+    /// Print information about the build instead of building: outline (stages and build args) or targets
+    #[arg(long)]
+    pub call: Option<String>,
     /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=x,env=VAR")
     #[arg(long)]
     pub secret: Vec<String>,

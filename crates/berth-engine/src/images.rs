@@ -603,3 +603,36 @@ fn display_name(name: &str, image: &ImageRecord) -> String {
         name.to_string()
     }
 }
+
+impl Engine {
+    /// Writes an image's whole filesystem (its layers merged) as one tar: `build --output type=tar`.
+    pub fn export_rootfs(&self, image: &Digest, out: &mut dyn Write) -> Result<(), EngineError> {
+        let record = self
+            .store
+            .db
+            .image(image)?
+            .ok_or_else(|| EngineError::NoSuchImage(image.to_string()))?;
+        let chain: Vec<Digest> = record.layers.iter().map(|l| l.chain_id.clone()).collect();
+        let dir = self.store.temp_dir("export")?;
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).map_err(|e| EngineError::io(&root, e))?;
+        self.store.snapshots.mount_readonly(&chain, &root)?;
+        let result = berth_image::diff::write_layer(&root, out, Default::default()).map(|_| ());
+        if !chain.is_empty() {
+            berth_store::snapshot::unmount(&root)?;
+        }
+        result.map_err(|e| EngineError::io(&root, e))
+    }
+
+    /// Unpacks an image's filesystem into `dest`: `build --output type=local`.
+    pub fn export_to_dir(&self, image: &Digest, dest: &std::path::Path) -> Result<(), EngineError> {
+        std::fs::create_dir_all(dest).map_err(|e| EngineError::io(dest, e))?;
+        let dir = self.store.temp_dir("export")?;
+        let tar = dir.path().join("rootfs.tar");
+        let mut f = std::fs::File::create(&tar).map_err(|e| EngineError::io(&tar, e))?;
+        self.export_rootfs(image, &mut f)?;
+        let f = std::fs::File::open(&tar).map_err(|e| EngineError::io(&tar, e))?;
+        layer::apply_layer(f, dest).map_err(|e| EngineError::BadContent(e.to_string()))?;
+        Ok(())
+    }
+}

@@ -635,9 +635,9 @@ pub fn default_profile() -> Profile {
             ArchMap {
                 architecture: "SCMP_ARCH_X86_64".into(),
                 // docker also lists X32; x32 binaries are all but extinct, and leaving
-            // the ABI out kills them instead of filtering them (stricter), while
-            // saving ~4 ms of filter compilation on every container start.
-            sub_architectures: Some(vec!["SCMP_ARCH_X86".into()]),
+                // the ABI out kills them instead of filtering them (stricter), while
+                // saving ~4 ms of filter compilation on every container start.
+                sub_architectures: Some(vec!["SCMP_ARCH_X86".into()]),
             },
             ArchMap {
                 architecture: "SCMP_ARCH_AARCH64".into(),

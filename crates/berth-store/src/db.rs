@@ -383,6 +383,31 @@ impl Db {
         Ok(())
     }
 
+    /// Every build cache entry: key, layer, last use (`YYYY-MM-DD HH:MM:SS`, UTC).
+    pub fn cache_entries(&self) -> Result<Vec<(Digest, LayerRecord, String)>, StoreError> {
+        let mut st = self.conn.prepare("SELECT key, blob, media_type, blob_size, diff_id, chain_id, last_used FROM build_cache ORDER BY last_used")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                digest(r.get(0)?)?,
+                LayerRecord {
+                    blob: digest(r.get(1)?)?,
+                    media_type: r.get(2)?,
+                    blob_size: r.get::<_, i64>(3)? as u64,
+                    diff_id: digest(r.get(4)?)?,
+                    chain_id: digest(r.get(5)?)?,
+                },
+                r.get(6)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn cache_remove(&self, key: &Digest) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM build_cache WHERE key = ?1", [key.as_str()])?;
+        Ok(())
+    }
+
     // ---- snapshots ----
 
     pub fn add_snapshot(

@@ -82,11 +82,13 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => i::import(engine, a),
         Command::Build(a)
         | Command::Image(ImageCommand::Build(a))
-        | Command::Builder(BuilderCommand::Build(a)) => build::build(engine, a),
+        | Command::Builder(BuilderCommand::Build(a)) => build::build(engine, *a),
         Command::Image(ImageCommand::Inspect(a)) => {
             c::inspect(engine, a.names, a.format, a.size, Some("image"))
         }
         Command::System(SystemCommand::Check) => system::check(engine),
+        Command::System(SystemCommand::Df(a)) => system::df(engine, a),
+        Command::Builder(BuilderCommand::Prune(a)) => build::prune(engine, a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),
         Command::Completion { .. } | Command::Lint(_) => {

@@ -148,3 +148,68 @@ pub fn check(engine: &Engine) -> Result<i32, CliError> {
         ),
     ))
 }
+
+/// `system df`: images, containers and the build cache, as docker prints them.
+pub fn df(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
+    let images = engine.list_images().map_err(fail)?;
+    let containers = engine.list_containers().map_err(fail)?;
+    let used: std::collections::HashSet<&str> =
+        containers.iter().map(|c| c.image.as_str()).collect();
+    let image_size: u64 = images.iter().map(|i| i.record.size).sum();
+    let unused_size: u64 = images
+        .iter()
+        .filter(|i| !used.contains(i.record.id.as_str()))
+        .map(|i| i.record.size)
+        .sum();
+    let sizes: Vec<(u64, bool)> = containers
+        .iter()
+        .map(|c| (engine.container_size(c).0, c.state.running))
+        .collect();
+    let c_size: u64 = sizes.iter().map(|s| s.0).sum();
+    let c_reclaim: u64 = sizes.iter().filter(|s| !s.1).map(|s| s.0).sum();
+    let (cache_n, cache_size, cache_reclaim) = engine.build_cache_usage().map_err(fail)?;
+    let pct = |part: u64, whole: u64| {
+        (part * 100)
+            .checked_div(whole)
+            .map(|p| format!(" ({p}%)"))
+            .unwrap_or_default()
+    };
+    let row = |kind: &str, total: usize, active: usize, size: u64, reclaim: u64| serde_json::json!({"Type": kind, "TotalCount": total.to_string(), "Active": active.to_string(), "Size": berth_engine::time::human_size(size), "Reclaimable": format!("{}{}", berth_engine::time::human_size(reclaim), pct(reclaim, size))});
+    let rows = vec![
+        row(
+            "Images",
+            images.len(),
+            images
+                .iter()
+                .filter(|i| used.contains(i.record.id.as_str()))
+                .count(),
+            image_size,
+            unused_size,
+        ),
+        row(
+            "Containers",
+            containers.len(),
+            containers.iter().filter(|c| c.state.running).count(),
+            c_size,
+            c_reclaim,
+        ),
+        row("Local Volumes", 0, 0, 0, 0),
+        row("Build Cache", cache_n, 0, cache_size, cache_reclaim),
+    ];
+    let headers = [
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ];
+    let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+    format::print_rows(
+        &mut std::io::stdout(),
+        &format::Format::parse(a.format.as_deref(), default),
+        &rows,
+        &headers,
+    )
+    .map_err(|e| CliError::new(1, e))?;
+    Ok(0)
+}

@@ -933,8 +933,15 @@ impl Engine {
         } else {
             self.store.db.cache_get(&key)?
         };
+        // A hit counts only if its layer is still there and sits on this very parent.
+        let on_parent = |l: &LayerRecord| match &parent {
+            None => l.chain_id == l.diff_id,
+            Some(p) => l.chain_id == Digest::of(format!("{p} {}", l.diff_id).as_bytes()),
+        };
         let layer = match hit.filter(|l| {
-            self.store.snapshots.exists(&l.chain_id) && self.store.content.contains(&l.blob)
+            on_parent(l)
+                && self.store.snapshots.exists(&l.chain_id)
+                && self.store.content.contains(&l.blob)
         }) {
             Some(layer) => {
                 step.cached();
@@ -942,7 +949,14 @@ impl Engine {
             }
             None => {
                 let layer = self
-                    .make_layer(state, parent.as_ref(), opts.source_date_epoch, &step, pending, make)
+                    .make_layer(
+                        state,
+                        parent.as_ref(),
+                        opts.source_date_epoch,
+                        &step,
+                        pending,
+                        make,
+                    )
                     .inspect_err(|e| {
                         let first = e.to_string();
                         step.clone_handle()
@@ -1214,5 +1228,72 @@ impl Drop for TempMount {
         if self.mounted {
             let _ = berth_store::snapshot::unmount(&self.path);
         }
+    }
+}
+
+/// What `builder prune` removed.
+pub struct Pruned {
+    pub keys: Vec<Digest>,
+    pub reclaimed: u64,
+}
+
+impl Engine {
+    /// The build cache's total size and how much of it no image uses (`system df`).
+    pub fn build_cache_usage(&self) -> Result<(usize, u64, u64), EngineError> {
+        let entries = self.store.db.cache_entries()?;
+        let mut size = 0;
+        let mut reclaimable = 0;
+        for (_, layer, _) in &entries {
+            let s = self.store.db.snapshot_size(&layer.chain_id)?.unwrap_or(0);
+            size += s;
+            if !self.image_uses_chain(&layer.chain_id)? {
+                reclaimable += s;
+            }
+        }
+        Ok((entries.len(), size, reclaimable))
+    }
+
+    fn image_uses_chain(&self, chain: &Digest) -> Result<bool, EngineError> {
+        Ok(self
+            .store
+            .db
+            .images()?
+            .iter()
+            .any(|i| i.layers.iter().any(|l| &l.chain_id == chain)))
+    }
+
+    /// `builder prune`: cache entries no image uses (all with `all`), last
+    /// used before `until` when given; their layers go when nothing else holds them.
+    pub fn prune_build_cache(
+        &self,
+        all: bool,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Pruned, EngineError> {
+        let mut pruned = Pruned {
+            keys: Vec::new(),
+            reclaimed: 0,
+        };
+        for (key, layer, last_used) in self.store.db.cache_entries()? {
+            let used = chrono::NaiveDateTime::parse_from_str(&last_used, "%Y-%m-%d %H:%M:%S")
+                .map(|t| t.and_utc())
+                .ok();
+            if until.is_some_and(|u| used.is_some_and(|t| t > u)) {
+                continue;
+            }
+            if !all && self.image_uses_chain(&layer.chain_id)? {
+                continue;
+            }
+            self.store.db.cache_remove(&key)?;
+            if !self.store.db.chain_in_use(&layer.chain_id)? {
+                pruned.reclaimed += self.store.db.snapshot_size(&layer.chain_id)?.unwrap_or(0);
+                self.store.db.remove_snapshot(&layer.chain_id)?;
+                self.store.snapshots.remove(&layer.chain_id)?;
+            }
+            if !self.store.db.blob_in_use(&layer.blob)? {
+                let _ = std::fs::remove_file(self.store.content.path(&layer.blob));
+            }
+            pruned.keys.push(key);
+        }
+        Ok(pruned)
     }
 }
