@@ -577,3 +577,125 @@ fn builder_prune_and_system_df() {
     env.berth(&["builder", "prune", "-f", "--filter", "label=x"])
         .fails(1, "invalid filter");
 }
+
+#[test]
+fn ctrl_c_stops_cleanly() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[("Dockerfile", "FROM busybox\nRUN echo started && sleep 30\n")],
+    );
+    let mut child = env
+        .cmd(&[
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            "never",
+            dir.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the RUN step's container is running.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    while !seen.contains("started") {
+        let n = std::io::Read::read(&mut stderr, &mut buf).unwrap();
+        assert!(n > 0, "build ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let t0 = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "stopped promptly"
+    );
+    assert_eq!(env.berth(&["images", "-q", "never"]).ok(), "");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(env.dir.path().to_str().unwrap()),
+        "leaked mount"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.root().join("tmp")).unwrap().count(),
+        0
+    );
+    env.check_clean();
+}
+
+#[test]
+fn two_builds_at_once_share_the_cache() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY . /src\nRUN ls /src > /list\n",
+            ),
+            ("a", "a"),
+        ],
+    );
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            env.cmd(&[
+                "build",
+                "-q",
+                "-t",
+                &format!("par:{i}"),
+                dir.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        env.berth(&["run", "--rm", "par:1", "cat", "/list"]).ok(),
+        "Dockerfile\na\n"
+    );
+    env.check_clean();
+}
+
+#[test]
+fn onbuild_triggers_run_in_children() {
+    let env = Env::with_busybox();
+    let parent = context(
+        &env,
+        "parent",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nONBUILD RUN echo triggered > /trigger\n",
+        )],
+    );
+    build(&env, &parent, &["-t", "parent"]).ok();
+    env.berth(&["run", "--rm", "parent", "test", "!", "-e", "/trigger"])
+        .ok();
+    let child = context(
+        &env,
+        "child",
+        &[("Dockerfile", "FROM parent\nRUN cat /trigger\n")],
+    );
+    let r = build(&env, &child, &["-t", "child"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        env.berth(&["run", "--rm", "child", "cat", "/trigger"]).ok(),
+        "triggered\n"
+    );
+    assert!(r.stderr.contains("transferring context:"), "{}", r.stderr);
+}

@@ -27,6 +27,9 @@ pub enum EngineError {
     BadContent(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Stopped by SIGINT or SIGTERM (Ctrl-C).
+    #[error("canceled: interrupted")]
+    Interrupted,
     #[error("{path}: {source}")]
     Io {
         path: String,

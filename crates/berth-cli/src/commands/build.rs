@@ -284,9 +284,11 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
     let output = a.output.as_deref().map(parse_output).transpose()?;
     let quiet = a.quiet || a.progress == "quiet";
     let progress = Progress::new(Box::new(std::io::stderr()), quiet);
-    let id = engine
-        .build(&opts, &progress)
-        .map_err(|e| CliError::new(1, format!("failed to solve: {e}")))?;
+    let id = engine.build(&opts, &progress).map_err(|e| match e {
+        // Ctrl-C: the shell's convention, 128 + SIGINT.
+        berth_engine::EngineError::Interrupted => CliError::new(130, "failed to solve: canceled"),
+        e => CliError::new(1, format!("failed to solve: {e}")),
+    })?;
     if let Some(out) = output {
         export(engine, &id, out, a.tag.is_empty())?;
     }

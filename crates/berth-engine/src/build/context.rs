@@ -303,3 +303,32 @@ fn copy_entry(root: &Path, src: &Path, dest: &str, opts: CopyOptions) -> Result<
     }
     Ok(size)
 }
+
+/// Bytes of the files a build can see (what docker would send as the context).
+pub fn context_size(dir: &Path, ignore: &Matcher) -> u64 {
+    fn walk(dir: &Path, rel: &str, ignore: &Matcher) -> u64 {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut total = 0;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{}", e.file_name().to_string_lossy())
+            };
+            let Ok(meta) = e.metadata() else { continue };
+            let excluded = ignore.excluded(&r);
+            if meta.is_dir() {
+                if !excluded || ignore.must_walk_excluded_dir(&r) {
+                    total += walk(&e.path(), &r, ignore);
+                }
+            } else if !excluded {
+                total += meta.len();
+            }
+        }
+        total
+    }
+    walk(dir, "", ignore)
+}

@@ -114,6 +114,23 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
                 reader_step.output(String::from_utf8_lossy(&line).trim_end_matches('\r'));
             }
         });
+        // Ctrl-C during the step kills the step's container; the build then stops cleanly.
+        let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let finished = finished.clone();
+            std::thread::spawn(move || {
+                while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+                    if super::interrupted() {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            })
+        };
         let code = match created.start() {
             Ok(()) => rt::wait(pid),
             Err(e) => {
@@ -125,7 +142,12 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
                 Err(e)
             }
         };
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = watcher.join();
         let _ = reader.join();
+        if super::interrupted() {
+            return Err(EngineError::Interrupted);
+        }
         Ok(code?)
     })();
     rt::delete(&engine.runtime_dir(), &id);

@@ -26,6 +26,32 @@ use self::progress::{Progress, Step};
 use crate::images::Pending;
 use crate::{time, Engine, EngineError};
 
+/// Set by SIGINT/SIGTERM during a build: steps stop, the running RUN is killed,
+/// and everything is cleaned up on the way out instead of the process dying mid-step.
+fn interrupt_flag() -> &'static std::sync::Arc<std::sync::atomic::AtomicBool> {
+    static FLAG: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+        std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ = signal_hook::flag::register(sig, flag.clone());
+        }
+        flag
+    })
+}
+
+pub(crate) fn interrupted() -> bool {
+    interrupt_flag().load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn check_interrupt() -> Result<(), EngineError> {
+    if interrupted() {
+        Err(EngineError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
 /// `build` options, as the user gave them.
 #[derive(Clone, Debug, Default)]
 pub struct BuildOptions {
@@ -125,6 +151,7 @@ fn at(inst: &Instruction, file: &str, message: impl std::fmt::Display) -> Engine
 impl Engine {
     /// Builds the image and returns its id. Progress goes to `progress`.
     pub fn build(&self, opts: &BuildOptions, progress: &Progress) -> Result<Digest, EngineError> {
+        interrupt_flag();
         let tags = opts
             .tags
             .iter()
@@ -192,6 +219,7 @@ impl Engine {
                 .get_or_insert_with(Default::default)
                 .insert(k.clone(), v.clone());
         }
+        check_interrupt()?;
         let step = progress.step("exporting to image");
         let created = match opts.source_date_epoch {
             Some(epoch) => chrono::DateTime::from_timestamp(epoch, 0)
@@ -276,6 +304,13 @@ impl Engine {
             None => Default::default(),
         };
         step.done();
+        let step = progress.step("[internal] load build context");
+        let size = context::context_size(&opts.context, &matcher);
+        step.log(&format!(
+            "transferring context: {} done",
+            time::human_size(size)
+        ));
+        step.done();
         Ok(matcher)
     }
 
@@ -329,6 +364,7 @@ impl Engine {
             .chain(def.body.iter().copied())
             .collect();
         for (n, inst) in steps.iter().enumerate() {
+            check_interrupt()?;
             let title = format!(
                 "[{}{}/{total}] {}",
                 stage_prefix(def),
@@ -343,6 +379,7 @@ impl Engine {
                 EngineError::InvalidArgument(m) if m.starts_with(&format!("{file}:")) => {
                     EngineError::InvalidArgument(m)
                 }
+                EngineError::Interrupted => EngineError::Interrupted,
                 other => at(inst, file, other),
             })?;
         }
