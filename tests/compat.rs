@@ -170,3 +170,84 @@ fn archives_cannot_link_outside() {
         .fails(1, "outside the archive");
     assert_eq!(env.berth(&["images", "-q"]).ok(), "");
 }
+
+/// The docker client that matches Debian's engine (BuildKit built in).
+fn docker_client() -> &'static str {
+    if std::path::Path::new("/usr/bin/docker").exists() {
+        "/usr/bin/docker"
+    } else {
+        "docker"
+    }
+}
+
+#[test]
+fn docker_and_berth_build_the_same_tree_and_config() {
+    if !docker_available() {
+        eprintln!("skipped: no docker engine answers here");
+        return;
+    }
+    let env = Env::with_busybox();
+    let tag = format!("berth-compat-build-{}", std::process::id());
+    let base = format!("{tag}-base");
+    tool(
+        docker_client(),
+        &["import", busybox_tar().to_str().unwrap(), &base],
+    );
+    env.berth(&["tag", "busybox", &base]).ok();
+    let ctx = env.path("ctx");
+    std::fs::create_dir_all(ctx.join("files/sub")).unwrap();
+    std::fs::write(ctx.join("files/a.txt"), "alpha\n").unwrap();
+    std::fs::write(ctx.join("files/sub/b.sh"), "#!/bin/sh\necho b\n").unwrap();
+    std::fs::set_permissions(
+        ctx.join("files/sub/b.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(ctx.join(".dockerignore"), "files/ignored\n").unwrap();
+    std::fs::write(ctx.join("files/ignored"), "no").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {base}\nENV APP=/app\nWORKDIR /app\nCOPY files/ ./files/\nCOPY --chown=nobody:nogroup files/a.txt /app/owned.txt\nRUN mkdir -p data && echo x > data/f && ln -s data/f link && chmod 600 data/f && rm files/a.txt\nUSER nobody\nEXPOSE 8080\nLABEL k=v\nCMD [\"sh\"]\n"),
+    )
+    .unwrap();
+    let status = std::process::Command::new(docker_client())
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "-t", &tag, ctx.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    env.berth(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()])
+        .ok();
+    let listing = "find /app | sort | while read f; do stat -c '%n %a %u %g %F' \"$f\"; [ -f \"$f\" ] && [ -r \"$f\" ] && md5sum \"$f\"; [ -L \"$f\" ] && readlink \"$f\"; done; true";
+    let theirs = tool(
+        docker_client(),
+        &["run", "--rm", "-u", "0", &tag, "sh", "-c", listing],
+    );
+    let ours = env
+        .berth(&["run", "--rm", "-u", "0", &tag, "sh", "-c", listing])
+        .ok();
+    assert_eq!(
+        ours, theirs,
+        "the same file tree (names, modes, owners, types, contents, links)"
+    );
+    for field in [
+        "{{json .Config.Env}}",
+        "{{.Config.WorkingDir}}",
+        "{{.Config.User}}",
+        "{{json .Config.ExposedPorts}}",
+        "{{json .Config.Cmd}}",
+        "{{json .Config.Labels}}",
+        "{{len .RootFS.Layers}}",
+    ] {
+        let d = tool(docker_client(), &["image", "inspect", "-f", field, &tag]);
+        let b = env.berth(&["image", "inspect", "-f", field, &tag]).ok();
+        assert_eq!(b, d, "config field {field}");
+    }
+    let _ = std::process::Command::new(docker_client())
+        .args(["rmi", "-f", &tag, &base])
+        .output();
+}

@@ -337,6 +337,14 @@ impl Engine {
             .base_state(defs, idx, &base, built)
             .map_err(|e| at(def.from, file, e))?;
         step.done();
+        // BuildKit gives every stage a PATH when its base has none.
+        let env = state.cfg().env.get_or_insert_with(Vec::new);
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(
+                0,
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
+        }
         let base_env: Vec<(String, String)> = state
             .config
             .config
@@ -636,8 +644,28 @@ impl Engine {
                     format!("/{new}")
                 };
                 state.cfg().working_dir = new.clone();
-                state.note(format!("WORKDIR {new}"));
-                progress.step(title).done();
+                if self.path_in_chain(&state.chain(), &new) {
+                    state.note(format!("WORKDIR {new}"));
+                    progress.step(title).done();
+                    return Ok(());
+                }
+                // As BuildKit: a missing working directory is made, in a layer of its own.
+                let key = Digest::of(format!("{}\nWORKDIR\n{new}", state.key).as_bytes());
+                let dir = new.clone();
+                self.layer_step(
+                    state,
+                    key,
+                    format!("WORKDIR {new}"),
+                    opts,
+                    progress,
+                    title,
+                    pending,
+                    |merged, _| {
+                        berth_image::layer::create_dir_all_in(merged, Path::new(&dir))
+                            .map_err(|e| EngineError::io(Path::new(&dir), e))?;
+                        Ok(vec![])
+                    },
+                )?;
                 Ok(())
             }
             "user" => {
@@ -1265,6 +1293,21 @@ impl Drop for TempMount {
         if self.mounted {
             let _ = berth_store::snapshot::unmount(&self.path);
         }
+    }
+}
+
+impl Engine {
+    /// Whether `path` exists in the merged view of `chain`, looked up layer by
+    /// layer from the top (a whiteout hides it).
+    fn path_in_chain(&self, chain: &[Digest], path: &str) -> bool {
+        let rel = path.trim_start_matches('/');
+        for c in chain.iter().rev() {
+            if let Ok(m) = std::fs::symlink_metadata(self.store.snapshots.path(c).join(rel)) {
+                use std::os::unix::fs::{FileTypeExt, MetadataExt};
+                return !(m.file_type().is_char_device() && m.rdev() == 0);
+            }
+        }
+        false
     }
 }
 
