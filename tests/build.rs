@@ -699,3 +699,42 @@ fn onbuild_triggers_run_in_children() {
     );
     assert!(r.stderr.contains("transferring context:"), "{}", r.stderr);
 }
+
+#[test]
+fn copy_flags_heredocs_and_add() {
+    let env = Env::with_busybox();
+    // A tar to ADD: it is extracted.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "inner/x.txt", &b"tar"[..]).unwrap();
+    let tar_bytes = b.into_inner().unwrap();
+    let dir = context(&env, "ctx", &[
+        ("Dockerfile", "FROM busybox\nCOPY --exclude=*.log --parents src/a/one.txt src/b/ /dst/\nCOPY --chmod=750 --chown=nobody:nogroup --link src/a/one.txt /perm.txt\nCOPY <<EOF /conf/app.ini\nname=$NAME\nEOF\nADD archive.tar /unpacked/\nRUN <<EOS sh\necho heredoc-run > /hr\nEOS\n"),
+        ("src/a/one.txt", "1"),
+        ("src/b/two.txt", "2"),
+        ("src/b/noise.log", "log"),
+    ]);
+    std::fs::write(dir.join("archive.tar"), &tar_bytes).unwrap();
+    let r = build(&env, &dir, &["-t", "flags"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = env.berth(&["run", "--rm", "flags", "sh", "-c", "find /dst -type f | sort; stat -c '%a %U %G' /perm.txt; cat /conf/app.ini /unpacked/inner/x.txt /hr"]).ok();
+    assert_eq!(
+        out,
+        "/dst/src/a/one.txt\n/dst/src/b/two.txt\n750 nobody nogroup\nname=\ntarheredoc-run\n"
+    );
+    let r = build(
+        &env,
+        &context(
+            &env,
+            "bad",
+            &[(
+                "Dockerfile",
+                "FROM busybox\nCOPY --chmod=9z9 Dockerfile /x\n",
+            )],
+        ),
+        &[],
+    );
+    assert!(r.stderr.contains("invalid --chmod=9z9"), "{}", r.stderr);
+}

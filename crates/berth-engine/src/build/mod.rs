@@ -862,11 +862,37 @@ impl Engine {
         let from = inst.flag("from");
         let source_root = TempMount::for_source(self, from.as_deref(), defs, built, ctx)?;
         let root = source_root.path();
-        let ignore = if from.is_none() {
-            Some(&ctx.ignore)
+        // --exclude patterns act like extra .dockerignore lines for this copy.
+        // They apply below every source, so a bare `*.log` matches at any depth.
+        let excludes: Vec<String> = inst
+            .flags
+            .iter()
+            .filter_map(|f| f.strip_prefix("--exclude="))
+            .map(|p| {
+                scope.expand(p).map(|p| {
+                    if p.starts_with('/') || p.starts_with("**") {
+                        p
+                    } else {
+                        format!("**/{p}")
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let base_patterns = if from.is_none() {
+            ctx.ignore.patterns()
         } else {
-            None
+            vec![]
         };
+        let matcher =
+            berth_dockerfile::ignore::Matcher::new(&[base_patterns, excludes.clone()].concat())
+                .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let ignore = if matcher.is_empty() {
+            None
+        } else {
+            Some(&matcher)
+        };
+        let parents = inst.flag("parents").is_some_and(|v| v != "false");
         let mut sources: Vec<Source> = Vec::new();
         for s in &srcs {
             sources.extend(Context::resolve(root, s, ignore)?);
@@ -879,7 +905,7 @@ impl Engine {
             .collect();
         let key = Digest::of(
             format!(
-                "{}\n{}\n{content}\n{dest_abs}\n{chown:?}\n{chmod:?}\n{}",
+                "{}\n{}\n{content}\n{dest_abs}\n{chown:?}\n{chmod:?}\n{}\n{excludes:?}\n{parents}",
                 state.key,
                 inst.name(),
                 heredocs.join("\0")
@@ -925,11 +951,25 @@ impl Engine {
                         })?;
                         continue;
                     }
+                    // --parents keeps the source's directories under the destination.
+                    let dest_for = if parents {
+                        // A directory keeps its own path, a file its parent's.
+                        let keep = if s.path.is_dir() {
+                            Some(Path::new(&s.rel))
+                        } else {
+                            Path::new(&s.rel).parent()
+                        };
+                        let keep = keep.map(|p| p.display().to_string()).unwrap_or_default();
+                        format!("{}/{keep}", dest_abs.trim_end_matches('/'))
+                    } else {
+                        dest_abs.clone()
+                    };
                     context::copy_into(
                         merged,
                         s,
-                        &dest_abs,
-                        dest_is_dir
+                        &dest_for,
+                        parents
+                            || dest_is_dir
                             || std::fs::metadata(merged.join(dest_abs.trim_start_matches('/')))
                                 .is_ok_and(|m| m.is_dir()),
                         ignore,
