@@ -738,3 +738,123 @@ fn copy_flags_heredocs_and_add() {
     );
     assert!(r.stderr.contains("invalid --chmod=9z9"), "{}", r.stderr);
 }
+
+/// A static file server on 127.0.0.1 (python3's http.server), stopped on drop.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl FileServer {
+    fn start(dir: &Path) -> FileServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "file server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn add_downloads_urls_with_checksums() {
+    let env = Env::with_busybox();
+    let served = env.path("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("tool.sh"), "echo downloaded\n").unwrap();
+    let server = FileServer::start(&served);
+    let url = format!("http://127.0.0.1:{}/tool.sh", server.port);
+    let sum = "sha256:".to_string()
+        + &{
+            let out = std::process::Command::new("sha256sum")
+                .arg(served.join("tool.sh"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)[..64].to_string()
+        };
+    let dir = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD --checksum={sum} {url} /dl/\n"),
+        )],
+    );
+    build(&env, &dir, &["-t", "dl"]).ok();
+    assert_eq!(
+        env.berth(&[
+            "run",
+            "--rm",
+            "dl",
+            "sh",
+            "-c",
+            "stat -c %a /dl/tool.sh; sh /dl/tool.sh"
+        ])
+        .ok(),
+        "600\ndownloaded\n"
+    );
+    let wrong = context(
+        &env,
+        "wrong",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\nADD --checksum=sha256:{} {url} /dl/\n",
+                "0".repeat(64)
+            ),
+        )],
+    );
+    let r = build(&env, &wrong, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("checksum mismatch"), "{}", r.stderr);
+    let missing = context(
+        &env,
+        "missing",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\nADD http://127.0.0.1:{}/nope /x\n",
+                server.port
+            ),
+        )],
+    );
+    let r = build(&env, &missing, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("404"), "{}", r.stderr);
+    let copy_url = context(
+        &env,
+        "copyurl",
+        &[("Dockerfile", &format!("FROM busybox\nCOPY {url} /x\n"))],
+    );
+    assert!(build(&env, &copy_url, &[])
+        .stderr
+        .contains("COPY cannot fetch URLs"));
+}

@@ -832,10 +832,21 @@ impl Engine {
         } else {
             (vec![], words.last().cloned().unwrap_or_default())
         };
-        if inst.name() == "add" && srcs.iter().any(|s| s.contains("://")) {
+        let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+        if inst.name() == "copy" && srcs.iter().any(|s| is_url(s)) {
             return Err(EngineError::invalid(
-                "ADD from a URL is not supported yet: download in a RUN step, or ADD a local file",
+                "COPY cannot fetch URLs: use ADD (with --checksum)",
             ));
+        }
+        // ADD of a URL: downloaded now (its content keys the cache), never unpacked.
+        let downloads = self.store.temp_dir("add")?;
+        let mut remote: Vec<Source> = Vec::new();
+        for (n, url) in srcs.iter().filter(|s| is_url(s)).enumerate() {
+            remote.push(download(
+                url,
+                &downloads.path().join(n.to_string()),
+                inst.flag("checksum").as_deref(),
+            )?);
         }
         let workdir = state_workdir(&state.config.config);
         let dest_abs = if dest.starts_with('/') {
@@ -894,9 +905,11 @@ impl Engine {
         };
         let parents = inst.flag("parents").is_some_and(|v| v != "false");
         let mut sources: Vec<Source> = Vec::new();
-        for s in &srcs {
+        for s in srcs.iter().filter(|s| !is_url(s)) {
             sources.extend(Context::resolve(root, s, ignore)?);
         }
+        let local_count = sources.len();
+        sources.extend(remote);
         let content = context::hash_sources(&sources, ignore)?;
         let heredocs: Vec<String> = inst
             .heredocs
@@ -938,7 +951,13 @@ impl Engine {
                 };
                 let copy = CopyOptions { uid, gid, chmod };
                 for s in &sources {
-                    if extract && is_archive(&s.path) {
+                    if extract
+                        && is_archive(&s.path)
+                        && sources
+                            .iter()
+                            .position(|x| x.path == s.path)
+                            .is_some_and(|i| i < local_count)
+                    {
                         berth_image::layer::create_dir_all_in(merged, Path::new(&dest_abs))
                             .map_err(|e| EngineError::io(Path::new(&dest_abs), e))?;
                         let f = std::fs::File::open(&s.path)
@@ -1249,6 +1268,40 @@ fn needed_stages(defs: &[StageDef], target: usize, global: &GlobalScope) -> Vec<
         }
     }
     (0..defs.len()).filter(|i| need[*i]).collect()
+}
+
+/// Fetches `url` into `dir` (as its last path segment), checking `--checksum`.
+fn download(url: &str, dir: &Path, checksum: Option<&str>) -> Result<Source, EngineError> {
+    std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && !n.contains(':'))
+        .unwrap_or("download")
+        .to_string();
+    let path = dir.join(&name);
+    let fail = |m: String| EngineError::invalid(format!("ADD {url}: {m}"));
+    let mut response = ureq::get(url).call().map_err(|e| fail(e.to_string()))?;
+    let mut file = std::fs::File::create(&path).map_err(|e| EngineError::io(&path, e))?;
+    let mut hashed = berth_image::DigestWriter::new(&mut file);
+    std::io::copy(&mut response.body_mut().as_reader(), &mut hashed)
+        .map_err(|e| fail(e.to_string()))?;
+    let (digest, _, _) = hashed.finish();
+    if let Some(want) = checksum {
+        if want != digest.as_str() {
+            return Err(fail(format!(
+                "checksum mismatch: expected {want}, got {digest}"
+            )));
+        }
+    }
+    // docker gives downloaded files mode 0600.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| EngineError::io(&path, e))?;
+    Ok(Source { path, rel: name })
 }
 
 /// A directory holding `content` in a file named `content`.
