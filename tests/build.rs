@@ -858,3 +858,32 @@ fn add_downloads_urls_with_checksums() {
         .stderr
         .contains("COPY cannot fetch URLs"));
 }
+
+#[test]
+fn terminal_progress_is_compact() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[("Dockerfile", "FROM busybox\nRUN echo hidden-output\n")],
+    );
+    let first = build(&env, &dir, &["--progress", "tty"]);
+    assert!(
+        first.stderr.contains(" => [2/2] RUN echo hidden-output"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        !first.stderr.contains("\nhidden-output"),
+        "output shows only on failure"
+    );
+    assert!(first.stderr.contains("[+] Building"), "{}", first.stderr);
+    let again = build(&env, &dir, &["--progress", "tty"]);
+    assert!(
+        again.stderr.contains("CACHED [2/2] RUN"),
+        "{}",
+        again.stderr
+    );
+    let r = build(&env, &dir, &["--progress", "fancy"]);
+    assert!(r.stderr.contains("invalid --progress"), "{}", r.stderr);
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-use berth_engine::build::progress::Progress;
+use berth_engine::build::progress::{Mode, Progress};
 use berth_engine::build::BuildOptions;
 use berth_engine::Engine;
 
@@ -283,7 +283,14 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
     };
     let output = a.output.as_deref().map(parse_output).transpose()?;
     let quiet = a.quiet || a.progress == "quiet";
-    let progress = Progress::new(Box::new(std::io::stderr()), quiet);
+    let mode = match a.progress.as_str() {
+        _ if quiet => Mode::Quiet,
+        "plain" | "rawjson" => Mode::Plain,
+        "tty" => Mode::Tty,
+        _ if std::io::IsTerminal::is_terminal(&std::io::stderr()) => Mode::Tty,
+        _ => Mode::Plain,
+    };
+    let progress = Progress::new(Box::new(std::io::stderr()), mode);
     let id = engine.build(&opts, &progress).map_err(|e| match e {
         // Ctrl-C: the shell's convention, 128 + SIGINT.
         berth_engine::EngineError::Interrupted => CliError::new(130, "failed to solve: canceled"),

@@ -244,6 +244,7 @@ impl Engine {
             step.log(&format!("naming to {t} done"));
         }
         step.done();
+        progress.finish();
         Ok(image.id)
     }
 

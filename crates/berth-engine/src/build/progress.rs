@@ -1,41 +1,57 @@
-//! Build output in BuildKit's plain format: numbered steps, their output
-//! lines with elapsed time, CACHED and DONE marks.
+//! Build output: BuildKit's plain format (numbered steps, their output lines
+//! with elapsed time, CACHED and DONE marks), or on a terminal a compact view
+//! that shows one line per step with its time, and a step's output only when
+//! it fails.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Plain,
+    Tty,
+    Quiet,
+}
 
 /// Where build progress goes (stderr, or nowhere with `-q`).
 #[derive(Clone)]
 pub struct Progress {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
     next: Arc<Mutex<u32>>,
-    quiet: bool,
+    mode: Mode,
+    started: Instant,
 }
 
 /// One numbered step.
 pub struct Step {
     progress: Progress,
     pub number: u32,
+    title: String,
     started: Instant,
     /// The last lines of output, for the error report.
     tail: Arc<Mutex<Vec<String>>>,
 }
 
 impl Progress {
-    pub fn new(out: Box<dyn Write + Send>, quiet: bool) -> Progress {
+    pub fn new(out: Box<dyn Write + Send>, mode: Mode) -> Progress {
         Progress {
             out: Arc::new(Mutex::new(out)),
             next: Arc::new(Mutex::new(1)),
-            quiet,
+            mode,
+            started: Instant::now(),
         }
     }
 
+    fn write(&self, text: &str) {
+        let mut out = self.out.lock().unwrap();
+        let _ = write!(out, "{text}");
+        let _ = out.flush();
+    }
+
     fn line(&self, text: &str) {
-        if !self.quiet {
-            let mut out = self.out.lock().unwrap();
-            let _ = writeln!(out, "{text}");
-            let _ = out.flush();
+        if self.mode == Mode::Plain {
+            self.write(&format!("{text}\n"));
         }
     }
 
@@ -45,12 +61,27 @@ impl Progress {
             *n += 1;
             *n - 1
         };
-        self.line(&format!("#{number} {title}"));
+        match self.mode {
+            Mode::Plain => self.line(&format!("#{number} {title}")),
+            Mode::Tty => self.write(&format!("\x1b[34m => {title}\x1b[0m")),
+            Mode::Quiet => {}
+        }
         Step {
             progress: self.clone(),
             number,
+            title: title.to_string(),
             started: Instant::now(),
             tail: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The closing line on a terminal: the whole build's time.
+    pub fn finish(&self) {
+        if self.mode == Mode::Tty {
+            self.write(&format!(
+                "\x1b[34m[+] Building {:.1}s (done)\x1b[0m\n",
+                self.started.elapsed().as_secs_f64()
+            ));
         }
     }
 }
@@ -76,23 +107,48 @@ impl Step {
         self.tail.lock().unwrap().clone()
     }
 
+    /// Rewrites the step's terminal line with its outcome.
+    fn settle(&self, mark: &str, colour: &str) {
+        let t = self.started.elapsed().as_secs_f64();
+        self.progress.write(&format!(
+            "\r\x1b[K\x1b[{colour}m => {mark}{}{:>8}\x1b[0m\n",
+            self.title,
+            format!("{t:.1}s")
+        ));
+    }
+
     pub fn cached(self) {
-        self.log("CACHED");
+        match self.progress.mode {
+            Mode::Tty => self.settle("CACHED ", "34"),
+            _ => self.log("CACHED"),
+        }
     }
 
     pub fn done(self) {
         let t = self.started.elapsed().as_secs_f64();
-        self.log(&format!("DONE {t:.1}s"));
+        match self.progress.mode {
+            Mode::Tty => self.settle("", "34"),
+            _ => self.log(&format!("DONE {t:.1}s")),
+        }
     }
 
     pub fn error(self, message: &str) {
-        self.log(&format!("ERROR: {message}"));
+        match self.progress.mode {
+            Mode::Tty => {
+                self.settle("ERROR ", "31");
+                for l in self.tail() {
+                    self.progress.write(&format!("\x1b[31m    {l}\x1b[0m\n"));
+                }
+            }
+            _ => self.log(&format!("ERROR: {message}")),
+        }
     }
 
     pub fn clone_handle(&self) -> Step {
         Step {
             progress: self.progress.clone(),
             number: self.number,
+            title: self.title.clone(),
             started: self.started,
             tail: self.tail.clone(),
         }
