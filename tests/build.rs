@@ -867,7 +867,8 @@ fn terminal_progress_is_compact() {
         "ctx",
         &[("Dockerfile", "FROM busybox\nRUN echo hidden-output\n")],
     );
-    let first = build(&env, &dir, &["--progress", "tty"]);
+    let tty = |progress: &str| env.berth(&["build", "--progress", progress, dir.to_str().unwrap()]);
+    let first = tty("tty");
     assert!(
         first.stderr.contains(" => [2/2] RUN echo hidden-output"),
         "{}",
@@ -878,12 +879,12 @@ fn terminal_progress_is_compact() {
         "output shows only on failure"
     );
     assert!(first.stderr.contains("[+] Building"), "{}", first.stderr);
-    let again = build(&env, &dir, &["--progress", "tty"]);
+    let again = tty("tty");
     assert!(
         again.stderr.contains("CACHED [2/2] RUN"),
         "{}",
         again.stderr
     );
-    let r = build(&env, &dir, &["--progress", "fancy"]);
+    let r = tty("fancy");
     assert!(r.stderr.contains("invalid --progress"), "{}", r.stderr);
 }
