@@ -284,11 +284,7 @@ fn running_containers_are_refused_by_rm_without_force() {
         .cmd(&["run", "--name", "busy", "busybox", "sleep", "30"])
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while env.berth(&["ps", "-q"]).stdout.is_empty() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    env.wait_running();
     assert!(env.berth(&["ps"]).ok().contains("Up "));
     env.berth(&["rm", "busy"]).fails(
         1,
@@ -310,21 +306,15 @@ fn a_killed_berth_leaves_a_truthful_record() {
         .cmd(&["run", "--name", "orphan", "busybox", "sleep", "30"])
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while env.berth(&["ps", "-q"]).stdout.is_empty() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    env.wait_running();
     let pid: i32 = env.inspect("orphan", "{{.State.Pid}}").parse().unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     // The container's init outlives its berth; once it is gone, ps says so.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait_until("the container to exit", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
     assert_eq!(
         env.inspect("orphan", "{{.State.Status}} {{.State.Running}}"),
         "exited false"

@@ -479,16 +479,12 @@ fn while_running(env: &Env, flags: &[&str], check: impl FnOnce(&str)) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while env
-        .berth(&["inspect", "-f", "{{.State.Running}}", "bg"])
-        .stdout
-        .trim()
-        != "true"
-    {
-        assert!(Instant::now() < deadline, "container did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("the container to start", || {
+        env.berth(&["inspect", "-f", "{{.State.Running}}", "bg"])
+            .stdout
+            .trim()
+            == "true"
+    });
     let id = env.inspect("bg", "{{.Id}}");
     check(&id);
     env.berth(&["rm", "-f", "bg"]).ok();

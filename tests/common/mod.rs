@@ -161,6 +161,13 @@ impl Env {
             .to_string()
     }
 
+    /// Waits (10 s at most) until `ps -q` lists a running container.
+    pub fn wait_running(&self) {
+        wait_until("a container to run", || {
+            !self.berth(&["ps", "-q"]).stdout.is_empty()
+        });
+    }
+
     pub fn check_clean(&self) {
         let out = self.berth(&["system", "check"]);
         assert_eq!(
@@ -190,6 +197,18 @@ impl Drop for Env {
         for t in targets {
             let _ = nix::mount::umount2(t, nix::mount::MntFlags::MNT_DETACH);
         }
+    }
+}
+
+/// Polls `cond` every 20 ms for 10 s at most.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 

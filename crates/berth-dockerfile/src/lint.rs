@@ -344,18 +344,8 @@ fn levenshtein_free_expose(spec: &str) -> Result<Option<String>, ()> {
     }
 }
 
-/// Variables a stage can use without declaring them.
+/// Variables a stage can use without declaring them (besides the proxy args).
 const PREDEFINED: &[&str] = &[
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "FTP_PROXY",
-    "ftp_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "ALL_PROXY",
-    "all_proxy",
     "TARGETPLATFORM",
     "TARGETOS",
     "TARGETARCH",
@@ -941,6 +931,7 @@ fn check_vars(
         for v in vars_used(a) {
             if !defined.contains(&v)
                 && !PREDEFINED.contains(&v.as_str())
+                && !crate::scope::PROXY_ARGS.contains(&v.as_str())
                 && reported.insert(v.clone())
             {
                 let hint = if global.contains(&v) {

@@ -382,7 +382,7 @@ impl Engine {
 }
 
 /// Bytes of regular files below `dir`, not following links.
-fn dir_size(dir: &Path) -> u64 {
+pub(crate) fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };

@@ -387,18 +387,23 @@ impl Engine {
         Ok(())
     }
 
-    /// `rmi`: untags, and deletes the image when no name is left, as docker does.
-    /// Returns docker's `Untagged:` / `Deleted:` lines.
-    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, EngineError> {
-        let image = self.resolve_image(name)?;
-        let tags: Vec<String> = self
+    /// The fully qualified tags that point at `id`.
+    fn tags_of(&self, id: &Digest) -> Result<Vec<String>, EngineError> {
+        Ok(self
             .store
             .db
             .tags()?
             .into_iter()
-            .filter(|(_, id)| *id == image.id)
+            .filter(|(_, i)| i == id)
             .map(|(t, _)| t)
-            .collect();
+            .collect())
+    }
+
+    /// `rmi`: untags, and deletes the image when no name is left, as docker does.
+    /// Returns docker's `Untagged:` / `Deleted:` lines.
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, EngineError> {
+        let image = self.resolve_image(name)?;
+        let tags = self.tags_of(&image.id)?;
         let by_tag = Reference::parse(name)
             .ok()
             .map(|r| r.to_string())
@@ -458,12 +463,9 @@ impl Engine {
         let image = self.resolve_image(name)?;
         let config = self.image_config(&image)?;
         let tags: Vec<String> = self
-            .store
-            .db
-            .tags()?
-            .into_iter()
-            .filter(|(_, id)| *id == image.id)
-            .map(|(t, _)| familiar(&t))
+            .tags_of(&image.id)?
+            .iter()
+            .map(|t| familiar(t))
             .collect();
         let digests: Vec<String> = self
             .store

@@ -299,13 +299,9 @@ impl Db {
                 .optional()?;
             tx.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
             for l in layers {
-                // The build cache keeps its layers until `builder prune`.
-                let chain_used: i64 = tx.query_row(
-                    "SELECT (SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1)
-                          + (SELECT COUNT(*) FROM build_cache WHERE chain_id = ?1)",
-                    [l.chain_id.as_str()],
-                    |r| r.get(0),
-                )?;
+                // The build cache keeps its layers until `builder prune`
+                // (same connection: these reads see the transaction).
+                let chain_used = i64::from(self.chain_in_use(&l.chain_id)?);
                 if chain_used == 0 {
                     tx.execute(
                         "DELETE FROM snapshots WHERE chain_id = ?1",
@@ -313,12 +309,7 @@ impl Db {
                     )?;
                     orphan_chains.push(l.chain_id);
                 }
-                let blob_used: i64 = tx.query_row(
-                    "SELECT (SELECT COUNT(*) FROM image_layers WHERE blob = ?1)
-                          + (SELECT COUNT(*) FROM build_cache WHERE blob = ?1)",
-                    [l.blob.as_str()],
-                    |r| r.get(0),
-                )?;
+                let blob_used = i64::from(self.blob_in_use(&l.blob)?);
                 if blob_used == 0 {
                     orphan_blobs.push(l.blob);
                 }

@@ -25,46 +25,14 @@ const IMAGE_HEADERS: &[(&str, &str)] = &[
     ("VirtualSize", "VIRTUAL SIZE"),
 ];
 
-/// Go's `path.Match` for the reference filter: `*` and `?` stop at `/`, `[...]` classes.
+/// Go's `path.Match` for the reference filter: shell patterns that never
+/// cross a `/` (so each segment is matched on its own).
 pub fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != '/')
-                .any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && n[0] != '/' && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().position(|&c| c == ']') else {
-                    return false;
-                };
-                let Some(&c) = n.first() else { return false };
-                let class = &p[1..end];
-                let (negate, class) = match class.first() {
-                    Some('^') | Some('!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negate && go(&p[end + 1..], &n[1..])
-            }
-            Some('\\') if p.len() > 1 => !n.is_empty() && n[0] == p[1] && go(&p[2..], &n[1..]),
-            Some(&c) => !n.is_empty() && n[0] == c && go(&p[1..], &n[1..]),
-        }
-    }
-    go(
-        &pattern.chars().collect::<Vec<_>>(),
-        &name.chars().collect::<Vec<_>>(),
-    )
+    let (p, n): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), name.split('/').collect());
+    p.len() == n.len()
+        && p.iter()
+            .zip(&n)
+            .all(|(p, n)| berth_dockerfile::shell::pattern_matches(p, n))
 }
 
 pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {

@@ -1145,7 +1145,7 @@ impl Engine {
         };
         self.store.snapshots.adopt(&upper, &chain_id)?;
         pending.chains.push(chain_id.clone());
-        let content = dir_size(&self.store.snapshots.path(&chain_id));
+        let content = crate::containers::dir_size(&self.store.snapshots.path(&chain_id));
         self.store
             .db
             .add_snapshot(&chain_id, parent, &diff_id, content)?;
@@ -1179,20 +1179,6 @@ fn is_archive(p: &Path) -> bool {
     [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst"]
         .iter()
         .any(|e| n.ends_with(e))
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) if m.is_file() => m.len(),
-            _ => 0,
-        })
-        .sum()
 }
 
 /// docker's HEALTHCHECK config: Test, Interval, Timeout, StartPeriod, StartInterval, Retries.
