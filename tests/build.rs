@@ -888,3 +888,43 @@ fn terminal_progress_is_compact() {
     let r = tty("fancy");
     assert!(r.stderr.contains("invalid --progress"), "{}", r.stderr);
 }
+
+#[test]
+fn same_size_changes_are_seen_by_the_hash_fast_path() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[
+            ("Dockerfile", "FROM busybox\nCOPY data /data\n"),
+            ("data", "aaaa"),
+        ],
+    );
+    // Old enough to be remembered by the fast path.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let set_old = |p: &Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap()
+    };
+    set_old(&dir.join("data"));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    build(&env, &dir, &["-t", "fp:1"]).ok();
+    assert!(outcome(&build(&env, &dir, &["-t", "fp:1"]).stderr, "COPY data").contains("CACHED"));
+    // Same size, same mtime: only the inode change time tells.
+    std::fs::write(dir.join("data"), "bbbb").unwrap();
+    set_old(&dir.join("data"));
+    let r = build(&env, &dir, &["-t", "fp:2"]);
+    assert!(
+        outcome(&r.stderr, "COPY data").contains("DONE"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        env.berth(&["run", "--rm", "fp:2", "cat", "/data"]).ok(),
+        "bbbb"
+    );
+}

@@ -94,6 +94,13 @@ CREATE INDEX IF NOT EXISTS build_cache_chain ON build_cache(chain_id);
 CREATE INDEX IF NOT EXISTS build_cache_blob ON build_cache(blob);
 ";
 
+/// Content hashes of build-context files by path and stat (version 3): the
+/// fast path that keeps unchanged files from being read again.
+const FILE_HASHES: &str = "
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path TEXT PRIMARY KEY, stat TEXT NOT NULL, digest TEXT NOT NULL);
+";
+
 fn digest(s: String) -> rusqlite::Result<Digest> {
     s.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -108,11 +115,12 @@ impl Db {
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 2 {
+        if version < 3 {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(BUILD_CACHE)?;
-            tx.execute_batch("PRAGMA user_version=2")?;
+            tx.execute_batch(FILE_HASHES)?;
+            tx.execute_batch("PRAGMA user_version=3")?;
             tx.commit()?;
         }
         Ok(Db { conn })
@@ -396,6 +404,40 @@ impl Db {
     pub fn cache_remove(&self, key: &Digest) -> Result<(), StoreError> {
         self.conn
             .execute("DELETE FROM build_cache WHERE key = ?1", [key.as_str()])?;
+        Ok(())
+    }
+
+    // ---- context file hashes ----
+
+    /// The digest recorded for `path` when its stat signature was `stat`.
+    pub fn file_hash(&self, path: &str, stat: &str) -> Result<Option<Digest>, StoreError> {
+        let d: Option<String> = self
+            .conn
+            .prepare_cached("SELECT digest FROM file_hashes WHERE path = ?1 AND stat = ?2")?
+            .query_row([path, stat], |r| r.get(0))
+            .optional()?;
+        d.map(digest).transpose().map_err(Into::into)
+    }
+
+    /// Records many (path, stat, digest) at once.
+    pub fn put_file_hashes(&self, rows: &[(String, String, Digest)]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write_tx()?;
+        {
+            let mut st =
+                tx.prepare_cached("INSERT OR REPLACE INTO file_hashes VALUES (?1, ?2, ?3)")?;
+            for (p, s, d) in rows {
+                st.execute(params![p, s, d.as_str()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn clear_file_hashes(&self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM file_hashes", [])?;
         Ok(())
     }
 

@@ -108,12 +108,63 @@ fn clean_rel(p: &str) -> Option<String> {
 
 /// Hashes what a COPY would copy: paths, types, modes, link targets and
 /// contents, in a stable order; excluded files do not count.
-pub fn hash_sources(sources: &[Source], ignore: Option<&Matcher>) -> Result<String, EngineError> {
+/// `remember`: the store that keeps digests of unchanged files (for the
+/// context; a stage's files live in a new mount every build).
+pub fn hash_sources(
+    sources: &[Source],
+    ignore: Option<&Matcher>,
+    remember: Option<&berth_store::Db>,
+) -> Result<String, EngineError> {
     let mut w = DigestWriter::new(std::io::sink());
+    let mut fresh = Vec::new();
     for s in sources {
-        hash_tree(&mut w, &s.path, &s.rel, ignore)?;
+        hash_tree(&mut w, &s.path, &s.rel, ignore, remember, &mut fresh)?;
+    }
+    if let Some(db) = remember {
+        db.put_file_hashes(&fresh)?;
     }
     Ok(w.finish().0.to_string())
+}
+
+/// A file's content digest, from the store when its stat is unchanged (size,
+/// times, inode), read otherwise. Files changed in the last two seconds are
+/// not remembered: a write within the same time tick could go unseen.
+fn file_digest(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    remember: Option<&berth_store::Db>,
+    fresh: &mut Vec<(String, String, berth_image::Digest)>,
+) -> Result<berth_image::Digest, EngineError> {
+    let key = path.display().to_string();
+    let stat = format!(
+        "{}:{}.{}:{}.{}:{}:{}",
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+        meta.ino(),
+        meta.dev()
+    );
+    if let Some(d) = remember
+        .map(|db| db.file_hash(&key, &stat))
+        .transpose()?
+        .flatten()
+    {
+        return Ok(d);
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| EngineError::io(path, e))?;
+    let mut w = DigestWriter::new(std::io::sink());
+    std::io::copy(&mut f, &mut w).map_err(|e| EngineError::io(path, e))?;
+    let d = w.finish().0;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if now - meta.mtime().max(meta.ctime()) > 2 {
+        fresh.push((key, stat, d.clone()));
+    }
+    Ok(d)
 }
 
 fn hash_tree(
@@ -121,6 +172,8 @@ fn hash_tree(
     path: &Path,
     rel: &str,
     ignore: Option<&Matcher>,
+    remember: Option<&berth_store::Db>,
+    fresh: &mut Vec<(String, String, berth_image::Digest)>,
 ) -> Result<(), EngineError> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| EngineError::io(path, e))?;
     let _ = writeln!(w, "{rel}\0{:o}\0{}", meta.mode(), meta.len());
@@ -133,8 +186,7 @@ fn hash_tree(
                 .display()
         );
     } else if meta.is_file() {
-        let mut f = std::fs::File::open(path).map_err(|e| EngineError::io(path, e))?;
-        std::io::copy(&mut f, w).map_err(|e| EngineError::io(path, e))?;
+        let _ = writeln!(w, "{}", file_digest(path, &meta, remember, fresh)?);
     } else if meta.is_dir() {
         let mut names: Vec<String> = std::fs::read_dir(path)
             .map_err(|e| EngineError::io(path, e))?
@@ -151,11 +203,11 @@ fn hash_tree(
             let child = path.join(&name);
             if ignore.is_some_and(|m| m.excluded(&r)) {
                 if child.is_dir() && ignore.is_some_and(|m| m.must_walk_excluded_dir(&r)) {
-                    hash_tree(w, &child, &r, ignore)?;
+                    hash_tree(w, &child, &r, ignore, remember, fresh)?;
                 }
                 continue;
             }
-            hash_tree(w, &child, &r, ignore)?;
+            hash_tree(w, &child, &r, ignore, remember, fresh)?;
         }
     }
     Ok(())

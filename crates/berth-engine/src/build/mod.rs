@@ -911,7 +911,8 @@ impl Engine {
         }
         let local_count = sources.len();
         sources.extend(remote);
-        let content = context::hash_sources(&sources, ignore)?;
+        let content =
+            context::hash_sources(&sources, ignore, from.is_none().then_some(&self.store.db))?;
         let heredocs: Vec<String> = inst
             .heredocs
             .iter()
@@ -1429,6 +1430,9 @@ impl Engine {
         all: bool,
         until: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Pruned, EngineError> {
+        if all {
+            self.store.db.clear_file_hashes()?;
+        }
         let mut pruned = Pruned {
             keys: Vec::new(),
             reclaimed: 0,
