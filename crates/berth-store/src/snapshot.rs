@@ -174,7 +174,15 @@ impl Snapshots {
             let _ = std::fs::remove_dir_all(dir);
             return Ok(());
         }
-        std::fs::rename(dir, self.path(chain)).map_err(|e| StoreError::io(self.path(chain), e))
+        match std::fs::rename(dir, self.path(chain)) {
+            Ok(()) => Ok(()),
+            // Another build made the same layer meanwhile: theirs is as good as ours.
+            Err(_) if self.exists(chain) => {
+                let _ = std::fs::remove_dir_all(dir);
+                Ok(())
+            }
+            Err(e) => Err(StoreError::io(self.path(chain), e)),
+        }
     }
 }
 
