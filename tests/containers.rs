@@ -390,3 +390,77 @@ fn info_version_and_completion() {
         .then_some(())
         .expect("unknown shell is a usage error");
 }
+
+#[test]
+fn detached_containers_stop_kill_wait_restart_and_follow() {
+    let env = Env::with_busybox();
+    let id = env
+        .berth(&[
+            "run",
+            "-d",
+            "--name",
+            "bg",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hello; sleep 30",
+        ])
+        .ok();
+    assert_eq!(id.trim().len(), 64, "run -d prints the full id");
+    assert!(
+        env.berth(&["ps"]).ok().contains("Up "),
+        "running when run -d returns"
+    );
+    common::wait_until("the first log line", || {
+        env.berth(&["logs", "bg"]).stdout == "hello\n"
+    });
+    // sleep as pid 1 ignores SIGTERM: stop kills it after -t.
+    let t0 = std::time::Instant::now();
+    assert_eq!(env.berth(&["stop", "-t", "1", "bg"]).ok(), "bg\n");
+    assert!(t0.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(env.berth(&["wait", "bg"]).ok(), "137\n");
+    assert_eq!(
+        env.inspect("bg", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    // start (detached) and restart bring it back; kill stops it.
+    assert_eq!(env.berth(&["start", "bg"]).ok(), "bg\n");
+    assert_eq!(env.inspect("bg", "{{.State.Running}}"), "true");
+    env.berth(&["restart", "-t", "0", "bg"]).ok();
+    assert_eq!(env.inspect("bg", "{{.State.Running}}"), "true");
+    env.berth(&["kill", "-s", "TERM", "bg"]).ok();
+    env.berth(&["kill", "bg"]).ok();
+    assert_eq!(env.berth(&["wait", "bg"]).ok(), "137\n");
+    env.berth(&["kill", "bg"]).fails(1, "is not running");
+    env.berth(&["kill", "-s", "NOPE", "bg"])
+        .fails(1, "invalid signal");
+    // logs -f follows until the container stops.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.2; done",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&["logs", "-f", "talker"]).ok(),
+        "line1\nline2\nline3\n"
+    );
+    // -d with --rm removes it after it exits; a missing command is still 127.
+    env.berth(&["run", "-d", "--rm", "--name", "brief", "busybox", "true"])
+        .ok();
+    common::wait_until("--rm to remove it", || {
+        env.berth(&["ps", "-a", "--filter", "name=brief", "-q"])
+            .stdout
+            .is_empty()
+    });
+    env.berth(&["run", "-d", "busybox", "nosuchcmd"])
+        .fails(127, "executable file not found");
+    env.berth(&["stop", "nosuch"])
+        .fails(1, "No such container: nosuch");
+    env.check_clean();
+}

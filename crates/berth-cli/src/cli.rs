@@ -46,6 +46,14 @@ pub enum Command {
     Create(RunArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(NamesArgs),
     /// List containers
     #[command(visible_alias = "container-ls")]
     Ps(PsArgs),
@@ -93,6 +101,9 @@ pub enum Command {
     Lint(LintArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion { shell: clap_complete::Shell },
+    /// The monitor of a detached container (started by berth itself)
+    #[command(hide = true)]
+    ContainerMonitor { id: String },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +159,14 @@ pub enum ContainerCommand {
     Create(RunArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(NamesArgs),
     /// List containers
     #[command(visible_aliases = ["ps", "list"])]
     Ls(PsArgs),
@@ -192,7 +211,7 @@ pub struct RunArgs {
     /// Automatically remove the container when it exits
     #[arg(long)]
     pub rm: bool,
-    /// Run container in background and print container ID (not supported yet)
+    /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
     /// Set environment variables
@@ -281,6 +300,33 @@ pub struct StartArgs {
 }
 
 #[derive(Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    pub time: Option<u32>,
+    /// Signal to send to the container
+    #[arg(short, long)]
+    pub signal: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args)]
 pub struct PsArgs {
     /// Show all containers (default shows just running)
     #[arg(short, long)]
@@ -322,6 +368,9 @@ pub struct RmArgs {
 
 #[derive(Args)]
 pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
     /// Number of lines to show from the end of the logs
     #[arg(short = 'n', long, default_value = "all")]
     pub tail: String,

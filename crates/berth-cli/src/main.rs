@@ -84,5 +84,8 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
     }
     let engine = berth_engine::Engine::open(&cli.root, &cli.state_dir)
         .map_err(|e| CliError::engine(125, e))?;
+    if let Command::ContainerMonitor { id } = &command {
+        return Ok(commands::containers::monitor(&engine, id));
+    }
     commands::run(&engine, command)
 }

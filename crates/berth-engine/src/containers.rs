@@ -346,7 +346,7 @@ impl Engine {
         Ok(removed)
     }
 
-    /// `logs`: the container's json-file log.
+    /// `logs`: the container's json-file log (followed with `opts.follow`).
     pub fn logs(
         &self,
         key: &str,
@@ -355,8 +355,15 @@ impl Engine {
         stderr: &mut dyn std::io::Write,
     ) -> Result<(), EngineError> {
         let c = self.container(key)?;
-        logs::read(Path::new(&c.log_path), opts, stdout, stderr)
-            .map_err(|e| EngineError::io(Path::new(&c.log_path), e))
+        let path = Path::new(&c.log_path);
+        let running = || {
+            opts.follow
+                && self
+                    .container(&c.id)
+                    .map(|c| c.state.running)
+                    .unwrap_or(false)
+        };
+        logs::follow(path, opts, stdout, stderr, &running).map_err(|e| EngineError::io(path, e))
     }
 
     /// The container's writable layer size and that plus its image (`ps -s`).

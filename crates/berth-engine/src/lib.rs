@@ -7,6 +7,7 @@ mod changes;
 pub mod containers;
 pub mod error;
 pub mod images;
+pub mod lifecycle;
 pub mod logs;
 pub mod model;
 mod names;

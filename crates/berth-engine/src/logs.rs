@@ -59,6 +59,8 @@ pub struct LogOptions {
     pub timestamps: bool,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// `-f`: keep printing until the container stops.
+    pub follow: bool,
 }
 
 /// Streams the entries of a json-file log to `stdout` and `stderr`.
@@ -68,42 +70,94 @@ pub fn read(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> io::Result<()> {
+    follow(path, opts, stdout, stderr, &|| false)
+}
+
+fn wanted(e: &Entry, opts: &LogOptions) -> bool {
+    let t = time::parse(&e.time);
+    !(opts.since.is_some_and(|s| t.is_some_and(|t| t < s))
+        || opts.until.is_some_and(|u| t.is_some_and(|t| t > u)))
+}
+
+fn print_entry(
+    e: &Entry,
+    opts: &LogOptions,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> io::Result<()> {
+    let out: &mut dyn Write = if e.stream == "stderr" {
+        &mut *stderr
+    } else {
+        &mut *stdout
+    };
+    if opts.timestamps {
+        write!(out, "{} ", e.time)?;
+    }
+    out.write_all(e.log.as_bytes())
+}
+
+/// Like [`read`], then goes on printing entries as they are appended while
+/// `running()` holds (`logs -f`), with one last read after it stops.
+pub fn follow(
+    path: &Path,
+    opts: &LogOptions,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    running: &dyn Fn() -> bool,
+) -> io::Result<()> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !running() => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            File::create(path)?;
+            File::open(path)?
+        }
         Err(e) => return Err(e),
     };
-    let mut entries: Vec<Entry> = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line?;
-        let Ok(e) = serde_json::from_str::<Entry>(&line) else {
-            continue;
+    let mut reader = BufReader::new(file);
+    // Whole lines only: a line still being written waits for the next round.
+    let mut pending = String::new();
+    let next_entries =
+        |reader: &mut BufReader<File>, pending: &mut String| -> io::Result<Vec<Entry>> {
+            let mut out = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(out);
+                }
+                pending.push_str(&line);
+                if !pending.ends_with('\n') {
+                    return Ok(out);
+                }
+                if let Ok(e) = serde_json::from_str::<Entry>(pending.trim_end()) {
+                    if wanted(&e, opts) {
+                        out.push(e);
+                    }
+                }
+                pending.clear();
+            }
         };
-        let t = time::parse(&e.time);
-        if opts.since.is_some_and(|s| t.is_some_and(|t| t < s))
-            || opts.until.is_some_and(|u| t.is_some_and(|t| t > u))
-        {
-            continue;
-        }
-        entries.push(e);
-    }
+    let entries = next_entries(&mut reader, &mut pending)?;
     let skip = opts
         .tail
         .map(|n| entries.len().saturating_sub(n))
         .unwrap_or(0);
     for e in &entries[skip..] {
-        let out: &mut dyn Write = if e.stream == "stderr" {
-            &mut *stderr
-        } else {
-            &mut *stdout
-        };
-        if opts.timestamps {
-            write!(out, "{} ", e.time)?;
-        }
-        out.write_all(e.log.as_bytes())?;
+        print_entry(e, opts, stdout, stderr)?;
     }
     stdout.flush()?;
-    stderr.flush()
+    stderr.flush()?;
+    let mut last_round = !running();
+    while !last_round {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        last_round = !running();
+        for e in next_entries(&mut reader, &mut pending)? {
+            print_entry(&e, opts, stdout, stderr)?;
+        }
+        stdout.flush()?;
+        stderr.flush()?;
+    }
+    Ok(())
 }
 
 /// Parses `--since` / `--until`: RFC 3339, a Unix timestamp, or a duration back from now (`10m`, `1h30m`).

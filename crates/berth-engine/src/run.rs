@@ -33,6 +33,80 @@ impl Engine {
 
     /// Starts a container with its output on this terminal and waits for it.
     pub fn start_attached(&self, key: &str, interactive: bool) -> Result<i32, EngineError> {
+        self.start_with(key, Some(interactive), None)
+    }
+
+    /// The monitor's work for a detached container: start it with its output
+    /// going to the log only, say so on `ready`, wait for it, record how it
+    /// ended, release it (and remove it with `--rm`).
+    pub fn monitor(&self, key: &str, ready: &mut dyn Write) -> Result<i32, EngineError> {
+        let c = self.container(key)?;
+        let code = self.start_with(&c.id, None, Some(ready));
+        if c.host_config.auto_remove {
+            let _ = self.remove_container(&c.id, true);
+        }
+        code
+    }
+
+    /// Starts a container in the background under a monitor process (the
+    /// same binary, re-executed, in its own session) and returns once it runs.
+    pub fn start_detached(&self, key: &str) -> Result<(), EngineError> {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let c = self.container(key)?;
+        if c.state.running {
+            return Ok(());
+        }
+        let exe =
+            std::env::current_exe().map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("--root")
+            .arg(self.root())
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("container-monitor")
+            .arg(&c.id);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe; the monitor leaves our session and terminal.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| EngineError::Runtime(format!("starting the container monitor: {e}")))?;
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let _ = out.read_line(&mut line);
+        // The monitor lives on (it is the container's parent); we do not wait for it.
+        std::mem::forget(child);
+        match line.trim_end().strip_prefix("error: ") {
+            None if line.trim_end() == "ok" => Ok(()),
+            Some(msg) => Err(classify(
+                &self
+                    .container(&c.id)
+                    .map(|c| c.state.exit_code)
+                    .unwrap_or(0),
+                msg,
+            )),
+            None => Err(EngineError::Runtime(
+                "the container monitor ended before the container started".into(),
+            )),
+        }
+    }
+
+    fn start_with(
+        &self,
+        key: &str,
+        attach: Option<bool>,
+        mut ready: Option<&mut dyn Write>,
+    ) -> Result<i32, EngineError> {
+        let interactive = attach.unwrap_or(false);
         let c = self.container(key)?;
         if c.state.running {
             return Err(EngineError::Conflict(format!(
@@ -54,7 +128,8 @@ impl Engine {
             Ok(io) => io,
             Err(e) => return Err(self.failed_start(&c, e)),
         };
-        let (stdio, pumps) = io.split();
+        let (stdio, mut pumps) = io.split();
+        pumps.to_terminal = attach.is_some();
         let mut created = match rt::create(
             &self.runtime_dir(),
             &self.store.container_dir(&c.id),
@@ -83,6 +158,10 @@ impl Engine {
             );
             let _ = rt::wait(pid);
             return Err(self.failed_start(&c, e.into()));
+        }
+        if let Some(r) = ready.as_mut() {
+            let _ = writeln!(r, "ok");
+            let _ = r.flush();
         }
         let code = rt::wait(pid)?;
         running.finish();
@@ -352,6 +431,8 @@ struct StdioPlan {
 
 /// The host ends, pumped by threads once the container exists.
 struct Pumps {
+    /// Output to this terminal too (attached), or only to the log (detached).
+    to_terminal: bool,
     console: Option<ConsoleSocket>,
     stdout: Option<File>,
     stderr: Option<File>,
@@ -380,6 +461,7 @@ impl StdioPlan {
             return Ok(StdioPlan {
                 stdio,
                 pumps: Pumps {
+                    to_terminal: true,
                     console: Some(console),
                     stdout: None,
                     stderr: None,
@@ -399,6 +481,7 @@ impl StdioPlan {
                 console_socket: None,
             },
             pumps: Pumps {
+                to_terminal: true,
                 console: None,
                 stdout: Some(File::from(out_r)),
                 stderr: Some(File::from(err_r)),
@@ -452,20 +535,27 @@ impl Pumps {
                     }
                 }
                 let log = log.clone();
+                let to = self.to_terminal;
                 copiers.push(std::thread::spawn(move || {
-                    copy_out(File::from(master), "stdout", &mut std::io::stdout(), &log)
+                    copy_out(
+                        File::from(master),
+                        "stdout",
+                        &mut sink_or(to, std::io::stdout()),
+                        &log,
+                    )
                 }));
             }
         }
+        let to = self.to_terminal;
         if let Some(out) = self.stdout {
             let log = log.clone();
             copiers.push(std::thread::spawn(move || {
-                copy_out(out, "stdout", &mut std::io::stdout(), &log)
+                copy_out(out, "stdout", &mut sink_or(to, std::io::stdout()), &log)
             }));
         }
         if let Some(err) = self.stderr {
             copiers.push(std::thread::spawn(move || {
-                copy_out(err, "stderr", &mut std::io::stderr(), &log)
+                copy_out(err, "stderr", &mut sink_or(to, std::io::stderr()), &log)
             }));
         }
         let mut signals = signal_hook::iterator::Signals::new([
@@ -491,6 +581,29 @@ impl Pumps {
             signals: handle,
             _raw: raw,
         }
+    }
+}
+
+/// `w` when attached to a terminal, nowhere otherwise (the log still gets everything).
+fn sink_or<W: Write + 'static>(attached: bool, w: W) -> Box<dyn Write> {
+    if attached {
+        Box::new(w)
+    } else {
+        Box::new(std::io::sink())
+    }
+}
+
+/// Turns a monitor's start error back into the kind of error it was, for
+/// docker's 126/127 exit codes: by the exit code recorded, or by its words
+/// when the container is gone already (`--rm`).
+fn classify(exit_code: &i32, msg: &str) -> EngineError {
+    use berth_runtime::executor::{IS_A_DIRECTORY, NOT_FOUND, NO_SUCH_FILE, PERMISSION_DENIED};
+    if *exit_code == 127 || msg.contains(NOT_FOUND) || msg.contains(NO_SUCH_FILE) {
+        EngineError::CommandNotFound(msg.into())
+    } else if *exit_code == 126 || msg.contains(PERMISSION_DENIED) || msg.contains(IS_A_DIRECTORY) {
+        EngineError::CommandNotInvokable(msg.into())
+    } else {
+        EngineError::Runtime(msg.into())
     }
 }
 

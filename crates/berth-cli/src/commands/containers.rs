@@ -9,7 +9,10 @@ use berth_engine::{time, Engine, EngineError};
 use serde_json::{json, Value};
 
 use super::{fail, CliError};
-use crate::cli::{LogsArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs};
+use crate::cli::{
+    KillArgs, LogsArgs, NamesArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs,
+    StopArgs,
+};
 use crate::format::{self, Format};
 
 fn create_options(a: RunArgs) -> CreateOptions {
@@ -52,10 +55,10 @@ fn run_error(e: EngineError) -> CliError {
 
 pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
     if a.detach {
-        return Err(CliError::new(
-            125,
-            "detached containers (-d) are not supported yet: run in the foreground",
-        ));
+        let c = engine.create(&create_options(a)).map_err(run_error)?;
+        engine.start_detached(&c.id).map_err(run_error)?;
+        println!("{}", c.id);
+        return Ok(0);
     }
     engine.run(&create_options(a)).map_err(run_error)
 }
@@ -67,21 +70,67 @@ pub fn create(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
 }
 
 pub fn start(engine: &Engine, a: StartArgs) -> Result<i32, CliError> {
-    if !a.attach && !a.interactive {
-        return Err(CliError::new(
-            1,
-            "starting a container in the background needs the container monitor, which is not built yet: use start -a",
-        ));
+    if a.attach || a.interactive {
+        if a.containers.len() > 1 {
+            return Err(CliError::new(
+                1,
+                "you cannot start and attach multiple containers at once",
+            ));
+        }
+        return engine
+            .start_attached(&a.containers[0], a.interactive)
+            .map_err(run_error);
     }
-    if a.containers.len() > 1 {
-        return Err(CliError::new(
-            1,
-            "you cannot start and attach multiple containers at once",
-        ));
+    each(&a.containers, |name| {
+        engine.start_detached(name).map(|()| vec![name.to_string()])
+    })
+}
+
+/// `stop` and `restart`.
+pub fn stop(engine: &Engine, a: StopArgs, restart: bool) -> Result<i32, CliError> {
+    let signal = a
+        .signal
+        .as_deref()
+        .map(berth_engine::lifecycle::parse_signal)
+        .transpose()
+        .map_err(fail)?;
+    each(&a.containers, |name| {
+        engine.stop_container(name, a.time, signal)?;
+        if restart {
+            engine.start_detached(name)?;
+        }
+        Ok(vec![name.to_string()])
+    })
+}
+
+pub fn kill(engine: &Engine, a: KillArgs) -> Result<i32, CliError> {
+    let signal = berth_engine::lifecycle::parse_signal(&a.signal).map_err(fail)?;
+    each(&a.containers, |name| {
+        engine
+            .kill_container(name, signal)
+            .map(|()| vec![name.to_string()])
+    })
+}
+
+pub fn wait(engine: &Engine, a: NamesArgs) -> Result<i32, CliError> {
+    each(&a.containers, |name| {
+        engine
+            .wait_container(name, None)
+            .map(|code| vec![code.to_string()])
+    })
+}
+
+/// The hidden `container-monitor ID`: runs the container, telling the `berth`
+/// that started it (on stdout) whether it started; the exit code is the container's.
+pub fn monitor(engine: &Engine, id: &str) -> i32 {
+    let mut out = std::io::stdout();
+    match engine.monitor(id, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(out, "error: {e}");
+            125
+        }
     }
-    engine
-        .start_attached(&a.containers[0], a.interactive)
-        .map_err(run_error)
 }
 
 const PS_HEADERS: &[(&str, &str)] = &[
@@ -341,6 +390,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, CliError> {
         timestamps: a.timestamps,
         since: time_arg(&a.since, "--since")?,
         until: time_arg(&a.until, "--until")?,
+        follow: a.follow,
     };
     engine
         .logs(

@@ -63,6 +63,14 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => c::start(engine, a),
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => c::ps(engine, a),
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            c::stop(engine, a, false)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            c::stop(engine, a, true)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => c::kill(engine, a),
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => c::wait(engine, a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => c::rm(engine, a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => c::logs(engine, a),
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
@@ -91,7 +99,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(engine, a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),
-        Command::Completion { .. } | Command::Lint(_) => {
+        Command::Completion { .. } | Command::Lint(_) | Command::ContainerMonitor { .. } => {
             unreachable!("handled before the engine opens")
         }
     }

@@ -1,0 +1,136 @@
+//! Containers after they start: stop, kill, wait, restart. The container's
+//! monitor (or its foreground berth) records how it ended; these commands
+//! signal it and watch the record.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::{Engine, EngineError};
+
+/// `SIGTERM`, `TERM`, `term` or `15`.
+pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n)
+            .map(|sig| sig as i32)
+            .map_err(|_| EngineError::invalid(format!("invalid signal: {s}")));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| EngineError::invalid(format!("invalid signal: {s}")))
+}
+
+fn alive(pid: i32) -> bool {
+    pid > 0 && kill(Pid::from_raw(pid), None).is_ok()
+}
+
+impl Engine {
+    /// `kill -s SIG`: the container must be running.
+    pub fn kill_container(&self, key: &str, signal: i32) -> Result<(), EngineError> {
+        let c = self.container(key)?;
+        if !c.state.running {
+            return Err(EngineError::Conflict(format!(
+                "Cannot kill container: {key}: container {} is not running",
+                c.id
+            )));
+        }
+        let sig = Signal::try_from(signal)
+            .map_err(|_| EngineError::invalid(format!("invalid signal: {signal}")))?;
+        kill(Pid::from_raw(c.state.pid), sig)
+            .map_err(|e| EngineError::Runtime(format!("Cannot kill container: {key}: {e}")))
+    }
+
+    /// `stop`: the stop signal (the image's STOPSIGNAL, SIGTERM otherwise),
+    /// then SIGKILL after `timeout` seconds; returns once the record says exited.
+    pub fn stop_container(
+        &self,
+        key: &str,
+        timeout: Option<u32>,
+        signal: Option<i32>,
+    ) -> Result<(), EngineError> {
+        let c = self.container(key)?;
+        if !c.state.running {
+            return Ok(());
+        }
+        let sig = match signal {
+            Some(s) => s,
+            None => c
+                .config
+                .stop_signal
+                .as_deref()
+                .map(parse_signal)
+                .transpose()?
+                .unwrap_or(libc::SIGTERM),
+        };
+        let pid = c.state.pid;
+        let _ = kill(
+            Pid::from_raw(pid),
+            Signal::try_from(sig).unwrap_or(Signal::SIGTERM),
+        );
+        let grace = Duration::from_secs(timeout.unwrap_or(10) as u64);
+        let start = Instant::now();
+        while alive(pid) && start.elapsed() < grace {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if alive(pid) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        self.wait_container(&c.id, Some(Duration::from_secs(10)))
+            .map(|_| ())
+    }
+
+    /// `wait`: blocks until the container is not running; its exit code.
+    pub fn wait_container(&self, key: &str, limit: Option<Duration>) -> Result<i32, EngineError> {
+        let start = Instant::now();
+        let mut seen = false;
+        loop {
+            let c = match self.container(key) {
+                Ok(c) => c,
+                // Removed meanwhile (--rm): it has ended.
+                Err(EngineError::NoSuchContainer(_)) if seen => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            seen = true;
+            // Exited, or failed to start (created, with an error recorded).
+            if c.state.status == "exited"
+                || (c.state.status == "created" && !c.state.error.is_empty())
+            {
+                return Ok(c.state.exit_code);
+            }
+            if limit.is_some_and(|l| start.elapsed() > l) {
+                return Err(EngineError::Runtime(format!(
+                    "container {key} did not stop in time"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `restart`: stop, then start in the background.
+    pub fn restart_container(&self, key: &str, timeout: Option<u32>) -> Result<(), EngineError> {
+        self.stop_container(key, timeout, None)?;
+        self.start_detached(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_signal;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("kill").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("HUP").unwrap(), libc::SIGHUP);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("999").is_err());
+    }
+}
