@@ -464,3 +464,104 @@ fn detached_containers_stop_kill_wait_restart_and_follow() {
         .fails(1, "No such container: nosuch");
     env.check_clean();
 }
+
+#[test]
+fn exec_joins_a_running_container() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "run", "-d", "--name", "target", "-e", "FOO=bar", "-w", "/tmp", "busybox", "sleep", "60",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&[
+            "exec",
+            "target",
+            "sh",
+            "-c",
+            "echo $FOO; pwd; cat /proc/1/cmdline | tr '\\0' ' '"
+        ])
+        .ok(),
+        "bar\n/tmp\nsleep 60 "
+    );
+    assert_eq!(
+        env.berth(&[
+            "exec",
+            "-u",
+            "nobody",
+            "-w",
+            "/",
+            "-e",
+            "X=1",
+            "target",
+            "sh",
+            "-c",
+            "id -u; pwd; echo $X"
+        ])
+        .ok(),
+        "65534\n/\n1\n"
+    );
+    assert_eq!(env.berth(&["exec", "target", "sh", "-c", "exit 5"]).code, 5);
+    env.berth(&["exec", "target", "nosuch"])
+        .fails(127, "executable file not found");
+    assert_eq!(
+        env.berth_stdin(&["exec", "-i", "target", "cat"], b"piped\n")
+            .ok(),
+        "piped\n"
+    );
+    env.berth(&[
+        "exec",
+        "-d",
+        "target",
+        "sh",
+        "-c",
+        "echo detached > /tmp/mark",
+    ])
+    .ok();
+    common::wait_until("the detached exec", || {
+        env.berth(&["exec", "target", "cat", "/tmp/mark"]).stdout == "detached\n"
+    });
+    let caps = env
+        .berth(&[
+            "exec",
+            "--privileged",
+            "target",
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ])
+        .ok();
+    let bits = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert!(
+        bits & (1 << 21) != 0,
+        "CAP_SYS_ADMIN with --privileged: {caps}"
+    );
+    // A PTY session, driven through a terminal.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut child = env
+        .cmd(&["exec", "-it", "target", "sh"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&master),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut seen = String::new();
+    std::io::Write::write_all(&mut master, b"tty; echo in-$((6*7))\r").unwrap();
+    common::read_until(&mut master, &mut seen, "in-42");
+    assert!(seen.contains("/dev/pts/"), "{seen}");
+    std::io::Write::write_all(&mut master, b"exit 3\r").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    env.berth(&["rm", "-f", "target"]).ok();
+    env.berth(&["exec", "target", "true"])
+        .fails(1, "No such container: target");
+    env.berth(&["create", "--name", "idle", "busybox", "true"])
+        .ok();
+    env.berth(&["exec", "idle", "true"])
+        .fails(1, "is not running");
+}

@@ -4,7 +4,6 @@
 mod common;
 
 use std::os::unix::process::CommandExt;
-use std::time::{Duration, Instant};
 
 use common::Env;
 
@@ -690,22 +689,6 @@ fn not_root_is_refused() {
         .success());
 }
 
-/// Reads what the terminal shows until `needle` appears (or 10 s pass).
-fn read_until(master: &mut std::fs::File, seen: &mut String, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 4096];
-    while !seen.contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "terminal never showed {needle:?}: {seen:?}"
-        );
-        match std::io::Read::read(master, &mut buf) {
-            Ok(n) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            _ => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-}
-
 #[test]
 fn tty_forwards_keys_size_and_ctrl_c() {
     let env = Env::with_busybox();
@@ -732,15 +715,15 @@ fn tty_forwards_keys_size_and_ctrl_c() {
     )
     .unwrap();
     let mut seen = String::new();
-    read_until(&mut master, &mut seen, "ready");
+    common::read_until(&mut master, &mut seen, "ready");
     assert!(
         seen.contains("33 101"),
         "the container's terminal has ours size: {seen:?}"
     );
     std::io::Write::write_all(&mut master, b"hello\r").unwrap();
-    read_until(&mut master, &mut seen, "typed:hello");
+    common::read_until(&mut master, &mut seen, "typed:hello");
     // Ctrl-C reaches the container through its terminal, as a key.
     std::io::Write::write_all(&mut master, b"\x03").unwrap();
-    read_until(&mut master, &mut seen, "got-int");
+    common::read_until(&mut master, &mut seen, "got-int");
     assert_eq!(child.wait().unwrap().code(), Some(7), "{seen:?}");
 }

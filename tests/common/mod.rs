@@ -265,3 +265,19 @@ pub fn busybox_tar() -> &'static Path {
         path
     })
 }
+
+/// Reads what the terminal shows until `needle` appears (or 10 s pass).
+pub fn read_until(master: &mut std::fs::File, seen: &mut String, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "terminal never showed {needle:?}: {seen:?}"
+        );
+        match std::io::Read::read(master, &mut buf) {
+            Ok(n) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+}

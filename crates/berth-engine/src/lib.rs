@@ -11,7 +11,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod model;
 mod names;
-mod run;
+pub mod run;
 pub mod time;
 
 use std::path::{Path, PathBuf};

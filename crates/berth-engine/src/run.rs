@@ -584,6 +584,112 @@ impl Pumps {
     }
 }
 
+/// `exec` options.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub interactive: bool,
+    pub tty: bool,
+    pub detach: bool,
+    pub env: Vec<String>,
+    pub env_files: Vec<std::path::PathBuf>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub privileged: bool,
+}
+
+impl Engine {
+    /// `exec`: runs a command in a running container (its namespaces and
+    /// cgroup); its exit code, or 0 at once with `detach`.
+    pub fn exec(&self, key: &str, o: &ExecOptions) -> Result<i32, EngineError> {
+        let c = self.container(key)?;
+        if !c.state.running {
+            return Err(EngineError::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        if c.state.paused {
+            return Err(EngineError::Conflict(format!(
+                "container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
+        if o.command.is_empty() {
+            return Err(EngineError::invalid("exec needs a command"));
+        }
+        let rootfs = self.store.container_dir(&c.id).join("rootfs");
+        let user =
+            berth_runtime::user::resolve(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))
+                .map_err(|e| EngineError::invalid(e.to_string()))?;
+        // The container's env, then --env-file and -e (a bare NAME takes ours).
+        let mut env: Vec<(String, String)> = c
+            .config
+            .env
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let mut extra = Vec::new();
+        for f in &o.env_files {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| EngineError::invalid(format!("open {}: {e}", f.display())))?;
+            extra.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        extra.extend(o.env.iter().cloned());
+        for e in extra {
+            let (k, v) = match e.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (e.clone(), std::env::var(&e).ok()),
+            };
+            env.retain(|(x, _)| *x != k);
+            if let Some(v) = v {
+                env.push((k, v));
+            }
+        }
+        if !env.iter().any(|(k, _)| k == "HOME") {
+            env.push(("HOME".into(), user.home.clone()));
+        }
+        let capabilities = o
+            .privileged
+            .then(|| berth_runtime::caps::available().into_iter().collect());
+        let spec = rt::ExecSpec {
+            args: o.command.clone(),
+            env,
+            cwd: o
+                .workdir
+                .clone()
+                .or_else(|| Some(c.config.working_dir.clone()).filter(|w| !w.is_empty())),
+            uid: Some(user.uid),
+            gid: Some(user.gid),
+            additional_gids: user.additional_gids,
+            capabilities,
+            terminal: o.tty,
+        };
+        let console = self.state_dir.join(format!(
+            "{}.exec-{}.console",
+            c.short_id(),
+            berth_store::random_hex(4)
+        ));
+        let plan = StdioPlan::new(&console, o.tty, o.interactive && !o.detach)?;
+        let (stdio, mut pumps) = plan.split();
+        pumps.to_terminal = !o.detach;
+        let pid = rt::exec(&self.runtime_dir(), &c.id, &spec, stdio)?;
+        let running = pumps.spawn(LogWriter::discard(), pid);
+        if o.detach {
+            return Ok(0);
+        }
+        let code = rt::wait(pid)?;
+        running.finish();
+        Ok(code)
+    }
+}
+
 /// `w` when attached to a terminal, nowhere otherwise (the log still gets everything).
 fn sink_or<W: Write + 'static>(attached: bool, w: W) -> Box<dyn Write> {
     if attached {

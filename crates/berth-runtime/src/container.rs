@@ -128,6 +128,84 @@ pub fn create(
     }
 }
 
+/// A process to run inside a running container (`exec`).
+#[derive(Clone, Debug, Default)]
+pub struct ExecSpec {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub additional_gids: Vec<u32>,
+    /// `--privileged`: every capability the host allows.
+    pub capabilities: Option<Vec<String>>,
+    pub terminal: bool,
+}
+
+/// Starts a process in the container `id` (joining its namespaces and cgroup)
+/// and returns its pid, a child of this process.
+///
+/// The process is described as an OCI process file derived from the
+/// container's own (its rlimits, no-new-privileges and capabilities), so that a
+/// terminal can be asked for even when the container has none.
+pub fn exec(
+    state_root: &Path,
+    id: &str,
+    spec: &ExecSpec,
+    stdio: Stdio,
+) -> Result<i32, RuntimeError> {
+    let container =
+        Container::load(state_root.join(id)).map_err(RuntimeError::from_libcontainer)?;
+    let config_path = container.bundle().join("config.json");
+    let io = |context: &Path, source| RuntimeError::Io {
+        context: context.display().to_string(),
+        source,
+    };
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path).map_err(|e| io(&config_path, e))?)
+            .map_err(|e| RuntimeError::Failed(format!("{}: {e}", config_path.display())))?;
+    let mut process = config["process"].clone();
+    process["terminal"] = serde_json::json!(spec.terminal);
+    process["args"] = serde_json::json!(spec.args);
+    process["env"] = serde_json::json!(spec
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>());
+    if let Some(cwd) = &spec.cwd {
+        process["cwd"] = serde_json::json!(cwd);
+    }
+    process["user"] = serde_json::json!({"uid": spec.uid.unwrap_or(0), "gid": spec.gid.unwrap_or(0), "additionalGids": spec.additional_gids});
+    if let Some(caps) = &spec.capabilities {
+        process["capabilities"] =
+            serde_json::json!({"bounding": caps, "effective": caps, "permitted": caps});
+    }
+    let process_path = state_root.join(format!("{id}.exec-{}.json", std::process::id()));
+    std::fs::write(&process_path, serde_json::to_vec(&process).expect("json"))
+        .map_err(|e| io(&process_path, e))?;
+    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
+        .with_root_path(state_root)
+        .map_err(RuntimeError::from_libcontainer)?
+        .with_executor(BerthExecutor)
+        .with_console_socket(stdio.console_socket.as_ref());
+    if let Some(fd) = stdio.stdin {
+        builder = builder.with_stdin(fd);
+    }
+    if let Some(fd) = stdio.stdout {
+        builder = builder.with_stdout(fd);
+    }
+    if let Some(fd) = stdio.stderr {
+        builder = builder.with_stderr(fd);
+    }
+    let result = builder
+        .as_tenant()
+        .with_process(Some(&process_path))
+        .with_detach(spec.terminal)
+        .build();
+    let _ = std::fs::remove_file(&process_path);
+    Ok(result.map_err(RuntimeError::from_libcontainer)?.as_raw())
+}
+
 /// Waits for the container's init (a child of this process) and returns its
 /// exit code as docker reports it (128 + signal when killed).
 pub fn wait(pid: i32) -> Result<i32, RuntimeError> {

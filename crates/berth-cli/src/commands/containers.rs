@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::{fail, CliError};
 use crate::cli::{
-    KillArgs, LogsArgs, NamesArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs,
-    StopArgs,
+    ExecArgs, KillArgs, LogsArgs, NamesArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs,
+    StartArgs, StopArgs,
 };
 use crate::format::{self, Format};
 
@@ -118,6 +118,21 @@ pub fn wait(engine: &Engine, a: NamesArgs) -> Result<i32, CliError> {
             .wait_container(name, None)
             .map(|code| vec![code.to_string()])
     })
+}
+
+pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32, CliError> {
+    let opts = berth_engine::run::ExecOptions {
+        command: a.command,
+        interactive: a.interactive,
+        tty: a.tty,
+        detach: a.detach,
+        env: a.env,
+        env_files: a.env_file,
+        workdir: a.workdir,
+        user: a.user,
+        privileged: a.privileged,
+    };
+    engine.exec(&a.container, &opts).map_err(fail)
 }
 
 /// The hidden `container-monitor ID`: runs the container, telling the `berth`
