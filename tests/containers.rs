@@ -565,3 +565,39 @@ fn exec_joins_a_running_container() {
     env.berth(&["exec", "idle", "true"])
         .fails(1, "is not running");
 }
+
+#[test]
+fn pause_unpause_and_diff() {
+    let env = Env::with_busybox();
+    env.berth(&["run", "-d", "--name", "pz", "busybox", "sh", "-c", "mkdir /newdir && echo x > /newdir/f && echo y >> /etc/passwd && rm /bin/vi && while true; do date +%s%N > /tmp/tick; sleep 0.05; done"]).ok();
+    common::wait_until("the first tick", || {
+        env.berth(&["exec", "pz", "cat", "/tmp/tick"]).code == 0
+    });
+    env.berth(&["pause", "pz"]).ok();
+    assert!(env.berth(&["ps"]).ok().contains("(Paused)"));
+    assert_eq!(
+        env.inspect("pz", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    env.berth(&["exec", "pz", "true"]).fails(1, "is paused");
+    env.berth(&["pause", "pz"]).fails(1, "already paused");
+    let diff = env.berth(&["diff", "pz"]).ok();
+    for line in [
+        "A /newdir",
+        "A /newdir/f",
+        "C /etc",
+        "C /etc/passwd",
+        "D /bin/vi",
+        "C /tmp",
+    ] {
+        assert!(diff.lines().any(|l| l == line), "{line} in:\n{diff}");
+    }
+    env.berth(&["unpause", "pz"]).ok();
+    assert_eq!(env.inspect("pz", "{{.State.Status}}"), "running");
+    env.berth(&["unpause", "pz"]).fails(1, "is not paused");
+    // A paused container still stops (it is thawed first).
+    env.berth(&["pause", "pz"]).ok();
+    env.berth(&["stop", "-t", "1", "pz"]).ok();
+    assert_eq!(env.inspect("pz", "{{.State.Status}}"), "exited");
+    env.berth(&["pause", "pz"]).fails(1, "is not running");
+}

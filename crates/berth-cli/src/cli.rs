@@ -56,6 +56,12 @@ pub enum Command {
     Wait(NamesArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(OneArg),
     /// List containers
     #[command(visible_alias = "container-ls")]
     Ps(PsArgs),
@@ -171,6 +177,12 @@ pub enum ContainerCommand {
     Wait(NamesArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(OneArg),
     /// List containers
     #[command(visible_aliases = ["ps", "list"])]
     Ls(PsArgs),
@@ -354,6 +366,11 @@ pub struct KillArgs {
     pub signal: String,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct OneArg {
+    pub container: String,
 }
 
 #[derive(Args)]

@@ -317,6 +317,7 @@ impl Engine {
                     c.name
                 )));
             }
+            self.thaw(&c);
             let _ = berth_runtime::container::kill(&self.runtime_dir(), &c.id, libc::SIGKILL);
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(c.state.pid),
@@ -364,6 +365,51 @@ impl Engine {
                     .unwrap_or(false)
         };
         logs::follow(path, opts, stdout, stderr, &running).map_err(|e| EngineError::io(path, e))
+    }
+
+    /// `diff`: what the container changed, from its upper directory: `A` added,
+    /// `C` changed (it exists below), `D` deleted (a whiteout), sorted by path.
+    pub fn container_changes(&self, key: &str) -> Result<Vec<(char, String)>, EngineError> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let c = self.container(key)?;
+        let image = c
+            .image
+            .parse()
+            .ok()
+            .and_then(|id| self.store.db.image(&id).ok().flatten())
+            .ok_or_else(|| EngineError::NoSuchImage(c.image.clone()))?;
+        let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
+        let upper = self.store.container_dir(&c.id).join("upper");
+        let mut out = Vec::new();
+        let mut stack = vec![(upper.clone(), String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = format!("{rel}/{}", e.file_name().to_string_lossy());
+                let Ok(meta) = e.metadata() else { continue };
+                if meta.file_type().is_char_device() && meta.rdev() == 0 {
+                    out.push(('D', path));
+                    continue;
+                }
+                let below = chain.iter().any(|c| {
+                    self.store
+                        .snapshots
+                        .path(c)
+                        .join(path.trim_start_matches('/'))
+                        .symlink_metadata()
+                        .is_ok()
+                });
+                out.push((if below { 'C' } else { 'A' }, path.clone()));
+                // Everything under an added directory is added; a changed one is looked into.
+                if meta.is_dir() {
+                    stack.push((e.path(), path));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
     }
 
     /// The container's writable layer size and that plus its image (`ps -s`).

@@ -43,6 +43,10 @@ impl Engine {
         }
         let sig = Signal::try_from(signal)
             .map_err(|_| EngineError::invalid(format!("invalid signal: {signal}")))?;
+        // A frozen process keeps even SIGKILL pending: thaw it first.
+        if sig == Signal::SIGKILL {
+            self.thaw(&c);
+        }
         kill(Pid::from_raw(c.state.pid), sig)
             .map_err(|e| EngineError::Runtime(format!("Cannot kill container: {key}: {e}")))
     }
@@ -69,6 +73,7 @@ impl Engine {
                 .transpose()?
                 .unwrap_or(libc::SIGTERM),
         };
+        self.thaw(&c);
         let pid = c.state.pid;
         let _ = kill(
             Pid::from_raw(pid),
@@ -110,6 +115,49 @@ impl Engine {
                 )));
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `pause` / `unpause`: the cgroup freezer.
+    pub fn pause_container(&self, key: &str, pause: bool) -> Result<(), EngineError> {
+        let c = self.container(key)?;
+        if !c.state.running {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        if c.state.paused == pause {
+            let state = if pause {
+                "already paused"
+            } else {
+                "not paused"
+            };
+            return Err(EngineError::Conflict(format!(
+                "Container {} is {state}",
+                c.id
+            )));
+        }
+        berth_runtime::container::freeze(&self.runtime_dir(), &c.id, pause)?;
+        self.update(&c.id, |c| {
+            c.state.paused = pause;
+            c.state.status = if pause {
+                "paused".into()
+            } else {
+                "running".into()
+            };
+        })?;
+        Ok(())
+    }
+
+    /// Thaws a paused container so that signals reach it (before stop, kill, rm -f).
+    pub(crate) fn thaw(&self, c: &crate::model::Container) {
+        if c.state.paused {
+            let _ = berth_runtime::container::freeze(&self.runtime_dir(), &c.id, false);
+            let _ = self.update(&c.id, |c| {
+                c.state.paused = false;
+                c.state.status = "running".into();
+            });
         }
     }
 

@@ -232,6 +232,16 @@ pub fn kill(state_root: &Path, id: &str, signal: i32) -> Result<(), RuntimeError
     c.kill(sig, true).map_err(RuntimeError::from_libcontainer)
 }
 
+/// Freezes (`pause`) or thaws every process of the container (cgroup freezer).
+pub fn freeze(state_root: &Path, id: &str, frozen: bool) -> Result<(), RuntimeError> {
+    let mut c = Container::load(state_root.join(id)).map_err(RuntimeError::from_libcontainer)?;
+    if frozen {
+        c.pause().map_err(RuntimeError::from_libcontainer)
+    } else {
+        c.resume().map_err(RuntimeError::from_libcontainer)
+    }
+}
+
 /// Removes libcontainer's state and the container's cgroup; quiet when gone.
 pub fn delete(state_root: &Path, id: &str) {
     let dir = state_root.join(id);

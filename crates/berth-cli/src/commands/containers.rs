@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::{fail, CliError};
 use crate::cli::{
-    ExecArgs, KillArgs, LogsArgs, NamesArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs,
-    StartArgs, StopArgs,
+    ExecArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs, RenameArgs, RmArgs,
+    RunArgs, StartArgs, StopArgs,
 };
 use crate::format::{self, Format};
 
@@ -135,6 +135,22 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32, CliError> {
     engine.exec(&a.container, &opts).map_err(fail)
 }
 
+pub fn pause(engine: &Engine, a: NamesArgs, pause: bool) -> Result<i32, CliError> {
+    each(&a.containers, |name| {
+        engine
+            .pause_container(name, pause)
+            .map(|()| vec![name.to_string()])
+    })
+}
+
+/// `diff`: A, C and D lines from the container's writable layer.
+pub fn diff(engine: &Engine, a: OneArg) -> Result<i32, CliError> {
+    for (kind, path) in engine.container_changes(&a.container).map_err(fail)? {
+        println!("{kind} {path}");
+    }
+    Ok(0)
+}
+
 /// The hidden `container-monitor ID`: runs the container, telling the `berth`
 /// that started it (on stdout) whether it started; the exit code is the container's.
 pub fn monitor(engine: &Engine, id: &str) -> i32 {
@@ -167,13 +183,14 @@ const PS_HEADERS: &[(&str, &str)] = &[
 
 /// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
 pub fn status_text(c: &Container) -> String {
+    let up = || {
+        time::parse(&c.state.started_at)
+            .map(|t| time::human_duration(chrono::Utc::now() - t))
+            .unwrap_or_default()
+    };
     match c.state.status.as_str() {
-        "running" => format!(
-            "Up {}",
-            time::parse(&c.state.started_at)
-                .map(|t| time::human_duration(chrono::Utc::now() - t))
-                .unwrap_or_default()
-        ),
+        "running" => format!("Up {}", up()),
+        "paused" => format!("Up {} (Paused)", up()),
         "exited" => format!(
             "Exited ({}) {}",
             c.state.exit_code,

@@ -72,6 +72,13 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => c::kill(engine, a),
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => c::wait(engine, a),
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => c::exec(engine, a),
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            c::pause(engine, a, true)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            c::pause(engine, a, false)
+        }
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => c::diff(engine, a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => c::rm(engine, a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => c::logs(engine, a),
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
