@@ -601,3 +601,46 @@ fn pause_unpause_and_diff() {
     assert_eq!(env.inspect("pz", "{{.State.Status}}"), "exited");
     env.berth(&["pause", "pz"]).fails(1, "is not running");
 }
+
+#[test]
+fn top_lists_the_container_processes() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 31 & sleep 32",
+    ])
+    .ok();
+    common::wait_until("both sleeps", || {
+        env.berth(&["top", "busy"]).stdout.contains("sleep 32")
+    });
+    let out = env.berth(&["top", "busy"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("PID") && lines[0].contains("CMD"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sleep 31") && out.contains("sleep 32"),
+        "{out}"
+    );
+    assert_eq!(
+        lines.len(),
+        4,
+        "sh and two sleeps, nothing from the host: {out}"
+    );
+    let custom = env.berth(&["top", "busy", "-o", "pid,comm"]).ok();
+    assert!(
+        custom.lines().next().unwrap().contains("COMMAND"),
+        "{custom}"
+    );
+    env.berth(&["top", "busy", "-o", "comm"])
+        .fails(1, "no PID column");
+    env.berth(&["rm", "-f", "busy"]).ok();
+    env.berth(&["top", "nosuch"]).fails(1, "No such container");
+}

@@ -62,6 +62,8 @@ pub enum Command {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// List containers
     #[command(visible_alias = "container-ls")]
     Ps(PsArgs),
@@ -183,6 +185,8 @@ pub enum ContainerCommand {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// List containers
     #[command(visible_aliases = ["ps", "list"])]
     Ls(PsArgs),
@@ -366,6 +370,14 @@ pub struct KillArgs {
     pub signal: String,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// Options for ps (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_options: Vec<String>,
 }
 
 #[derive(Args)]

@@ -161,6 +161,62 @@ impl Engine {
         }
     }
 
+    /// `top`: the container's processes as the host's `ps` shows them
+    /// (`ps_args`, docker's default `-ef`), header first.
+    pub fn top(&self, key: &str, ps_args: &[String]) -> Result<Vec<String>, EngineError> {
+        let c = self.container(key)?;
+        if !c.state.running {
+            return Err(EngineError::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        let rel = format!("berth/{}/cgroup.procs", c.id);
+        let procs = [
+            "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup/memory",
+            "/sys/fs/cgroup",
+        ]
+        .iter()
+        .find_map(|base| std::fs::read_to_string(std::path::Path::new(base).join(&rel)).ok())
+        .ok_or_else(|| EngineError::Runtime(format!("container {}: its cgroup is gone", c.id)))?;
+        let pids: Vec<&str> = procs.split_whitespace().collect();
+        let args: Vec<String> = if ps_args.is_empty() {
+            vec!["-ef".into()]
+        } else {
+            ps_args.to_vec()
+        };
+        let out = std::process::Command::new("ps")
+            .args(&args)
+            .output()
+            .map_err(|e| EngineError::Runtime(format!("running ps: {e}")))?;
+        if !out.status.success() {
+            return Err(EngineError::invalid(format!(
+                "ps {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default().to_string();
+        let col = header
+            .split_whitespace()
+            .position(|h| h == "PID")
+            .ok_or_else(|| EngineError::invalid("ps output has no PID column: add -o pid"))?;
+        let mut rows = vec![header];
+        rows.extend(
+            lines
+                .filter(|l| {
+                    l.split_whitespace()
+                        .nth(col)
+                        .is_some_and(|p| pids.contains(&p))
+                })
+                .map(String::from),
+        );
+        Ok(rows)
+    }
+
     /// `restart`: stop, then start in the background.
     pub fn restart_container(&self, key: &str, timeout: Option<u32>) -> Result<(), EngineError> {
         self.stop_container(key, timeout, None)?;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{fail, CliError};
 use crate::cli::{
     ExecArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs, RenameArgs, RmArgs,
-    RunArgs, StartArgs, StopArgs,
+    RunArgs, StartArgs, StopArgs, TopArgs,
 };
 use crate::format::{self, Format};
 
@@ -147,6 +147,13 @@ pub fn pause(engine: &Engine, a: NamesArgs, pause: bool) -> Result<i32, CliError
 pub fn diff(engine: &Engine, a: OneArg) -> Result<i32, CliError> {
     for (kind, path) in engine.container_changes(&a.container).map_err(fail)? {
         println!("{kind} {path}");
+    }
+    Ok(0)
+}
+
+pub fn top(engine: &Engine, a: TopArgs) -> Result<i32, CliError> {
+    for line in engine.top(&a.container, &a.ps_options).map_err(fail)? {
+        println!("{line}");
     }
     Ok(0)
 }

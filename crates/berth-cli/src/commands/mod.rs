@@ -79,6 +79,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
             c::pause(engine, a, false)
         }
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => c::diff(engine, a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => c::top(engine, a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => c::rm(engine, a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => c::logs(engine, a),
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
