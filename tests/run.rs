@@ -489,6 +489,15 @@ fn while_running(env: &Env, flags: &[&str], check: impl FnOnce(&str)) {
     env.berth(&["rm", "-f", "bg"]).ok();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(137), "killed by rm -f");
+    // Both berths released it; neither may leave its cgroup behind.
+    for base in [
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup",
+    ] {
+        let dir = std::path::Path::new(base).join("berth").join(&id);
+        assert!(!dir.exists(), "leaked cgroup {}", dir.display());
+    }
 }
 
 fn cgroup_file(id: &str, v1_controller: &str, file_v1: &str, file_v2: &str) -> String {

@@ -222,10 +222,13 @@ pub fn busybox_tar() -> &'static Path {
             .find(|p| Path::new(p).exists())
             .expect("busybox-static is not installed: apt-get install busybox-static");
         let list = Command::new(busybox).arg("--list").output().expect("busybox --list");
-        let dir = std::env::temp_dir().join(format!("berth-e2e-busybox-{}", std::process::id()));
+        // Kept in cargo's directory for test files (under target/), shared by
+        // the test processes: written under a temporary name, renamed into place.
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("busybox.tar");
-        let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+        let tmp = dir.join(format!("busybox.tar.{}", std::process::id()));
+        let mut b = tar::Builder::new(std::fs::File::create(&tmp).unwrap());
         let dir_entry = |b: &mut tar::Builder<std::fs::File>, name: &str, mode: u32| {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Directory);
@@ -262,6 +265,7 @@ pub fn busybox_tar() -> &'static Path {
             b.append_data(&mut h, name, text.as_bytes()).unwrap();
         }
         b.into_inner().unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
         path
     })
 }

@@ -50,6 +50,11 @@ impl Engine {
         self.state_dir.join("runtime")
     }
 
+    /// A container's cgroup, relative to each hierarchy's root.
+    fn cgroups_path(id: &str) -> String {
+        format!("/berth/{id}")
+    }
+
     fn netns_path(&self, id: &str) -> PathBuf {
         self.state_dir.join("netns").join(id)
     }

@@ -171,7 +171,10 @@ impl Engine {
                 c.id
             )));
         }
-        let rel = format!("berth/{}/cgroup.procs", c.id);
+        let rel = format!(
+            "{}/cgroup.procs",
+            Self::cgroups_path(&c.id).trim_start_matches('/')
+        );
         let procs = [
             "/sys/fs/cgroup/pids",
             "/sys/fs/cgroup/memory",

@@ -290,7 +290,7 @@ impl Engine {
                 .flatten()
                 .map(|u| clamp_rlimit(&u.name, u.soft, u.hard))
                 .collect(),
-            cgroups_path: format!("/berth/{}", c.id),
+            cgroups_path: Self::cgroups_path(&c.id),
             cgroup_v2: rt::cgroup_v2(),
         })
     }

@@ -122,7 +122,7 @@ pub fn create(
         Ok(container) => Ok(Created { container }),
         Err(e) => {
             // A failed create can leave libcontainer's state and cgroup behind.
-            delete(state_root, &spec.id);
+            delete(state_root, &spec.id, &spec.cgroups_path);
             Err(RuntimeError::from_libcontainer(e))
         }
     }
@@ -243,7 +243,12 @@ pub fn freeze(state_root: &Path, id: &str, frozen: bool) -> Result<(), RuntimeEr
 }
 
 /// Removes libcontainer's state and the container's cgroup; quiet when gone.
-pub fn delete(state_root: &Path, id: &str) {
+///
+/// The cgroup is removed here too, whatever libcontainer managed: when two
+/// berths release one container at once (`rm -f` beside its foreground `run`),
+/// the second finds libcontainer's state gone while the cgroup may still be
+/// busy with a dying process.
+pub fn delete(state_root: &Path, id: &str, cgroups_path: &str) {
     let dir = state_root.join(id);
     if let Ok(mut c) = Container::load(dir.clone()) {
         if let Err(e) = c.delete(true) {
@@ -251,6 +256,30 @@ pub fn delete(state_root: &Path, id: &str) {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    remove_cgroup(cgroups_path);
+}
+
+/// Removes `cgroups_path` from every hierarchy (v1 controllers, or v2), waiting
+/// up to a second for the last processes in it to be gone.
+fn remove_cgroup(cgroups_path: &str) {
+    let rel = cgroups_path.trim_start_matches('/');
+    if rel.is_empty() {
+        return;
+    }
+    let mut dirs: Vec<PathBuf> = vec![PathBuf::from("/sys/fs/cgroup").join(rel)];
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        dirs.extend(entries.flatten().map(|e| e.path().join(rel)));
+    }
+    for d in dirs.iter().filter(|d| d.is_dir()) {
+        for _ in 0..100 {
+            match std::fs::remove_dir(d) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                _ => break,
+            }
+        }
+    }
 }
 
 /// Whether the kernel's OOM killer killed a process in the container's cgroup.

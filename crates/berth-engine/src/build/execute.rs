@@ -85,7 +85,7 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
         no_new_privileges: false,
         resources: Resources::default(),
         rlimits: vec![],
-        cgroups_path: format!("/berth/{id}"),
+        cgroups_path: Engine::cgroups_path(&id),
         cgroup_v2: rt::cgroup_v2(),
     };
     let result = (|| {
@@ -150,7 +150,7 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
         }
         Ok(code?)
     })();
-    rt::delete(&engine.runtime_dir(), &id);
+    rt::delete(&engine.runtime_dir(), &id, &spec.cgroups_path);
     if let Some(p) = netns {
         let _ = berth_runtime::netns::remove(&p);
     }
