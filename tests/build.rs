@@ -642,29 +642,19 @@ fn two_builds_at_once_share_the_cache() {
             ("a", "a"),
         ],
     );
-    let children: Vec<_> = (0..2)
-        .map(|i| {
-            env.cmd(&[
-                "build",
-                "-q",
-                "-t",
-                &format!("par:{i}"),
-                dir.to_str().unwrap(),
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::all_at_once(
+        (0..2)
+            .map(|i| {
+                env.cmd(&[
+                    "build",
+                    "-q",
+                    "-t",
+                    &format!("par:{i}"),
+                    dir.to_str().unwrap(),
+                ])
+            })
+            .collect(),
+    );
     assert_eq!(
         env.berth(&["run", "--rm", "par:1", "cat", "/list"]).ok(),
         "Dockerfile\na\n"

@@ -325,23 +325,11 @@ fn a_killed_berth_leaves_a_truthful_record() {
 #[test]
 fn twenty_berths_at_once() {
     let env = Env::with_busybox();
-    let children: Vec<_> = (0..20)
-        .map(|i| {
-            env.cmd(&["run", "--name", &format!("c{i:02}"), "busybox", "true"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::all_at_once(
+        (0..20)
+            .map(|i| env.cmd(&["run", "--name", &format!("c{i:02}"), "busybox", "true"]))
+            .collect(),
+    );
     assert_eq!(
         env.berth(&["ps", "-a", "--filter", "status=exited", "-q"])
             .ok()
@@ -349,18 +337,8 @@ fn twenty_berths_at_once() {
             .count(),
         20
     );
-    let listers: Vec<_> = (0..20)
-        .map(|_| {
-            env.cmd(&["ps", "-aq"])
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for l in listers {
-        let out = l.wait_with_output().unwrap();
-        assert!(out.status.success());
-        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 20);
+    for out in common::all_at_once((0..20).map(|_| env.cmd(&["ps", "-aq"])).collect()) {
+        assert_eq!(out.lines().count(), 20);
     }
     env.check_clean();
 }
@@ -536,21 +514,8 @@ fn exec_joins_a_running_container() {
         "CAP_SYS_ADMIN with --privileged: {caps}"
     );
     // A PTY session, driven through a terminal.
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
-    let mut child = env
-        .cmd(&["exec", "-it", "target", "sh"])
-        .stdin(slave.try_clone().unwrap())
-        .stdout(slave.try_clone().unwrap())
-        .stderr(slave)
-        .spawn()
-        .unwrap();
-    let mut master = std::fs::File::from(pty.master);
-    nix::fcntl::fcntl(
-        std::os::fd::AsRawFd::as_raw_fd(&master),
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )
-    .unwrap();
+    let (mut child, mut master) =
+        common::spawn_in_pty(env.cmd(&["exec", "-it", "target", "sh"]), None);
     let mut seen = String::new();
     std::io::Write::write_all(&mut master, b"tty; echo in-$((6*7))\r").unwrap();
     common::read_until(&mut master, &mut seen, "in-42");

@@ -205,10 +205,8 @@ fn interactive_stdin() {
 #[test]
 fn tty_gives_a_terminal() {
     let env = Env::with_busybox();
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
-    let mut child = env
-        .cmd(&[
+    let (mut child, mut master) = common::spawn_in_pty(
+        env.cmd(&[
             "run",
             "--rm",
             "-t",
@@ -216,20 +214,11 @@ fn tty_gives_a_terminal() {
             "sh",
             "-c",
             "tty; stty size; echo TERM=$TERM",
-        ])
-        .stdin(slave.try_clone().unwrap())
-        .stdout(slave.try_clone().unwrap())
-        .stderr(slave)
-        .spawn()
-        .unwrap();
+        ]),
+        None,
+    );
     let status = child.wait().unwrap();
-    let mut master = std::fs::File::from(pty.master);
     let mut out = Vec::new();
-    nix::fcntl::fcntl(
-        std::os::fd::AsRawFd::as_raw_fd(&master),
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )
-    .unwrap();
     let _ = std::io::Read::read_to_end(&mut master, &mut out);
     let text = String::from_utf8_lossy(&out);
     assert!(status.success(), "{text}");
@@ -701,28 +690,11 @@ fn not_root_is_refused() {
 #[test]
 fn tty_forwards_keys_size_and_ctrl_c() {
     let env = Env::with_busybox();
-    let size = nix::pty::Winsize {
-        ws_row: 33,
-        ws_col: 101,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(Some(&size), None).unwrap();
-    let slave = std::fs::File::from(pty.slave);
     let script = "trap 'echo got-int; exit 7' INT; stty size; echo ready; read line; echo typed:$line; while true; do sleep 0.05; done";
-    let mut child = env
-        .cmd(&["run", "--rm", "-it", "busybox", "sh", "-c", script])
-        .stdin(slave.try_clone().unwrap())
-        .stdout(slave.try_clone().unwrap())
-        .stderr(slave)
-        .spawn()
-        .unwrap();
-    let mut master = std::fs::File::from(pty.master);
-    nix::fcntl::fcntl(
-        std::os::fd::AsRawFd::as_raw_fd(&master),
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )
-    .unwrap();
+    let (mut child, mut master) = common::spawn_in_pty(
+        env.cmd(&["run", "--rm", "-it", "busybox", "sh", "-c", script]),
+        Some((33, 101)),
+    );
     let mut seen = String::new();
     common::read_until(&mut master, &mut seen, "ready");
     assert!(

@@ -200,6 +200,61 @@ impl Drop for Env {
     }
 }
 
+/// Runs `cmd` on a new terminal (`size` rows x cols, if given) and returns it
+/// with the terminal's non-blocking master side, to type into and read from.
+pub fn spawn_in_pty(
+    mut cmd: std::process::Command,
+    size: Option<(u16, u16)>,
+) -> (std::process::Child, std::fs::File) {
+    let ws = size.map(|(rows, cols)| nix::pty::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    });
+    let pty = nix::pty::openpty(ws.as_ref(), None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let child = cmd
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let master = std::fs::File::from(pty.master);
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&master),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    (child, master)
+}
+
+/// Starts every command at once, waits for all, asserts each succeeded and
+/// returns their standard outputs.
+pub fn all_at_once(cmds: Vec<std::process::Command>) -> Vec<String> {
+    let children: Vec<_> = cmds
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
 /// Polls `cond` every 20 ms for 10 s at most.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

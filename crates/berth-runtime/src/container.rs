@@ -63,6 +63,25 @@ pub struct Stdio {
     pub console_socket: Option<PathBuf>,
 }
 
+/// libcontainer's builder for container `id` with our executor and stdio.
+fn builder(state_root: &Path, id: &str, stdio: Stdio) -> Result<ContainerBuilder, RuntimeError> {
+    let mut b = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
+        .with_root_path(state_root)
+        .map_err(RuntimeError::from_libcontainer)?
+        .with_executor(BerthExecutor)
+        .with_console_socket(stdio.console_socket.as_ref());
+    if let Some(fd) = stdio.stdin {
+        b = b.with_stdin(fd);
+    }
+    if let Some(fd) = stdio.stdout {
+        b = b.with_stdout(fd);
+    }
+    if let Some(fd) = stdio.stderr {
+        b = b.with_stderr(fd);
+    }
+    Ok(b)
+}
+
 /// A created container whose process waits to be started.
 pub struct Created {
     container: Container,
@@ -99,21 +118,7 @@ pub fn create(
         context: state_root.display().to_string(),
         source,
     })?;
-    let mut builder = ContainerBuilder::new(spec.id.clone(), SyscallType::Linux)
-        .with_root_path(state_root)
-        .map_err(RuntimeError::from_libcontainer)?
-        .with_executor(BerthExecutor)
-        .with_console_socket(stdio.console_socket.as_ref());
-    if let Some(fd) = stdio.stdin {
-        builder = builder.with_stdin(fd);
-    }
-    if let Some(fd) = stdio.stdout {
-        builder = builder.with_stdout(fd);
-    }
-    if let Some(fd) = stdio.stderr {
-        builder = builder.with_stderr(fd);
-    }
-    let result = builder
+    let result = builder(state_root, &spec.id, stdio)?
         .as_init(bundle)
         .with_systemd(false)
         .with_detach(spec.terminal)
@@ -183,21 +188,7 @@ pub fn exec(
     let process_path = state_root.join(format!("{id}.exec-{}.json", std::process::id()));
     std::fs::write(&process_path, serde_json::to_vec(&process).expect("json"))
         .map_err(|e| io(&process_path, e))?;
-    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
-        .with_root_path(state_root)
-        .map_err(RuntimeError::from_libcontainer)?
-        .with_executor(BerthExecutor)
-        .with_console_socket(stdio.console_socket.as_ref());
-    if let Some(fd) = stdio.stdin {
-        builder = builder.with_stdin(fd);
-    }
-    if let Some(fd) = stdio.stdout {
-        builder = builder.with_stdout(fd);
-    }
-    if let Some(fd) = stdio.stderr {
-        builder = builder.with_stderr(fd);
-    }
-    let result = builder
+    let result = builder(state_root, id, stdio)?
         .as_tenant()
         .with_process(Some(&process_path))
         .with_detach(spec.terminal)
