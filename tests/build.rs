@@ -918,3 +918,32 @@ fn same_size_changes_are_seen_by_the_hash_fast_path() {
         "bbbb"
     );
 }
+
+#[test]
+fn a_fully_cached_rebuild_gives_the_same_image() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nENV A=1\nRUN echo x > /x\nCOPY Dockerfile /\nCMD [\"sh\"]\n",
+        )],
+    );
+    let id = || {
+        env.berth(&["build", "-q", "-t", "same", dir.to_str().unwrap()])
+            .ok()
+    };
+    let first = id();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        id(),
+        first,
+        "no new image (and no dangling one) for an unchanged build"
+    );
+    assert_eq!(
+        env.berth(&["images", "-q", "--filter", "dangling=true"])
+            .ok(),
+        ""
+    );
+}

@@ -348,20 +348,24 @@ impl Db {
     // ---- build cache ----
 
     /// The layer a build step made before, if its key was seen.
-    pub fn cache_get(&self, key: &Digest) -> Result<Option<LayerRecord>, StoreError> {
+    /// The layer a build step made before and when it made it (as recorded by `cache_put`).
+    pub fn cache_get(&self, key: &Digest) -> Result<Option<(LayerRecord, String)>, StoreError> {
         let row = self
             .conn
             .query_row(
-                "SELECT blob, media_type, blob_size, diff_id, chain_id FROM build_cache WHERE key = ?1",
+                "SELECT blob, media_type, blob_size, diff_id, chain_id, created FROM build_cache WHERE key = ?1",
                 [key.as_str()],
                 |r| {
-                    Ok(LayerRecord {
-                        blob: digest(r.get(0)?)?,
-                        media_type: r.get(1)?,
-                        blob_size: r.get::<_, i64>(2)? as u64,
-                        diff_id: digest(r.get(3)?)?,
-                        chain_id: digest(r.get(4)?)?,
-                    })
+                    Ok((
+                        LayerRecord {
+                            blob: digest(r.get(0)?)?,
+                            media_type: r.get(1)?,
+                            blob_size: r.get::<_, i64>(2)? as u64,
+                            diff_id: digest(r.get(3)?)?,
+                            chain_id: digest(r.get(4)?)?,
+                        },
+                        r.get(5)?,
+                    ))
                 },
             )
             .optional()?;
@@ -374,10 +378,16 @@ impl Db {
         Ok(row)
     }
 
-    pub fn cache_put(&self, key: &Digest, layer: &LayerRecord) -> Result<(), StoreError> {
+    /// Records a step's layer, made at `created` (kept so that a cached rebuild has the same history).
+    pub fn cache_put(
+        &self,
+        key: &Digest,
+        layer: &LayerRecord,
+        created: &str,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO build_cache VALUES (?1, ?2, ?3, ?4, ?5, ?6, datetime('now'), datetime('now'))",
-            params![key.as_str(), layer.blob.as_str(), layer.media_type, layer.blob_size as i64, layer.diff_id.as_str(), layer.chain_id.as_str()],
+            "INSERT OR REPLACE INTO build_cache VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, datetime('now'))",
+            params![key.as_str(), layer.blob.as_str(), layer.media_type, layer.blob_size as i64, layer.diff_id.as_str(), layer.chain_id.as_str(), created],
         )?;
         Ok(())
     }

@@ -80,6 +80,9 @@ struct State {
     config: ImageConfig,
     layers: Vec<LayerRecord>,
     key: Digest,
+    /// When the newest step was first made (from the cache on a hit), so that
+    /// a fully cached rebuild gives the same config and so the same image id.
+    time: String,
 }
 
 impl State {
@@ -95,7 +98,7 @@ impl State {
     fn note(&mut self, created_by: String) {
         self.key = Digest::of(format!("{}\n{created_by}", self.key).as_bytes());
         self.config.history.push(History {
-            created: Some(time::now()),
+            created: Some(self.time.clone()),
             created_by: Some(created_by),
             comment: Some("buildkit.dockerfile.v0".into()),
             empty_layer: true,
@@ -225,7 +228,7 @@ impl Engine {
             Some(epoch) => chrono::DateTime::from_timestamp(epoch, 0)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_else(time::now),
-            None => time::now(),
+            None => state.time.clone(),
         };
         state.config.created = Some(created.clone());
         if opts.source_date_epoch.is_some() {
@@ -423,14 +426,18 @@ impl Engine {
                 config,
                 layers: vec![],
                 key: Digest::of(b"scratch"),
+                time: "1970-01-01T00:00:00Z".into(),
             });
         }
         let image = self.resolve_image(base).map_err(|_| {
             EngineError::invalid(format!("failed to resolve source metadata for {}: no such image here (pulling from registries is not built yet): load or import it first", Reference::parse(base).map(|r| r.to_string()).unwrap_or_else(|_| base.into())))
         })?;
-        let mut config = self.image_config(&image)?;
-        config.history.iter_mut().for_each(|_| {});
+        let config = self.image_config(&image)?;
         Ok(State {
+            time: config
+                .created
+                .clone()
+                .unwrap_or_else(|| image.created.clone()),
             config,
             layers: image.layers.clone(),
             key: Digest::of(format!("image {}", image.id).as_bytes()),
@@ -1064,14 +1071,14 @@ impl Engine {
             None => l.chain_id == l.diff_id,
             Some(p) => l.chain_id == Digest::of(format!("{p} {}", l.diff_id).as_bytes()),
         };
-        let layer = match hit.filter(|l| {
+        let (layer, made) = match hit.filter(|(l, _)| {
             on_parent(l)
                 && self.store.snapshots.exists(&l.chain_id)
                 && self.store.content.contains(&l.blob)
         }) {
-            Some(layer) => {
+            Some(hit) => {
                 step.cached();
-                layer
+                hit
             }
             None => {
                 let layer = self
@@ -1088,15 +1095,17 @@ impl Engine {
                         step.clone_handle()
                             .error(first.lines().next().unwrap_or(""));
                     })?;
-                self.store.db.cache_put(&key, &layer)?;
+                let made = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                self.store.db.cache_put(&key, &layer, &made)?;
                 step.done();
-                layer
+                (layer, made)
             }
         };
         state.layers.push(layer);
         state.key = key;
+        state.time = made.clone();
         state.config.history.push(History {
-            created: Some(time::now()),
+            created: Some(made),
             created_by: Some(created_by),
             comment: Some("buildkit.dockerfile.v0".into()),
             empty_layer: false,
