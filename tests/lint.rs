@@ -121,7 +121,10 @@ fn bad_input() {
     let dir = context("FROM a\nRUN <<EOF\nnever ends\n");
     let (code, _, err) = lint(dir.path(), &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("Dockerfile:2: unterminated heredoc"), "{err}");
+    assert!(
+        err.contains("Dockerfile:2:5: unterminated heredoc"),
+        "line and column of the <<: {err}"
+    );
     let (code, _, err) = lint(std::path::Path::new("/no/such/dir"), &[]);
     assert_eq!(code, 1);
     assert!(

@@ -47,6 +47,8 @@ pub struct Instruction {
     pub original: String,
     /// 1-based, inclusive.
     pub start_line: usize,
+    /// 1-based column where the instruction word starts.
+    pub column: usize,
     pub end_line: usize,
     pub heredocs: Vec<Heredoc>,
     /// The instruction an ONBUILD wraps.
@@ -70,12 +72,28 @@ pub struct Heredoc {
 pub struct ParseError {
     pub start_line: usize,
     pub end_line: usize,
+    /// 1-based column of what is wrong on the first line.
+    pub column: usize,
     pub message: String,
+}
+
+impl ParseError {
+    /// `Dockerfile:12:5: message`, as a person reads errors in a file.
+    pub fn located(&self, file: &str) -> String {
+        format!(
+            "{file}:{}:{}: {}",
+            self.start_line, self.column, self.message
+        )
+    }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.start_line, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.start_line, self.column, self.message
+        )
     }
 }
 
@@ -201,9 +219,10 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     let mut warnings = Vec::new();
     let mut comments: Vec<String> = Vec::new();
     let mut i = 0;
-    let err = |start: usize, end: usize, message: String| ParseError {
+    let err = |start: usize, end: usize, column: usize, message: String| ParseError {
         start_line: start,
         end_line: end,
+        column,
         message,
     };
 
@@ -239,7 +258,8 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         }
         let stripped = raw.trim_start();
         process_directive(stripped, &mut escape, &mut directives)
-            .map_err(|m| err(i + 1, i + 1, m))?;
+            .map_err(|m| err(i + 1, i + 1, 1, m))?;
+        let column = raw.chars().count() - stripped.chars().count() + 1;
         let first = if is_comment(raw) { "" } else { stripped };
         i += 1;
         let start = i;
@@ -252,7 +272,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         while !done && i < lines.len() {
             let raw = lines[i];
             process_directive(raw, &mut escape, &mut directives)
-                .map_err(|m| err(i + 1, i + 1, m))?;
+                .map_err(|m| err(i + 1, i + 1, 1, m))?;
             i += 1;
             if is_comment(raw) {
                 continue;
@@ -271,8 +291,10 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
                 message: "Empty continuation line found in: ".to_string() + &logical,
             });
         }
-        let mut inst = instruction_from_line(&logical, escape).map_err(|m| err(start, i, m))?;
+        let mut inst =
+            instruction_from_line(&logical, escape).map_err(|m| err(start, i, column, m))?;
         inst.start_line = start;
+        inst.column = column;
         inst.comments = std::mem::take(&mut comments);
         if inst.can_have_heredoc() && logical.contains("<<") {
             for mut doc in heredocs_in(&logical) {
@@ -293,9 +315,15 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
                     doc.content.push('\n');
                 }
                 if !terminated {
+                    // Pointing at the `<<` that opened it.
+                    let at = logical
+                        .find("<<")
+                        .map(|p| logical[..p].chars().count())
+                        .unwrap_or(0);
                     return Err(err(
                         start,
                         i,
+                        column + at,
                         format!(
                             "unterminated heredoc {} (expected a line with {} alone)",
                             doc.name, doc.name
@@ -309,7 +337,12 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         instructions.push(inst);
     }
     if instructions.is_empty() {
-        return Err(err(i.max(1), i.max(1), "file with no instructions".into()));
+        return Err(err(
+            i.max(1),
+            i.max(1),
+            1,
+            "file with no instructions".into(),
+        ));
     }
     Ok(Dockerfile {
         directives,
@@ -441,6 +474,7 @@ fn instruction_from_line(line: &str, escape: char) -> Result<Instruction, String
         json,
         original: line.to_string(),
         start_line: 0,
+        column: 1,
         end_line: 0,
         heredocs: Vec::new(),
         sub,
@@ -840,9 +874,14 @@ pub fn validate(df: &Dockerfile) -> Result<(), ParseError> {
 }
 
 fn at(inst: &Instruction, message: String) -> ParseError {
+    at_column(inst, inst.column, message)
+}
+
+fn at_column(inst: &Instruction, column: usize, message: String) -> ParseError {
     ParseError {
         start_line: inst.start_line,
         end_line: inst.end_line,
+        column,
         message: format!("{message}\n  {}", inst.original.trim()),
     }
 }
@@ -875,8 +914,15 @@ fn check_instruction(inst: &Instruction) -> Result<(), ParseError> {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            return Err(at(
+            let column = inst.column
+                + inst
+                    .original
+                    .find(f.as_str())
+                    .map(|p| inst.original[..p].chars().count())
+                    .unwrap_or(0);
+            return Err(at_column(
                 inst,
+                column,
                 format!(
                     "unknown flag: --{key} ({} takes {takes})",
                     inst.command.to_uppercase()

@@ -115,12 +115,8 @@ fn call(a: &BuildArgs, what: &str) -> Result<i32, CliError> {
         .unwrap_or_else(|| PathBuf::from(&a.path).join("Dockerfile"));
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CliError::new(1, format!("failed to read {}: {e}", path.display())))?;
-    let df = berth_dockerfile::parse(&text).map_err(|e| {
-        CliError::new(
-            1,
-            format!("{}:{}: {}", path.display(), e.start_line, e.message),
-        )
-    })?;
+    let df = berth_dockerfile::parse(&text)
+        .map_err(|e| CliError::new(1, e.located(&path.display().to_string())))?;
     let stages: Vec<&berth_dockerfile::Instruction> = df
         .instructions
         .iter()

@@ -23,8 +23,7 @@ pub fn run(
     let shown = file.display().to_string();
     let text = std::fs::read_to_string(&file)
         .map_err(|e| CliError::new(1, format!("failed to read {shown}: {e}")))?;
-    let df = berth_dockerfile::parse(&text)
-        .map_err(|e| CliError::new(1, format!("{shown}:{}: {}", e.start_line, e.message)))?;
+    let df = berth_dockerfile::parse(&text).map_err(|e| CliError::new(1, e.located(&shown)))?;
     let has_dockerignore = berth_dockerfile::ignore::ignore_file_for(path, &file).is_some();
     let opts = Options {
         ignore: ignore.to_vec(),

@@ -162,16 +162,10 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         let (text, file) = self.read_dockerfile(opts, progress)?;
         let df = berth_dockerfile::parse(&text).map_err(|e| {
-            EngineError::invalid(format!(
-                "failed to parse {file}: {file}:{}: {}",
-                e.start_line, e.message
-            ))
+            EngineError::invalid(format!("failed to parse {file}: {}", e.located(&file)))
         })?;
         validate(&df).map_err(|e| {
-            EngineError::invalid(format!(
-                "failed to parse {file}: {file}:{}: {}",
-                e.start_line, e.message
-            ))
+            EngineError::invalid(format!("failed to parse {file}: {}", e.located(&file)))
         })?;
         let ignore = self.load_context(opts, progress)?;
         let ctx = Context {
