@@ -578,3 +578,40 @@ fn references_are_validated() {
     env.berth(&["run", "--rm", "docker.io/library/busybox:3", "true"])
         .ok();
 }
+
+#[test]
+fn image_and_system_prune() {
+    let env = Env::with_busybox();
+    env.berth(&["import", busybox_tar().to_str().unwrap()]).ok();
+    env.berth(&["import", busybox_tar().to_str().unwrap(), "kept:1"])
+        .ok();
+    env.berth(&["create", "--name", "user", "kept:1", "true"])
+        .ok();
+    assert_eq!(env.berth(&["images", "-q"]).ok().lines().count(), 3);
+    // Dangling only: the untagged import goes.
+    let out = env.berth(&["image", "prune", "-f"]).ok();
+    assert!(
+        out.starts_with("Deleted Images:\ndeleted: sha256:")
+            && out.contains("Total reclaimed space: "),
+        "{out}"
+    );
+    assert_eq!(env.berth(&["images", "-q"]).ok().lines().count(), 2);
+    // -a: every image no container uses (busybox), not kept:1 (used by a container).
+    let out = env.berth(&["image", "prune", "-a", "-f"]).ok();
+    assert!(out.contains("untagged: busybox:latest"), "{out}");
+    assert_eq!(
+        env.berth(&["images", "--format", "{{.Repository}}"]).ok(),
+        "kept\n"
+    );
+    // system prune: the stopped container, then its image, then nothing is left.
+    let out = env.berth(&["system", "prune", "-a", "-f"]).ok();
+    assert!(
+        out.starts_with("Deleted Containers:\n") && out.contains("untagged: kept:1"),
+        "{out}"
+    );
+    assert_eq!(env.berth(&["images", "-q"]).ok(), "");
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+    env.berth(&["image", "prune", "-f", "--filter", "label=x"])
+        .fails(1, "invalid filter");
+    env.check_clean();
+}

@@ -138,6 +138,8 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Build an image from a Dockerfile
     Build(Box<BuildArgs>),
+    /// Remove unused images
+    Prune(ImagePruneArgs),
 }
 
 #[derive(Subcommand)]
@@ -209,6 +211,8 @@ pub enum SystemCommand {
     Check,
     /// Show disk usage
     Df(FormatArgs),
+    /// Remove stopped containers, unused images and the build cache
+    Prune(ImagePruneArgs),
     /// Display system-wide information
     Info(FormatArgs),
 }
@@ -581,6 +585,19 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Args)]
+pub struct ImagePruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=24h")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Clone)]

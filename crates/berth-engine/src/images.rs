@@ -458,6 +458,44 @@ impl Engine {
         Ok(lines)
     }
 
+    /// `image prune`: dangling images (every image with `all`) that no
+    /// container uses; with `until`, only those created before it. Returns
+    /// docker's `untagged:` / `deleted:` lines and the bytes freed.
+    pub fn prune_images(
+        &self,
+        all: bool,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(Vec<String>, u64), EngineError> {
+        let mut lines = Vec::new();
+        let mut freed = 0;
+        for img in self.list_images()? {
+            let id = &img.record.id;
+            let created = time::parse(&img.record.created);
+            if (!all && !img.tags.is_empty())
+                || until.is_some_and(|u| created.is_some_and(|c| c > u))
+                || !self.store.db.containers_using_image(id)?.is_empty()
+            {
+                continue;
+            }
+            for t in self.tags_of(id)? {
+                self.store.db.remove_tag(&t)?;
+            }
+            let removed = self.remove_image(id.as_str(), false)?;
+            freed += img.record.size;
+            lines.extend(
+                img.tags
+                    .iter()
+                    .map(|t| format!("untagged: {}", t.familiar())),
+            );
+            lines.extend(
+                removed
+                    .into_iter()
+                    .filter_map(|l| l.strip_prefix("Deleted: ").map(|d| format!("deleted: {d}"))),
+            );
+        }
+        Ok((lines, freed))
+    }
+
     /// `image inspect`: docker's ImageInspect JSON.
     pub fn inspect_image(&self, name: &str) -> Result<Value, EngineError> {
         let image = self.resolve_image(name)?;

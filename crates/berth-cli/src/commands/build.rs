@@ -307,25 +307,7 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
 
 /// `builder prune`.
 pub fn prune(engine: &Engine, a: BuilderPruneArgs) -> Result<i32, CliError> {
-    let mut until = None;
-    for f in &a.filter {
-        match f.split_once('=') {
-            Some(("until", v)) => {
-                until = Some(berth_engine::logs::parse_time(v).ok_or_else(|| {
-                    CliError::new(
-                        1,
-                        format!("invalid filter until={v}: a duration like 24h or a time"),
-                    )
-                })?)
-            }
-            _ => {
-                return Err(CliError::new(
-                    1,
-                    format!("invalid filter {f:?}: berth supports until="),
-                ))
-            }
-        }
-    }
+    let until = super::images::until_filter(&a.filter)?;
     if !a.force && !super::containers::confirm("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ") {
         return Ok(0);
     }

@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::containers::each;
 use super::{fail, CliError};
-use crate::cli::{HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs};
+use crate::cli::{
+    HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
+};
 use crate::format::{self, Format};
 
 const IMAGE_HEADERS: &[(&str, &str)] = &[
@@ -294,4 +296,53 @@ mod tests {
         assert!(glob("b?sy[a-z]ox", "busybox"));
         assert!(!glob("b[!u]sybox", "busybox"));
     }
+}
+
+/// `--filter until=...` (the only filter the prune commands take here).
+pub fn until_filter(filters: &[String]) -> Result<Option<chrono::DateTime<chrono::Utc>>, CliError> {
+    let mut until = None;
+    for f in filters {
+        match f.split_once('=') {
+            Some(("until", v)) => {
+                until = Some(berth_engine::logs::parse_time(v).ok_or_else(|| {
+                    CliError::new(
+                        1,
+                        format!("invalid filter until={v}: a duration like 24h or a time"),
+                    )
+                })?)
+            }
+            _ => {
+                return Err(CliError::new(
+                    1,
+                    format!("invalid filter {f:?}: berth supports until="),
+                ))
+            }
+        }
+    }
+    Ok(until)
+}
+
+/// `image prune`.
+pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
+    let until = until_filter(&a.filter)?;
+    let what = if a.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    if !a.force
+        && !super::containers::confirm(&format!(
+            "WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "
+        ))
+    {
+        return Ok(0);
+    }
+    let (lines, freed) = engine.prune_images(a.all, until).map_err(fail)?;
+    if !lines.is_empty() {
+        println!("Deleted Images:");
+        lines.iter().for_each(|l| println!("{l}"));
+        println!();
+    }
+    println!("Total reclaimed space: {}", time::human_size(freed));
+    Ok(0)
 }

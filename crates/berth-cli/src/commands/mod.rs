@@ -105,6 +105,8 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         }
         Command::System(SystemCommand::Check) => system::check(engine),
         Command::System(SystemCommand::Df(a)) => system::df(engine, a),
+        Command::System(SystemCommand::Prune(a)) => system::prune(engine, a),
+        Command::Image(ImageCommand::Prune(a)) => i::prune(engine, a),
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(engine, a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),

@@ -4,7 +4,7 @@ use berth_engine::Engine;
 use serde_json::{json, Value};
 
 use super::{fail, CliError};
-use crate::cli::FormatArgs;
+use crate::cli::{FormatArgs, ImagePruneArgs};
 use crate::format;
 
 fn arch() -> &'static str {
@@ -211,5 +211,46 @@ pub fn df(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
         &headers,
     )
     .map_err(|e| CliError::new(1, e))?;
+    Ok(0)
+}
+
+/// `system prune`: stopped containers, then unused images, then the build cache.
+pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
+    let until = super::images::until_filter(&a.filter)?;
+    let images = if a.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    let prompt = format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
+    if !a.force && !super::containers::confirm(&prompt) {
+        return Ok(0);
+    }
+    let containers = engine.prune_containers().map_err(fail)?;
+    if !containers.is_empty() {
+        println!("Deleted Containers:");
+        containers.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
+    let (lines, mut freed) = engine.prune_images(a.all, until).map_err(fail)?;
+    if !lines.is_empty() {
+        println!("Deleted Images:");
+        lines.iter().for_each(|l| println!("{l}"));
+        println!();
+    }
+    let cache = engine.prune_build_cache(a.all, until).map_err(fail)?;
+    if !cache.keys.is_empty() {
+        println!("Deleted build cache objects:");
+        cache
+            .keys
+            .iter()
+            .for_each(|k| println!("{}", &k.hex()[..25]));
+        println!();
+    }
+    freed += cache.reclaimed;
+    println!(
+        "Total reclaimed space: {}",
+        berth_engine::time::human_size(freed)
+    );
     Ok(0)
 }
