@@ -283,21 +283,6 @@ pub fn import(engine: &Engine, a: ImportArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn glob_like_go_path_match() {
-        assert!(glob("busy*", "busybox"));
-        assert!(glob("busybox:*", "busybox:latest"));
-        assert!(!glob("*", "user/app"));
-        assert!(glob("*/app", "user/app"));
-        assert!(glob("b?sy[a-z]ox", "busybox"));
-        assert!(!glob("b[!u]sybox", "busybox"));
-    }
-}
-
 /// `--filter until=...` (the only filter the prune commands take here).
 pub fn until_filter(filters: &[String]) -> Result<Option<chrono::DateTime<chrono::Utc>>, CliError> {
     let mut until = None;
@@ -345,4 +330,19 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     }
     println!("Total reclaimed space: {}", time::human_size(freed));
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn glob_like_go_path_match() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("busybox:*", "busybox:latest"));
+        assert!(!glob("*", "user/app"));
+        assert!(glob("*/app", "user/app"));
+        assert!(glob("b?sy[a-z]ox", "busybox"));
+        assert!(!glob("b[!u]sybox", "busybox"));
+    }
 }
