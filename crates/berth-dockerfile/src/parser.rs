@@ -594,49 +594,37 @@ fn parse_words(rest: &str, escape: char) -> Vec<String> {
             }
             break;
         }
-        match quote {
-            None => {
-                if ch.is_whitespace() {
-                    in_word = false;
-                    if blank_ok || !word.is_empty() {
-                        words.push(std::mem::take(&mut word));
-                    }
-                    blank_ok = false;
-                    i += 1;
-                    continue;
+        // The escape keeps the next character as it is, except inside single quotes;
+        // a trailing escape is dropped.
+        if ch == escape && quote != Some('\'') {
+            match chars.get(i + 1) {
+                Some(&next) => {
+                    word.push(ch);
+                    word.push(next);
+                    i += 2;
                 }
+                None => i += 1,
+            }
+            continue;
+        }
+        match quote {
+            None if ch.is_whitespace() => {
+                in_word = false;
+                if blank_ok || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                blank_ok = false;
+            }
+            None => {
                 if ch == '\'' || ch == '"' {
                     quote = Some(ch);
                     blank_ok = true;
-                }
-                if ch == escape {
-                    if i + 1 == chars.len() {
-                        i += 1;
-                        continue;
-                    }
-                    word.push(ch);
-                    i += 1;
-                    word.push(chars[i]);
-                    i += 1;
-                    continue;
                 }
                 word.push(ch);
             }
             Some(q) => {
                 if ch == q {
                     quote = None;
-                }
-                if ch == escape && q != '\'' {
-                    if i + 1 == chars.len() {
-                        quote = None;
-                        i += 1;
-                        continue;
-                    }
-                    word.push(ch);
-                    i += 1;
-                    word.push(chars[i]);
-                    i += 1;
-                    continue;
                 }
                 word.push(ch);
             }
