@@ -13,7 +13,7 @@ use crate::cli::{
     ExecArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs, RenameArgs, RmArgs,
     RunArgs, StartArgs, StopArgs, TopArgs,
 };
-use crate::format::{self, Format};
+use crate::format;
 
 fn create_options(a: RunArgs) -> CreateOptions {
     CreateOptions {
@@ -335,8 +335,8 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
             "Status": status_text(c),
         }));
     }
-    let mut out = std::io::stdout().lock();
     if a.quiet {
+        let mut out = std::io::stdout().lock();
         for r in &rows {
             writeln!(out, "{}", r["ID"].as_str().unwrap()).ok();
         }
@@ -347,14 +347,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
     } else {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
-    format::print_rows(
-        &mut out,
-        &Format::parse(a.format.as_deref(), default),
-        &rows,
-        PS_HEADERS,
-    )
-    .map_err(|e| CliError::new(1, e))?;
-    Ok(0)
+    super::print_listing(a.format.as_deref(), default, &rows, PS_HEADERS)
 }
 
 /// Runs `f` for each name, printing what it returns; docker goes on after a

@@ -11,7 +11,7 @@ use super::{fail, CliError};
 use crate::cli::{
     HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
 };
-use crate::format::{self, Format};
+use crate::format;
 
 const IMAGE_HEADERS: &[(&str, &str)] = &[
     ("Repository", "REPOSITORY"),
@@ -115,8 +115,8 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
             }));
         }
     }
-    let mut out = std::io::stdout().lock();
     if a.quiet {
+        let mut out = std::io::stdout().lock();
         let mut seen = std::collections::HashSet::new();
         for r in &rows {
             let id = r["ID"].as_str().unwrap();
@@ -131,14 +131,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    format::print_rows(
-        &mut out,
-        &Format::parse(a.format.as_deref(), default),
-        &rows,
-        IMAGE_HEADERS,
-    )
-    .map_err(|e| CliError::new(1, e))?;
-    Ok(0)
+    super::print_listing(a.format.as_deref(), default, &rows, IMAGE_HEADERS)
 }
 
 pub fn tag(engine: &Engine, a: TagArgs) -> Result<i32, CliError> {
@@ -152,22 +145,24 @@ pub fn rmi(engine: &Engine, a: RmiArgs) -> Result<i32, CliError> {
 
 pub fn history(engine: &Engine, a: HistoryArgs) -> Result<i32, CliError> {
     let rows = engine.history(&a.image).map_err(fail)?;
-    let mut out = std::io::stdout().lock();
+    let shown_id = |id: &str| {
+        if a.no_trunc || id == "<missing>" {
+            id.to_string()
+        } else {
+            id.trim_start_matches("sha256:")[..12].to_string()
+        }
+    };
     if a.quiet {
+        let mut out = std::io::stdout().lock();
         for r in &rows {
-            let id = if a.no_trunc || r.id == "<missing>" {
-                r.id.clone()
-            } else {
-                r.id.trim_start_matches("sha256:")[..12].to_string()
-            };
-            writeln!(out, "{id}").ok();
+            writeln!(out, "{}", shown_id(&r.id)).ok();
         }
         return Ok(0);
     }
     let json_rows: Vec<_> = rows
         .iter()
         .map(|r| {
-            let id = if a.no_trunc || r.id == "<missing>" { r.id.clone() } else { r.id.trim_start_matches("sha256:")[..12].to_string() };
+            let id = shown_id(&r.id);
             let created_by = r.created_by.replace('\t', " ");
             json!({
                 "ID": id,
@@ -188,14 +183,7 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> Result<i32, CliError> {
         ("Comment", "COMMENT"),
     ];
     let default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
-    format::print_rows(
-        &mut out,
-        &Format::parse(a.format.as_deref(), default),
-        &json_rows,
-        &headers,
-    )
-    .map_err(|e| CliError::new(1, e))?;
-    Ok(0)
+    super::print_listing(a.format.as_deref(), default, &json_rows, &headers)
 }
 
 pub fn save(engine: &Engine, a: SaveArgs) -> Result<i32, CliError> {

@@ -53,6 +53,19 @@ pub fn fail(e: EngineError) -> CliError {
     CliError::engine(1, e)
 }
 
+/// Prints a listing as `--format` asks, docker's `default` table when it asks nothing.
+fn print_listing(
+    format: Option<&str>,
+    default: &str,
+    rows: &[serde_json::Value],
+    headers: &[(&str, &str)],
+) -> Result<i32, CliError> {
+    let format = crate::format::Format::parse(format, default);
+    crate::format::print_rows(&mut std::io::stdout().lock(), &format, rows, headers)
+        .map_err(|e| CliError::new(1, e))?;
+    Ok(0)
+}
+
 pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
     use containers as c;
     use images as i;

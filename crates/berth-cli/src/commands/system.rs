@@ -204,14 +204,7 @@ pub fn df(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
         ("Reclaimable", "RECLAIMABLE"),
     ];
     let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
-    format::print_rows(
-        &mut std::io::stdout(),
-        &format::Format::parse(a.format.as_deref(), default),
-        &rows,
-        &headers,
-    )
-    .map_err(|e| CliError::new(1, e))?;
-    Ok(0)
+    super::print_listing(a.format.as_deref(), default, &rows, &headers)
 }
 
 /// `system prune`: stopped containers, then unused images, then the build cache.
