@@ -378,8 +378,7 @@ impl Engine {
                 inst.original.trim()
             );
             self.step(
-                inst, &mut state, &mut scope, defs, built, ctx, opts, progress, &title, file,
-                pending,
+                inst, &mut state, &mut scope, defs, built, ctx, opts, progress, &title, pending,
             )
             .map_err(|e| match e {
                 EngineError::InvalidArgument(m) if m.starts_with(&format!("{file}:")) => {
@@ -450,7 +449,6 @@ impl Engine {
         opts: &BuildOptions,
         progress: &Progress,
         title: &str,
-        file: &str,
         pending: &mut Pending,
     ) -> Result<(), EngineError> {
         let expand = |scope: &StageScope, w: &str| {
@@ -588,7 +586,7 @@ impl Engine {
                 )
             }
             "copy" | "add" => self.copy_step(
-                inst, state, scope, defs, built, ctx, opts, progress, title, file, pending,
+                inst, state, scope, defs, built, ctx, opts, progress, title, pending,
             ),
             "env" => {
                 scope
@@ -814,7 +812,6 @@ impl Engine {
         opts: &BuildOptions,
         progress: &Progress,
         title: &str,
-        _file: &str,
         pending: &mut Pending,
     ) -> Result<(), EngineError> {
         let words: Vec<String> = inst
