@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use berth_runtime::container::{self as rt, Stdio};
+use berth_runtime::spec_types::LinuxSeccomp;
 use berth_runtime::tty::{ConsoleSocket, RawMode};
 use berth_runtime::{seccomp, ContainerSpec, MountSpec, Resources, Rlimit};
 use signal_hook::consts::signal::*;
@@ -296,11 +297,13 @@ impl Engine {
     }
 }
 
-fn seccomp_for(
+/// The seccomp filter `--security-opt` asks for: none when unconfined or
+/// privileged, a given profile, or docker's default (as build RUN steps use).
+pub(crate) fn seccomp_for(
     security: &[String],
     privileged: bool,
     caps: &std::collections::BTreeSet<String>,
-) -> Result<Option<oci_spec_seccomp::LinuxSeccomp>, EngineError> {
+) -> Result<Option<LinuxSeccomp>, EngineError> {
     if privileged
         || security
             .iter()
@@ -317,10 +320,6 @@ fn seccomp_for(
     Ok(Some(
         seccomp::to_oci(&profile, &caps).map_err(|e| EngineError::invalid(e.to_string()))?,
     ))
-}
-
-mod oci_spec_seccomp {
-    pub use berth_runtime::spec_types::LinuxSeccomp;
 }
 
 /// Never above the hard limit this process has: without CAP_SYS_RESOURCE the

@@ -1,14 +1,13 @@
 //! RUN: one build step in a real container (namespaces, cgroup, seccomp,
 //! docker's capabilities) on an overlay of the stage so far.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use berth_runtime::container::{self as rt, Stdio};
-use berth_runtime::{seccomp, ContainerSpec, MountSpec, Resources};
+use berth_runtime::{ContainerSpec, MountSpec, Resources};
 
 use super::progress::Step;
 use crate::{Engine, EngineError};
@@ -48,9 +47,7 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
     };
     let capabilities = berth_runtime::caps::effective(&[], &[], false)
         .map_err(|e| EngineError::invalid(e.to_string()))?;
-    let caps: HashSet<String> = capabilities.iter().cloned().collect();
-    let seccomp = seccomp::to_oci(&seccomp::default_profile(), &caps)
-        .map_err(|e| EngineError::invalid(e.to_string()))?;
+    let seccomp = crate::run::seccomp_for(&[], false, &capabilities)?;
     let mut env = r.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user.home));
@@ -81,7 +78,7 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
         netns: netns.clone(),
         privileged: false,
         capabilities,
-        seccomp: Some(seccomp),
+        seccomp,
         no_new_privileges: false,
         resources: Resources::default(),
         rlimits: vec![],
