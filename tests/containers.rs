@@ -370,6 +370,20 @@ fn info_version_and_completion() {
 }
 
 #[test]
+fn wait_reports_the_exit_the_container_made() {
+    let env = Env::with_busybox();
+    // The monitor's cleanup after the exit must not look, to a concurrent
+    // `wait`, like a lost monitor (which reads as 137).
+    for _ in 0..10 {
+        let id = env
+            .berth(&["run", "-d", "busybox", "sh", "-c", "exit 3"])
+            .ok();
+        assert_eq!(env.berth(&["wait", id.trim()]).ok(), "3\n");
+        env.berth(&["rm", id.trim()]).ok();
+    }
+}
+
+#[test]
 fn detached_containers_stop_kill_wait_restart_and_follow() {
     let env = Env::with_busybox();
     let id = env

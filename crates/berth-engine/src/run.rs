@@ -164,13 +164,28 @@ impl Engine {
             let _ = writeln!(r, "ok");
             let _ = r.flush();
         }
-        let code = rt::wait(pid)?;
+        // The container stays a zombie until its exit is recorded: were it reaped
+        // first, another berth could find the pid gone, take this monitor for
+        // lost (exit 137) and start the container again, under our cleanup.
+        let code = rt::wait_exited(pid)?;
         running.finish();
+        let recorded = self.record_exit(&c, &spec, code);
+        rt::reap(pid);
+        recorded.map(|()| code)
+    }
+
+    /// Releases what the run took and marks the container exited with `code`.
+    fn record_exit(
+        &self,
+        c: &Container,
+        spec: &ContainerSpec,
+        code: i32,
+    ) -> Result<(), EngineError> {
         let oom = rt::oom_killed(&spec.cgroups_path);
-        self.release(&c);
+        self.release(c);
         if self.store.db.find_container(&c.id)?.is_empty() {
             // Removed under us (`rm -f`): there is no record left to update.
-            return Ok(code);
+            return Ok(());
         }
         self.update(&c.id, |c| {
             c.state.status = "exited".into();
@@ -180,7 +195,7 @@ impl Engine {
             c.state.oom_killed = oom;
             c.state.finished_at = time::now();
         })?;
-        Ok(code)
+        Ok(())
     }
 
     /// Records a failed start as docker does (the container stays `created`,

@@ -11,7 +11,7 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::executor::{BerthExecutor, IS_A_DIRECTORY, NOT_FOUND, NO_SUCH_FILE, PERMISSION_DENIED};
@@ -200,8 +200,18 @@ pub fn exec(
 /// Waits for the container's init (a child of this process) and returns its
 /// exit code as docker reports it (128 + signal when killed).
 pub fn wait(pid: i32) -> Result<i32, RuntimeError> {
+    let code = wait_exited(pid)?;
+    reap(pid);
+    Ok(code)
+}
+
+/// Waits for `pid` to end but leaves it a zombie until [`reap`]: its pid stays
+/// taken and signal 0 still reaches it, so whoever records the exit can do so
+/// before anyone else may take the process for gone.
+pub fn wait_exited(pid: i32) -> Result<i32, RuntimeError> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
     loop {
-        match waitpid(Pid::from_raw(pid), None) {
+        match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
             Ok(_) => continue,
@@ -214,6 +224,11 @@ pub fn wait(pid: i32) -> Result<i32, RuntimeError> {
             }
         }
     }
+}
+
+/// Collects the zombie [`wait_exited`] left.
+pub fn reap(pid: i32) {
+    let _ = waitpid(Pid::from_raw(pid), None);
 }
 
 /// Sends `signal` to the container's init.
