@@ -8,6 +8,7 @@ use berth_engine::model::Container;
 use berth_engine::{time, Engine, EngineError};
 use serde_json::{json, Value};
 
+use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
     ExecArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs, RenameArgs, RmArgs,
@@ -213,46 +214,6 @@ fn go_time(t: &str) -> String {
     time::parse(t)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
         .unwrap_or_default()
-}
-
-struct Filters(Vec<(String, String)>);
-
-impl Filters {
-    fn parse(args: &[String], known: &[&str]) -> Result<Filters, CliError> {
-        let mut out = Vec::new();
-        for f in args {
-            let (k, v) = f.split_once('=').ok_or_else(|| {
-                CliError::new(
-                    1,
-                    format!("bad format of filter (expected name=value): {f}"),
-                )
-            })?;
-            if !known.contains(&k) {
-                return Err(CliError::new(1, format!("invalid filter '{k}'")));
-            }
-            out.push((k.to_string(), v.to_string()));
-        }
-        Ok(Filters(out))
-    }
-
-    /// Each filter key must match one of its values (values of one key are ORed).
-    fn matches(&self, test: impl Fn(&str, &str) -> bool) -> bool {
-        let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
-        keys.dedup();
-        keys.iter().all(|key| {
-            self.0
-                .iter()
-                .filter(|(k, _)| k == key)
-                .any(|(k, v)| test(k, v))
-        })
-    }
-}
-
-fn labels_match(labels: &std::collections::BTreeMap<String, String>, filter: &str) -> bool {
-    match filter.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(filter),
-    }
 }
 
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {

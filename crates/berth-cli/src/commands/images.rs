@@ -7,6 +7,7 @@ use berth_image::Reference;
 use serde_json::json;
 
 use super::containers::each;
+use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
     HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
@@ -38,24 +39,19 @@ pub fn glob(pattern: &str, name: &str) -> bool {
 }
 
 pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
-    let mut filters: Vec<(String, String)> = Vec::new();
-    for f in &a.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| {
-            CliError::new(
-                1,
-                format!("bad format of filter (expected name=value): {f}"),
-            )
-        })?;
-        if !["dangling", "reference", "label", "before", "since"].contains(&k) {
-            return Err(CliError::new(1, format!("invalid filter '{k}'")));
-        }
-        if k == "dangling" && !matches!(v, "true" | "false" | "1" | "0") {
-            return Err(CliError::new(1, format!("invalid filter 'dangling={v}'")));
-        }
-        filters.push((k.into(), v.into()));
+    let mut filters = Filters::parse(
+        &a.filter,
+        &["dangling", "reference", "label", "before", "since"],
+    )?;
+    if let Some((_, v)) = filters
+        .0
+        .iter()
+        .find(|(k, v)| k == "dangling" && !matches!(v.as_str(), "true" | "false" | "1" | "0"))
+    {
+        return Err(CliError::new(1, format!("invalid filter 'dangling={v}'")));
     }
     if let Some(r) = &a.reference {
-        filters.push(("reference".into(), r.clone()));
+        filters.0.push(("reference".into(), r.clone()));
     }
     let list = engine.list_images().map_err(fail)?;
     let created_of = |name: &str| engine.resolve_image(name).map(|i| i.created).map_err(fail);
@@ -69,7 +65,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
         };
         for tag in names {
             let mut keep = true;
-            for (k, v) in &filters {
+            for (k, v) in &filters.0 {
                 keep &= match k.as_str() {
                     "dangling" => img.tags.is_empty() == matches!(v.as_str(), "true" | "1"),
                     "reference" => tag.is_some_and(|t| {
@@ -78,10 +74,7 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
                             || glob(v, &format!("{}:{}", name, t.tag.as_deref().unwrap_or("")))
                             || glob(v, &t.familiar())
                     }),
-                    "label" => match v.split_once('=') {
-                        Some((lk, lv)) => img.labels.get(lk).is_some_and(|x| x == lv),
-                        None => img.labels.contains_key(v),
-                    },
+                    "label" => labels_match(&img.labels, v),
                     "before" => img.record.created < created_of(v)?,
                     "since" => img.record.created > created_of(v)?,
                     _ => true,

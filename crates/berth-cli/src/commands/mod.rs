@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod containers;
+mod filters;
 pub mod images;
 pub mod lint;
 pub mod system;
