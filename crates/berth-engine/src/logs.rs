@@ -100,7 +100,7 @@ fn print_entry(
         &mut *stdout
     };
     if opts.timestamps {
-        write!(out, "{} ", e.time)?;
+        write!(out, "{} ", time::fixed_nanos(&e.time))?;
     }
     out.write_all(e.log.as_bytes())
 }

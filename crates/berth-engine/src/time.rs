@@ -2,9 +2,25 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Now, as RFC 3339 with nanoseconds (docker's `Created`, `StartedAt`, log times).
+/// Now, as Go's RFC3339Nano writes it (docker's `Created`, `StartedAt`, log
+/// times): nanoseconds without trailing zeros. Tools written in Go re-encode
+/// image configs that way, so any other spelling changes the image id.
 pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
+    go_rfc3339_nano(Utc::now())
+}
+
+fn go_rfc3339_nano(t: DateTime<Utc>) -> String {
+    let nanos = t.to_rfc3339_opts(SecondsFormat::Nanos, true);
+    let (secs, frac) = nanos.trim_end_matches('Z').split_at(19);
+    let frac = frac.trim_end_matches('0').trim_end_matches('.');
+    format!("{secs}{frac}Z")
+}
+
+/// `t` with all nine digits of nanoseconds, as `docker logs -t` prints times.
+pub fn fixed_nanos(t: &str) -> String {
+    parse(t)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Nanos, true))
+        .unwrap_or_else(|| t.to_string())
 }
 
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
@@ -73,6 +89,21 @@ fn significant(v: f64, n: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanoseconds_as_go_writes_them() {
+        let at = |nanos| DateTime::from_timestamp(1_700_000_000, nanos).unwrap();
+        assert_eq!(
+            go_rfc3339_nano(at(474_364_090)),
+            "2023-11-14T22:13:20.47436409Z"
+        );
+        assert_eq!(go_rfc3339_nano(at(500_000_000)), "2023-11-14T22:13:20.5Z");
+        assert_eq!(go_rfc3339_nano(at(0)), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            fixed_nanos("2023-11-14T22:13:20.5Z"),
+            "2023-11-14T22:13:20.500000000Z"
+        );
+    }
 
     #[test]
     fn sizes_like_docker() {
