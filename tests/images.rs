@@ -181,6 +181,15 @@ fn images_lists_filters_and_formats() {
         .ok(),
         "labelled\n"
     );
+    // before= and since= order by creation time: labelled came after busybox.
+    let ids = |args: &[&str]| env.berth(&[&["images", "-q"], args].concat()).ok();
+    let (busybox, labelled) = (ids(&["busybox"]), ids(&["labelled"]));
+    assert_ne!(busybox, labelled);
+    assert_eq!(ids(&["--filter", "since=busybox"]), labelled);
+    assert_eq!(ids(&["--filter", "before=labelled"]), busybox);
+    assert_eq!(ids(&["--filter", "before=busybox"]), "");
+    env.berth(&["images", "--filter", "since=nosuch"])
+        .fails(1, "No such image");
 }
 
 #[test]

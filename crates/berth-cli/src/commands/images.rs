@@ -54,7 +54,17 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
         filters.0.push(("reference".into(), r.clone()));
     }
     let list = engine.list_images().map_err(fail)?;
-    let created_of = |name: &str| engine.resolve_image(name).map(|i| i.created).map_err(fail);
+    // before=/since= name images: look each up once, compare times (not strings,
+    // which Go and berth may spell with different numbers of digits).
+    let mut created_of = std::collections::HashMap::new();
+    for (_, v) in filters
+        .0
+        .iter()
+        .filter(|(k, _)| k == "before" || k == "since")
+    {
+        let created = engine.resolve_image(v).map_err(fail)?.created;
+        created_of.insert(v.as_str(), time::parse(&created));
+    }
     let mut rows = Vec::new();
     for img in &list {
         // One row per tag; an untagged image is one <none> row.
@@ -75,8 +85,8 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
                             || glob(v, &t.familiar())
                     }),
                     "label" => labels_match(&img.labels, v),
-                    "before" => img.record.created < created_of(v)?,
-                    "since" => img.record.created > created_of(v)?,
+                    "before" => time::parse(&img.record.created) < created_of[v.as_str()],
+                    "since" => time::parse(&img.record.created) > created_of[v.as_str()],
                     _ => true,
                 };
             }
