@@ -28,6 +28,14 @@ pub struct Cli {
         value_name = "DIR"
     )]
     pub state_dir: PathBuf,
+    /// Registries configuration: mirrors and insecure registries (TOML)
+    #[arg(
+        long,
+        env = "BERTH_REGISTRIES_CONFIG",
+        value_name = "FILE",
+        global = true
+    )]
+    pub registries_config: Option<PathBuf>,
     /// Logging level: debug, info, warn, error, fatal
     #[arg(short = 'l', long, default_value = "info", value_name = "LEVEL")]
     pub log_level: String,
@@ -79,6 +87,14 @@ pub enum Command {
     Images(ImagesArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Remove one or more images
     Rmi(RmiArgs),
     /// Show the history of an image
@@ -140,6 +156,64 @@ pub enum ImageCommand {
     Build(Box<BuildArgs>),
     /// Remove unused images
     Prune(ImagePruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+}
+
+#[derive(Args)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable (e.g. linux/arm64)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Skip image verification (accepted for docker compatibility; content is always verified by digest)
+    #[arg(long, default_value_t = true)]
+    pub disable_content_trust: bool,
+    /// NAME[:TAG|@DIGEST]
+    pub name: String,
+}
+
+#[derive(Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Skip image signing (accepted for docker compatibility)
+    #[arg(long, default_value_t = true)]
+    pub disable_content_trust: bool,
+    /// NAME[:TAG]
+    pub name: String,
+}
+
+#[derive(Args, Clone)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password (insecure: it stays in your shell history; use --password-stdin)
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Registry server (default: Docker Hub)
+    pub server: Option<String>,
+}
+
+#[derive(Args, Clone)]
+pub struct LogoutArgs {
+    /// Registry server (default: Docker Hub)
+    pub server: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -223,6 +297,9 @@ pub struct RunArgs {
     /// Print help (docker's -h is --hostname here)
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+    /// Pull image before running: missing, always or never
+    #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pub pull: String,
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
@@ -647,7 +724,7 @@ pub struct BuildArgs {
     /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=x,env=VAR")
     #[arg(long)]
     pub secret: Vec<String>,
-    /// Always attempt to pull all referenced images (registries are not built yet)
+    /// Always attempt to pull a newer version of the FROM images
     #[arg(long)]
     pub pull: bool,
     /// Build context: a directory, or - for a tar archive on STDIN

@@ -73,6 +73,10 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Version(a) => return commands::system::version(a),
         Command::Lint(a) => return commands::lint::lint(a),
         Command::Build(a) if a.check => return commands::build::check(a),
+        Command::Login(a) => {
+            return commands::registry::login(cli.registries_config.as_deref(), a.clone())
+        }
+        Command::Logout(a) => return commands::registry::logout(a.clone()),
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "berth", &mut std::io::stdout());
             return Ok(0);
@@ -82,8 +86,9 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(CliError::new(125, "berth needs root for this command (rootless mode is not supported yet): run it with sudo"));
     }
-    let engine = berth_engine::Engine::open(&cli.root, &cli.state_dir)
+    let mut engine = berth_engine::Engine::open(&cli.root, &cli.state_dir)
         .map_err(|e| CliError::engine(125, e))?;
+    engine.set_registries_config(cli.registries_config.clone());
     if let Command::ContainerMonitor { id } = &command {
         return Ok(commands::containers::monitor(&engine, id));
     }

@@ -27,6 +27,9 @@ pub enum EngineError {
     BadContent(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A registry that failed or refused (pull, push, login).
+    #[error("{0}")]
+    Registry(String),
     /// Stopped by SIGINT or SIGTERM (Ctrl-C).
     #[error("canceled: interrupted")]
     Interrupted,

@@ -156,14 +156,26 @@ impl Engine {
             .content
             .put(&serde_json::to_vec(&manifest).expect("manifest serialises"))?;
         pending.blobs.push(manifest_digest.clone());
+        self.record_image(&id, &manifest_digest, config.created.clone(), layers, tags)
+    }
+
+    /// Records an image whose blobs and snapshots are in the store, with its tags.
+    pub(crate) fn record_image(
+        &self,
+        id: &Digest,
+        manifest: &Digest,
+        created: Option<String>,
+        layers: Vec<LayerRecord>,
+        tags: &[Reference],
+    ) -> Result<ImageRecord, EngineError> {
         let mut size = 0;
         for l in &layers {
             size += self.store.db.snapshot_size(&l.chain_id)?.unwrap_or(0);
         }
         let record = ImageRecord {
-            id,
-            manifest: manifest_digest,
-            created: config.created.clone().unwrap_or_else(time::now),
+            id: id.clone(),
+            manifest: manifest.clone(),
+            created: created.unwrap_or_else(time::now),
             size,
             layers,
         };

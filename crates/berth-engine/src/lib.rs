@@ -3,6 +3,7 @@
 //! routes onto the same functions.
 
 pub mod build;
+mod cancel;
 mod changes;
 pub mod containers;
 pub mod error;
@@ -11,6 +12,9 @@ pub mod lifecycle;
 pub mod logs;
 pub mod model;
 mod names;
+mod parallel;
+pub mod pull;
+pub mod push;
 pub mod run;
 pub mod time;
 
@@ -26,6 +30,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Engine {
     pub store: Store,
     state_dir: PathBuf,
+    /// `--registries-config`; None reads the default file.
+    registries_config: Option<PathBuf>,
 }
 
 impl Engine {
@@ -34,7 +40,13 @@ impl Engine {
         Ok(Engine {
             store: Store::open(root)?,
             state_dir: state_dir.to_path_buf(),
+            registries_config: None,
         })
+    }
+
+    /// Reads registries (mirrors, insecure registries) from `path` instead of the default file.
+    pub fn set_registries_config(&mut self, path: Option<PathBuf>) {
+        self.registries_config = path;
     }
 
     pub fn root(&self) -> &Path {

@@ -132,6 +132,55 @@ pub struct Index {
     pub manifests: Vec<Descriptor>,
 }
 
+impl Platform {
+    /// `linux/arm64/v8`, `linux/amd64` or `arm64` (OS defaults to linux), as `--platform` takes it.
+    pub fn parse(s: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let bad =
+            || format!("invalid platform {s:?}: expected os/arch[/variant], as in linux/amd64");
+        let (os, arch, variant) = match parts.as_slice() {
+            [arch] => ("linux", *arch, None),
+            [os, arch] => (*os, *arch, None),
+            [os, arch, v] => (*os, *arch, Some(v.to_string())),
+            _ => return Err(bad()),
+        };
+        if os.is_empty() || arch.is_empty() || variant.as_deref() == Some("") {
+            return Err(bad());
+        }
+        let arch = match arch {
+            "x86_64" | "x86-64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        Ok(Platform {
+            architecture: arch.to_ascii_lowercase(),
+            os: os.to_ascii_lowercase(),
+            variant,
+        })
+    }
+
+    /// Whether an index entry for `other` serves this platform (a missing
+    /// variant on either side matches any).
+    pub fn matches(&self, other: &Platform) -> bool {
+        self.os == other.os
+            && self.architecture == other.architecture
+            && match (&self.variant, &other.variant) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
 /// This machine's platform in OCI terms (`amd64`, `arm64`, ...).
 pub fn host_platform() -> Platform {
     let arch = match std::env::consts::ARCH {
@@ -160,6 +209,22 @@ pub fn oci_layer_media_type(c: crate::layer::Compression) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platforms_parse_and_match() {
+        let p = Platform::parse("linux/arm64/v8").unwrap();
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        assert_eq!(
+            Platform::parse("x86_64").unwrap().to_string(),
+            "linux/amd64"
+        );
+        assert!(Platform::parse("linux/").is_err());
+        assert!(Platform::parse("a/b/c/d").is_err());
+        assert!(Platform::parse("linux/arm64").unwrap().matches(&p));
+        assert!(!Platform::parse("linux/arm/v7")
+            .unwrap()
+            .matches(&Platform::parse("linux/arm/v6").unwrap()));
+    }
 
     #[test]
     fn config_roundtrips_in_docker_shape() {

@@ -290,6 +290,15 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Records `name@digest` (what a pull or push resolved) for an image.
+    pub fn add_repo_digest(&self, name: &str, image: &Digest) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?1, ?2)",
+            params![name, image.as_str()],
+        )?;
+        Ok(())
+    }
+
     /// Deletes an image row (its tags and layer rows go with it) and returns the
     /// chain ids and blobs that no remaining image uses, for the caller to remove.
     pub fn remove_image(&self, id: &Digest) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {

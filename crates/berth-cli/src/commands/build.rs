@@ -194,11 +194,6 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
             )));
         }
     }
-    if a.pull {
-        return Err(fail(
-            "--pull: pulling from registries is not built yet; build from local images".into(),
-        ));
-    }
     if !matches!(
         a.progress.as_str(),
         "auto" | "plain" | "tty" | "quiet" | "rawjson"
@@ -267,6 +262,7 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
         target: a.target.clone(),
         build_args,
         source_date_epoch,
+        pull: a.pull,
         no_cache: a.no_cache,
         labels: key_values(&a.label, "--label")?,
         network: a.network.clone(),

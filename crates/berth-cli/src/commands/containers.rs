@@ -1,6 +1,6 @@
 //! run, create, start, ps, rm, logs, rename, inspect, container prune.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use berth_engine::containers::CreateOptions;
 use berth_engine::logs::{self, LogOptions};
@@ -54,7 +54,38 @@ fn run_error(e: EngineError) -> CliError {
     CliError::engine(125, e)
 }
 
+/// `--pull missing|always|never` for run and create, with docker's messages
+/// and the pull's progress on stderr.
+fn ensure_image(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
+    let image = &a.image;
+    match a.pull.as_str() {
+        "always" => {}
+        _ => match engine.resolve_image(image) {
+            Err(EngineError::NoSuchImage(_))
+                if a.pull == "missing" && berth_engine::pull::is_pullable(image) =>
+            {
+                let shown = berth_image::Reference::parse(image)
+                    .map(|r| r.familiar())
+                    .unwrap_or_else(|_| image.clone());
+                eprintln!("Unable to find image '{shown}' locally");
+            }
+            other => return other.map(|_| ()).map_err(run_error),
+        },
+    }
+    let tty = std::io::stderr().is_terminal();
+    super::registry::pull_with_progress(
+        engine,
+        image,
+        &Default::default(),
+        Box::new(std::io::stderr()),
+        tty,
+    )
+    .map(|_| ())
+    .map_err(run_error)
+}
+
 pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
+    ensure_image(engine, &a)?;
     if a.detach {
         let c = engine.create(&create_options(a)).map_err(run_error)?;
         engine.start_detached(&c.id).map_err(run_error)?;
@@ -65,6 +96,7 @@ pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
 }
 
 pub fn create(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
+    ensure_image(engine, &a)?;
     let c = engine.create(&create_options(a)).map_err(run_error)?;
     println!("{}", c.id);
     Ok(0)

@@ -5,6 +5,7 @@ pub mod containers;
 mod filters;
 pub mod images;
 pub mod lint;
+pub mod registry;
 pub mod system;
 
 use std::fmt;
@@ -105,6 +106,8 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Container(ContainerCommand::Prune(a)) => c::prune(engine, a),
         Command::Inspect(a) => c::inspect(engine, a.names, a.format, a.size, a.kind.as_deref()),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => i::images(engine, a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry::pull(engine, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry::push(engine, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => i::tag(engine, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => i::rmi(engine, a),
         Command::History(a) | Command::Image(ImageCommand::History(a)) => i::history(engine, a),
@@ -124,7 +127,11 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(engine, a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),
-        Command::Completion { .. } | Command::Lint(_) | Command::ContainerMonitor { .. } => {
+        Command::Completion { .. }
+        | Command::Lint(_)
+        | Command::Login(_)
+        | Command::Logout(_)
+        | Command::ContainerMonitor { .. } => {
             unreachable!("handled before the engine opens")
         }
     }

@@ -26,23 +26,7 @@ use self::progress::{Progress, Step};
 use crate::images::Pending;
 use crate::{time, Engine, EngineError};
 
-/// Set by SIGINT/SIGTERM during a build: steps stop, the running RUN is killed,
-/// and everything is cleaned up on the way out instead of the process dying mid-step.
-fn interrupt_flag() -> &'static std::sync::Arc<std::sync::atomic::AtomicBool> {
-    static FLAG: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
-        std::sync::OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let _ = signal_hook::flag::register(sig, flag.clone());
-        }
-        flag
-    })
-}
-
-pub(crate) fn interrupted() -> bool {
-    interrupt_flag().load(std::sync::atomic::Ordering::Relaxed)
-}
+use crate::cancel::{interrupt_flag, interrupted};
 
 fn check_interrupt() -> Result<(), EngineError> {
     if interrupted() {
@@ -72,6 +56,8 @@ pub struct BuildOptions {
     /// SOURCE_DATE_EPOCH: image and history times, and file times clamped to it,
     /// so that the same inputs give the same image, byte for byte.
     pub source_date_epoch: Option<i64>,
+    /// `--pull`: fetch every FROM image again even when it is here.
+    pub pull: bool,
 }
 
 /// The image being built: config, layers and the cache key so far.
@@ -332,7 +318,7 @@ impl Engine {
             .map_err(|e| at(def.from, file, e))?;
         let step = progress.step(&format!("[{}1/{total}] FROM {base}", stage_prefix(def)));
         let mut state = self
-            .base_state(defs, idx, &base, built)
+            .base_state(defs, idx, &base, built, opts.pull)
             .map_err(|e| at(def.from, file, e))?;
         step.done();
         // BuildKit gives every stage a PATH when its base has none.
@@ -398,6 +384,7 @@ impl Engine {
         idx: usize,
         base: &str,
         built: &[Option<State>],
+        pull: bool,
     ) -> Result<State, EngineError> {
         let lbase = base.to_ascii_lowercase();
         if let Some(i) = defs[..idx]
@@ -422,8 +409,13 @@ impl Engine {
                 time: "1970-01-01T00:00:00Z".into(),
             });
         }
-        let image = self.resolve_image(base).map_err(|_| {
-            EngineError::invalid(format!("failed to resolve source metadata for {}: no such image here (pulling from registries is not built yet): load or import it first", Reference::parse(base).map(|r| r.to_string()).unwrap_or_else(|_| base.into())))
+        let image = self.image_or_pull(base, pull).map_err(|e| {
+            EngineError::invalid(format!(
+                "failed to resolve source metadata for {}: {e}",
+                Reference::parse(base)
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| base.into())
+            ))
         })?;
         let config = self.image_config(&image)?;
         Ok(State {
@@ -1342,10 +1334,10 @@ impl TempMount {
                     ))
                 })?,
             None => engine
-                .resolve_image(from)
-                .map_err(|_| {
+                .image_or_pull(from, false)
+                .map_err(|e| {
                     EngineError::invalid(format!(
-                        "COPY --from={from}: no stage or local image of that name"
+                        "COPY --from={from}: no stage of that name, and no such image: {e}"
                     ))
                 })?
                 .layers

@@ -1,0 +1,239 @@
+//! `push`: send an image's blobs the registry lacks (mounting them from
+//! another repository of the same registry where it has them), then its
+//! manifest under the tag.
+
+use berth_image::spec::Manifest;
+use berth_image::{Digest, Reference};
+use berth_registry::{Client, Upload};
+use berth_store::content::ContentStore;
+
+use crate::{parallel, Engine, EngineError};
+
+/// Blobs sent at once.
+const PARALLEL_UPLOADS: usize = 4;
+/// Blobs up to this size go in one PUT; bigger ones in PATCH chunks of it.
+const DEFAULT_CHUNK: u64 = 64 << 20;
+
+#[derive(Clone, Debug)]
+pub enum PushEvent {
+    /// `The push refers to repository [...]`.
+    Repository(String),
+    Layer {
+        id: String,
+        status: PushStatus,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PushStatus {
+    Preparing,
+    Pushing { done: u64, total: u64 },
+    Pushed,
+    AlreadyExists,
+    MountedFrom(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Pushed {
+    pub tag: String,
+    pub digest: Digest,
+    pub size: usize,
+}
+
+impl Engine {
+    /// `push NAME[:TAG]`, or every local tag of the repository with `all_tags`.
+    pub fn push(
+        &self,
+        name: &str,
+        all_tags: bool,
+        progress: &(dyn Fn(PushEvent) + Sync),
+    ) -> Result<Vec<Pushed>, EngineError> {
+        let reference = Reference::parse_unnormalised(name)?;
+        if reference.digest.is_some() {
+            return Err(EngineError::invalid(format!(
+                "cannot push a digest reference ({name}); push a tag"
+            )));
+        }
+        let tags: Vec<Reference> = if all_tags {
+            if reference.tag.is_some() {
+                return Err(EngineError::invalid("tag can't be used with --all-tags/-a"));
+            }
+            let tags: Vec<Reference> = self
+                .store
+                .db
+                .tags()?
+                .into_iter()
+                .filter_map(|(t, _)| Reference::parse(&t).ok())
+                .filter(|t| t.name() == reference.name())
+                .collect();
+            if tags.is_empty() {
+                return Err(EngineError::NoSuchImage(format!(
+                    "{}: no tags to push",
+                    reference.familiar_name()
+                )));
+            }
+            tags
+        } else {
+            vec![Reference::parse(name)?]
+        };
+        // Check every tag exists before contacting the registry.
+        let images = tags
+            .iter()
+            .map(|t| {
+                self.store
+                    .db
+                    .tag_target(&t.to_string())?
+                    .ok_or_else(|| EngineError::NoSuchImage(t.familiar()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        progress(PushEvent::Repository(reference.familiar_name()));
+        let config = self.registries()?;
+        let endpoint = config.push_endpoint(&reference.registry);
+        let client = self.registry_client(&endpoint, &reference.registry)?;
+        client.add_scope(format!("repository:{}:pull,push", reference.repository));
+        let mut out = Vec::new();
+        for (tag, image) in tags.iter().zip(images) {
+            out.push(self.push_image(&client, tag, &image, progress)?);
+        }
+        Ok(out)
+    }
+
+    fn push_image(
+        &self,
+        client: &Client,
+        tag: &Reference,
+        image: &Digest,
+        progress: &(dyn Fn(PushEvent) + Sync),
+    ) -> Result<Pushed, EngineError> {
+        let record = self
+            .store
+            .db
+            .image(image)?
+            .ok_or_else(|| EngineError::NoSuchImage(tag.familiar()))?;
+        let manifest_bytes = self.store.content.read(&record.manifest)?;
+        let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| EngineError::BadContent(format!("manifest {}: {e}", record.manifest)))?;
+        let media_type = manifest
+            .media_type
+            .clone()
+            .unwrap_or_else(|| berth_image::spec::MEDIA_OCI_MANIFEST.to_string());
+        // Another repository of this registry that has the image: its blobs can be mounted.
+        let mount_from = self
+            .store
+            .db
+            .repo_digests()?
+            .into_iter()
+            .filter(|(_, id)| id == image)
+            .filter_map(|(n, _)| Reference::parse(&n).ok())
+            .find(|r| r.registry == tag.registry && r.repository != tag.repository)
+            .map(|r| r.repository);
+        if let Some(from) = &mount_from {
+            client.add_scope(format!("repository:{from}:pull"));
+        }
+        // Layers, then the config (which docker does not show as a line).
+        let mut blobs: Vec<(Digest, u64, bool)> = manifest
+            .layers
+            .iter()
+            .map(|l| (l.digest.clone(), l.size, true))
+            .collect();
+        blobs.push((manifest.config.digest.clone(), manifest.config.size, false));
+        for (d, _, shown) in &blobs {
+            if !self.store.content.contains(d) {
+                return Err(EngineError::BadContent(format!(
+                    "{}: blob {d} is missing from the store; run `berth system check`",
+                    tag.familiar()
+                )));
+            }
+            if *shown {
+                progress(PushEvent::Layer {
+                    id: d.short().to_string(),
+                    status: PushStatus::Preparing,
+                });
+            }
+        }
+        let chunk = std::env::var("BERTH_PUSH_CHUNK_SIZE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&c: &u64| c > 0)
+            .unwrap_or(DEFAULT_CHUNK);
+        let uploader = BlobUploader {
+            content: &self.store.content,
+            client,
+            repo: &tag.repository,
+            mount_from: mount_from.as_deref(),
+            chunk,
+            progress,
+        };
+        let results = parallel::run(
+            &blobs,
+            PARALLEL_UPLOADS,
+            |(digest, size, shown)| uploader.push(digest, *size, *shown),
+            Result::is_err,
+        );
+        for (_, r) in results {
+            r?;
+        }
+        let tag_name = tag.tag.clone().unwrap_or_else(|| "latest".into());
+        let digest =
+            client.put_manifest(&tag.repository, &tag_name, &manifest_bytes, &media_type)?;
+        self.store
+            .db
+            .add_repo_digest(&format!("{}@{digest}", tag.name()), image)?;
+        Ok(Pushed {
+            tag: tag_name,
+            digest,
+            size: manifest_bytes.len(),
+        })
+    }
+}
+
+/// What the upload workers share (the stores' files, not the database).
+struct BlobUploader<'a> {
+    content: &'a ContentStore,
+    client: &'a Client,
+    repo: &'a str,
+    mount_from: Option<&'a str>,
+    chunk: u64,
+    progress: &'a (dyn Fn(PushEvent) + Sync),
+}
+
+impl BlobUploader<'_> {
+    fn push(&self, digest: &Digest, size: u64, shown: bool) -> Result<(), EngineError> {
+        let (client, repo, mount_from) = (self.client, self.repo, self.mount_from);
+        let id = digest.short().to_string();
+        let report = |status| {
+            if shown {
+                (self.progress)(PushEvent::Layer {
+                    id: id.clone(),
+                    status,
+                })
+            }
+        };
+        if client.has_blob(repo, digest)? {
+            report(PushStatus::AlreadyExists);
+            return Ok(());
+        }
+        let location = match client.start_upload(repo, mount_from.map(|f| (digest, f)))? {
+            Upload::Mounted => {
+                report(PushStatus::MountedFrom(
+                    mount_from.unwrap_or_default().to_string(),
+                ));
+                return Ok(());
+            }
+            Upload::Location(l) => l,
+        };
+        report(PushStatus::Pushing {
+            done: 0,
+            total: size,
+        });
+        client.upload_blob(
+            location,
+            &self.content.path(digest),
+            digest,
+            size,
+            self.chunk,
+        )?;
+        report(PushStatus::Pushed);
+        Ok(())
+    }
+}
