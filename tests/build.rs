@@ -352,7 +352,7 @@ fn bad_input_fails_cleanly() {
         ),
         (
             "FROM busybox\nCOPY --from=nosuch /x /x\n",
-            "COPY --from=nosuch: no stage or local image of that name",
+            "COPY --from=nosuch: no stage of that name, and no such image: cannot reach registry registry-1.docker.io",
         ),
         (
             "FROM nosuchimage\n",

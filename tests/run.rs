@@ -20,8 +20,15 @@ fn exit_codes_follow_docker() {
         .fails(126, "is a directory");
     env.berth(&["run", "--rm", "busybox", "/etc/passwd"])
         .fails(126, "permission denied");
-    env.berth(&["run", "--rm", "nosuchimage"])
+    env.berth(&["run", "--rm", "--pull", "never", "nosuchimage"])
         .fails(125, "No such image: nosuchimage");
+    // A missing image is pulled; here the registry cannot be reached.
+    let r = env
+        .berth(&["run", "--rm", "nosuchimage"])
+        .fails(125, "cannot reach registry registry-1.docker.io");
+    assert!(r
+        .stderr
+        .starts_with("Unable to find image 'nosuchimage:latest' locally\n"));
     env.berth(&["run", "--rm", "Bad:Ref"])
         .fails(125, "invalid reference format");
     assert_eq!(

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+pub mod registry;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_berth");
 
 pub struct Env {
@@ -115,6 +117,13 @@ impl Env {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
+        // Credentials stay in the test's directory, and anything not meant for
+        // 127.0.0.1 meets a dead proxy instead of the network.
+        c.env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "127.0.0.1,localhost,::1")
+            .env_remove("BERTH_REGISTRIES_CONFIG");
         c.arg("--root")
             .arg(self.root())
             .arg("--state-dir")
@@ -126,6 +135,27 @@ impl Env {
 
     pub fn berth(&self, args: &[&str]) -> Run {
         Run::from(self.cmd(args).output().expect("berth runs"))
+    }
+
+    /// Runs a command made with [`Env::cmd`] (and changed by the caller).
+    pub fn output(&self, mut cmd: Command) -> Run {
+        Run::from(cmd.output().expect("berth runs"))
+    }
+
+    /// Files in the store's blob and snapshot directories, to show that a
+    /// failed operation added nothing.
+    pub fn store_entries(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["blobs/sha256", "snapshots"] {
+            if let Ok(rd) = std::fs::read_dir(self.root().join(sub)) {
+                out.extend(
+                    rd.flatten()
+                        .map(|e| format!("{sub}/{}", e.file_name().to_string_lossy())),
+                );
+            }
+        }
+        out.sort();
+        out
     }
 
     pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Run {

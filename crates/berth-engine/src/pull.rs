@@ -129,7 +129,7 @@ impl Engine {
                 }
                 Err(EngineError::Interrupted) => return Err(EngineError::Interrupted),
                 Err(e) if endpoint.mirror => {
-                    tracing::info!(mirror = %endpoint.address, error = %e, "mirror failed; trying the next");
+                    tracing::debug!(mirror = %endpoint.address, error = %e, "mirror failed; trying the next");
                     last_err = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -236,7 +236,8 @@ impl Engine {
                 .map(|d| d.to_string())
                 .or_else(|| reference.tag.clone())
                 .unwrap_or_default(),
-            repository: reference.familiar_name(),
+            // docker prints the path in the registry: `library/busybox`, `bb`.
+            repository: reference.repository.clone(),
         });
         let image_id = Digest::of(&resolved.config_bytes);
         let tag = reference.digest.is_none().then(|| reference.to_string());

@@ -1,4 +1,5 @@
-//! `system check`: every blob's digest and every reference in the DB.
+//! `system check`: every blob's digest, every reference in the DB, and
+//! nothing on disk that nothing records (what a failed operation would leave).
 
 use crate::Store;
 use crate::StoreError;
@@ -21,6 +22,22 @@ pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
         let (actual, _, _) = hasher.finish();
         if actual != expected {
             problems.push(format!("blob {expected}: content has digest {actual}"));
+        } else if !store.db.blob_in_use(&expected)? {
+            problems.push(format!(
+                "blob {expected}: no image or build cache uses it (left by an interrupted operation)"
+            ));
+        }
+    }
+    let snapshots = store.root().join("snapshots");
+    let recorded = store.db.snapshot_ids()?;
+    for entry in std::fs::read_dir(&snapshots).map_err(|e| StoreError::io(snapshots.clone(), e))? {
+        let entry = entry.map_err(|e| StoreError::io(snapshots.clone(), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match format!("sha256:{name}").parse::<berth_image::Digest>() {
+            Ok(chain) if recorded.contains(&chain) => {}
+            _ => problems.push(format!(
+                "snapshot directory {name}: not recorded (left by an interrupted operation)"
+            )),
         }
     }
     for image in store.db.images()? {

@@ -156,6 +156,17 @@ fn finish_pull(lines: &LayerLines, p: &Pulled) {
     lines.message(&format!("Status: {status} {}", p.reference.familiar()));
 }
 
+/// Ctrl-C ends a transfer with 130, as a shell reports SIGINT; else docker's 1.
+fn transfer_error(e: EngineError) -> CliError {
+    match e {
+        EngineError::Interrupted => CliError::new(
+            130,
+            "canceled: interrupted; nothing was kept, so pull again to start over",
+        ),
+        other => fail(other),
+    }
+}
+
 pub fn pull(engine: &Engine, a: PullArgs) -> Result<i32, CliError> {
     let opts = PullOptions {
         platform: a
@@ -180,7 +191,7 @@ pub fn pull(engine: &Engine, a: PullArgs) -> Result<i32, CliError> {
         let lines = LayerLines::new(out(), tty);
         let pulled = engine
             .pull_all_tags(&a.name, &opts, &|e| pull_event(&lines, e))
-            .map_err(fail)?;
+            .map_err(transfer_error)?;
         if let Some(last) = pulled.last() {
             lines.message(&format!(
                 "Status: Downloaded newer image for {}",
@@ -193,7 +204,7 @@ pub fn pull(engine: &Engine, a: PullArgs) -> Result<i32, CliError> {
     if name_given.tag.is_none() && name_given.digest.is_none() && !a.quiet {
         println!("Using default tag: latest");
     }
-    let pulled = pull_with_progress(engine, &a.name, &opts, out(), tty).map_err(fail)?;
+    let pulled = pull_with_progress(engine, &a.name, &opts, out(), tty).map_err(transfer_error)?;
     println!("{}", pulled.reference);
     Ok(0)
 }
@@ -228,7 +239,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> Result<i32, CliError> {
                 lines.layer(&id, text, transient);
             }
         })
-        .map_err(fail)?;
+        .map_err(transfer_error)?;
     for p in &pushed {
         if a.quiet {
             println!("{}", given.with_tag(&p.tag));
