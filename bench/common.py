@@ -82,3 +82,37 @@ def docker_version():
     """The docker engine's version, or None when none answers."""
     out = subprocess.run([DOCKER, "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True)
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalRegistry:
+    """Debian's docker-registry on 127.0.0.1 with a temporary root."""
+
+    def __enter__(self):
+        import urllib.request
+        self.dir = tempfile.mkdtemp(prefix="berth-bench-registry-")
+        port = free_port()
+        self.addr = f"127.0.0.1:{port}"
+        config = os.path.join(self.dir, "config.yml")
+        with open(config, "w") as f:
+            f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
+                    f"http:\n  addr: {self.addr}\nlog:\n  level: error\n")
+        self.proc = subprocess.Popen(["docker-registry", "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://{self.addr}/v2/", timeout=1)
+                return self
+            except OSError:
+                time.sleep(0.05)
+        sys.exit("docker-registry did not start")
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -41,7 +41,7 @@ fn init_logging(level: &str) {
         other => other,
     };
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "warn,berth={level},berth_engine={level},berth_runtime={level},berth_store={level}"
+        "warn,berth={level},berth_engine={level},berth_registry={level},berth_runtime={level},berth_store={level}"
     ))
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     // libcontainer logs its own errors, which we report ourselves; only at debug do they help.

@@ -97,7 +97,7 @@ impl Engine {
         let file = self.store.content.open(&blob)?;
         let (compression, reader) = layer::decompress(file)
             .map_err(|e| EngineError::BadContent(format!("layer {blob}: {e}")))?;
-        let unpacked = self.store.snapshots.unpack(parent, reader)?;
+        let unpacked = self.store.snapshots.unpack(parent, reader, None)?;
         pending.chains.push(unpacked.chain_id.clone());
         self.store
             .db

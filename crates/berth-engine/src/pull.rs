@@ -452,11 +452,19 @@ impl LayerFetcher<'_> {
             on_read: &mut on_read,
         };
         let unpacked = (|| -> Result<(Digest, Option<u64>), EngineError> {
-            let (_, reader) = layer::decompress(&mut tee)
+            let (compression, reader) = layer::decompress(&mut tee)
                 .map_err(|e| EngineError::BadContent(format!("{what}: {e}")))?;
+            // An uncompressed layer's diff id is its blob digest, which the
+            // commit below verifies: no need to hash it twice.
+            let known = (compression == layer::Compression::None).then_some(&desc.digest);
             if unpack {
-                let u = self.snapshots.unpack(parent, reader)?;
+                let u = self.snapshots.unpack(parent, reader, known)?;
                 Ok((u.diff_id, Some(u.size)))
+            } else if let Some(d) = known {
+                let mut reader = reader;
+                io::copy(&mut reader, &mut io::sink())
+                    .map_err(|e| EngineError::BadContent(format!("{what}: {e}")))?;
+                Ok((d.clone(), None))
             } else {
                 let mut hashed = berth_image::digest::DigestReader::new(reader);
                 io::copy(&mut hashed, &mut io::sink())

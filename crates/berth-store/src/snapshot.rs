@@ -37,20 +37,40 @@ impl Snapshots {
     /// Unpacks an uncompressed layer tar on top of `parent` (a chain id) and
     /// returns the layer's diff id, its chain id and its content size.
     ///
+    /// `known_diff_id` skips hashing the tar when the caller verifies its
+    /// digest another way (an uncompressed blob, whose digest is its diff id).
+    ///
     /// Unpacking goes to a temporary directory renamed into place once the
     /// chain id is known, so a failure or a crash leaves no half snapshot; if
     /// another process made the same snapshot meanwhile, ours is dropped.
-    pub fn unpack(&self, parent: Option<&Digest>, tar: impl Read) -> Result<Unpacked, UnpackError> {
+    pub fn unpack(
+        &self,
+        parent: Option<&Digest>,
+        tar: impl Read,
+        known_diff_id: Option<&Digest>,
+    ) -> Result<Unpacked, UnpackError> {
         let tmp = self.tmp.join(format!("snap-{}", random_hex(8)));
         std::fs::create_dir(&tmp).map_err(|e| StoreError::io(tmp.clone(), e))?;
         let result = (|| {
             std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .map_err(|e| StoreError::io(tmp.clone(), e))?;
-            let mut hashed = DigestReader::new(tar);
-            let size = layer::apply_layer(&mut hashed, &tmp)?;
-            // The diff id covers the whole stream, padding after the end marker included.
-            std::io::copy(&mut hashed, &mut std::io::sink()).map_err(layer::LayerError::Read)?;
-            let (diff_id, _) = hashed.finish();
+            let (diff_id, size) = match known_diff_id {
+                Some(d) => {
+                    let mut tar = tar;
+                    let size = layer::apply_layer(&mut tar, &tmp)?;
+                    std::io::copy(&mut tar, &mut std::io::sink())
+                        .map_err(layer::LayerError::Read)?;
+                    (d.clone(), size)
+                }
+                None => {
+                    let mut hashed = DigestReader::new(tar);
+                    let size = layer::apply_layer(&mut hashed, &tmp)?;
+                    // The diff id covers the whole stream, padding after the end marker included.
+                    std::io::copy(&mut hashed, &mut std::io::sink())
+                        .map_err(layer::LayerError::Read)?;
+                    (hashed.finish().0, size)
+                }
+            };
             let chain_id = match parent {
                 None => diff_id.clone(),
                 Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
