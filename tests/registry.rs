@@ -827,3 +827,39 @@ fn push_refuses_bad_input_before_contacting_anyone() {
     env.berth(&["push", &format!("127.0.0.1:{port}/x:1")])
         .fails(1, "cannot reach registry");
 }
+
+#[test]
+fn proxies_from_the_environment_carry_registry_traffic() {
+    let reg = Registry::start();
+    let env = Env::with_busybox();
+    push_busybox(&env, &reg.addr, "proxied:1");
+    // The proxy forwards to the registry whatever host the request names.
+    let proxy = FaultProxy::start(&reg.addr, Fault::ManifestType("unused"));
+    let other = Env::new();
+    let name = format!(
+        "localhost:{}/proxied:1",
+        reg.addr.rsplit(':').next().unwrap()
+    );
+    let mut pull = other.cmd(&["pull", "-q", &name]);
+    pull.env("HTTPS_PROXY", format!("http://{}", proxy.addr))
+        .env("NO_PROXY", "");
+    other.output(pull).ok();
+    let seen = proxy.seen.lock().unwrap().clone();
+    let host = name.split('/').next().unwrap();
+    assert!(
+        seen.iter()
+            .any(|l| l == &format!("CONNECT {host} HTTP/1.1")),
+        "requests went through the proxy: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("GET /v2/proxied/manifests/1 ")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        other
+            .berth(&["run", "--rm", &name, "echo", "via proxy"])
+            .ok(),
+        "via proxy\n"
+    );
+}

@@ -345,6 +345,12 @@ fn serve(
         Some(r) => format!("{request_line} [{r}]"),
         None => request_line.clone(),
     });
+    if request_line.starts_with("CONNECT ") {
+        // A proxy client's tunnel: what comes through it is served as if
+        // sent here directly (the upstream is always the registry).
+        conn.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+        return serve(conn, upstream, fault, seen, count);
+    }
     let len: usize = header(&head, "content-length")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);

@@ -9,7 +9,7 @@ use berth_image::spec::{self, Descriptor, ImageConfig, Index, Manifest, Platform
 use berth_image::{layer, Digest, Reference};
 pub use berth_registry::Credential;
 use berth_registry::{Client, Endpoint, RegistryError};
-use berth_store::content::ContentStore;
+use berth_store::content::{BlobWriter, ContentStore};
 use berth_store::snapshot::Snapshots;
 use berth_store::LayerRecord;
 
@@ -394,7 +394,44 @@ struct Fetched {
     result: Result<Option<u64>, EngineError>,
 }
 
+/// Where a layer's bytes come from, and the blob they go to.
+struct Source<'a> {
+    reader: Box<dyn Read + 'a>,
+    writer: Option<BlobWriter>,
+    /// Bytes of the blob an interrupted pull already kept.
+    resumed_at: u64,
+}
+
 impl LayerFetcher<'_> {
+    /// The local blob, or the registry after what an interrupted pull of
+    /// this blob left (see `ContentStore::resumable_writer`).
+    fn open(&self, desc: &Descriptor, what: &str) -> Result<Source<'_>, EngineError> {
+        if self.content.contains(&desc.digest) {
+            return Ok(Source {
+                reader: Box::new(self.content.open(&desc.digest)?),
+                writer: None,
+                resumed_at: 0,
+            });
+        }
+        let (writer, have) = self.content.resumable_writer(&desc.digest)?;
+        let prefix = writer
+            .read_back()
+            .map_err(|e| EngineError::Registry(format!("{what}: {e}")))?;
+        let reader: Box<dyn Read> = if have >= desc.size {
+            Box::new(prefix)
+        } else {
+            let remote =
+                self.client
+                    .blob_reader_from(self.repo, &desc.digest, Some(desc.size), have)?;
+            Box::new(prefix.chain(remote))
+        };
+        Ok(Source {
+            reader,
+            writer: Some(writer),
+            resumed_at: have,
+        })
+    }
+
     /// One layer: streamed from the registry (or read from the local blob)
     /// into the content store and, when `unpack`, into its snapshot.
     fn fetch(
@@ -406,26 +443,13 @@ impl LayerFetcher<'_> {
     ) -> Fetched {
         let id = desc.digest.short().to_string();
         let what = format!("layer {}", desc.digest);
-        let have_blob = self.content.contains(&desc.digest);
-        let opened: Result<Box<dyn Read + '_>, EngineError> = if have_blob {
-            self.content
-                .open(&desc.digest)
-                .map(|f| Box::new(f) as Box<dyn Read>)
-                .map_err(Into::into)
-        } else {
-            self.client
-                .blob_reader(self.repo, &desc.digest, Some(desc.size))
-                .map(|r| Box::new(r) as Box<dyn Read>)
-                .map_err(Into::into)
-        };
-        let blob = if have_blob {
-            Ok(None)
-        } else {
-            self.content.writer().map(Some).map_err(EngineError::from)
-        };
-        let (mut source, mut blob) = match (opened, blob) {
-            (Ok(s), Ok(b)) => (s, b),
-            (Err(e), _) | (_, Err(e)) => {
+        let Source {
+            mut reader,
+            writer: mut blob,
+            resumed_at,
+        } = match self.open(desc, &what) {
+            Ok(s) => s,
+            Err(e) => {
                 return Fetched {
                     made: None,
                     result: Err(e),
@@ -446,9 +470,10 @@ impl LayerFetcher<'_> {
             }
         };
         let mut tee = Tee {
-            inner: &mut source,
+            inner: &mut reader,
             out: blob.as_mut().map(|b| b as &mut dyn Write),
             read: 0,
+            already_written: resumed_at,
             on_read: &mut on_read,
         };
         let unpacked = (|| -> Result<(Digest, Option<u64>), EngineError> {
@@ -476,7 +501,6 @@ impl LayerFetcher<'_> {
         // blob's digest covers every byte, and so a corrupt download is
         // reported as that rather than as the unpack error it caused.
         let drained = io::copy(&mut tee, &mut io::sink());
-        let read = tee.read;
         // The snapshot is named by what was unpacked.
         let made = match &unpacked {
             Ok((got, Some(_))) => Some(match parent {
@@ -489,15 +513,25 @@ impl LayerFetcher<'_> {
             made: made.clone(),
             result: Err(e),
         };
-        if crate::cancel::interrupted() {
-            return fail(EngineError::Interrupted);
-        }
         if let Some(blob) = blob {
+            // A download stopped by Ctrl-C or the network is kept for the
+            // next pull to continue; content found wrong is thrown away.
             let committed = match drained {
-                Err(e) if berth_registry::is_cancelled(&e) => Err(EngineError::Interrupted),
-                Err(e) => Err(EngineError::Registry(format!("{what}: {e}"))),
-                Ok(_) if read != desc.size => Err(EngineError::BadContent(format!(
-                    "{what}: the registry sent {read} bytes, the manifest says {}",
+                _ if crate::cancel::interrupted() => {
+                    blob.suspend();
+                    Err(EngineError::Interrupted)
+                }
+                Err(e) if berth_registry::is_cancelled(&e) => {
+                    blob.suspend();
+                    Err(EngineError::Interrupted)
+                }
+                Err(e) => {
+                    blob.suspend();
+                    Err(EngineError::Registry(format!("{what}: {e}")))
+                }
+                Ok(_) if blob.written() != desc.size => Err(EngineError::BadContent(format!(
+                    "{what}: the registry sent {} bytes, the manifest says {}",
+                    blob.written(),
                     desc.size
                 ))),
                 Ok(_) => blob
@@ -515,6 +549,9 @@ impl LayerFetcher<'_> {
             if let Err(e) = committed {
                 return fail(e);
             }
+        }
+        if crate::cancel::interrupted() {
+            return fail(EngineError::Interrupted);
         }
         let (got_diff, size) = match unpacked {
             Ok(u) => u,
@@ -536,11 +573,13 @@ impl LayerFetcher<'_> {
     }
 }
 
-/// Copies what is read into a blob writer and counts it.
+/// Copies what is read into a blob writer (but for the first
+/// `already_written` bytes, which it holds) and counts it.
 struct Tee<'a> {
     inner: &'a mut dyn Read,
     out: Option<&'a mut dyn Write>,
     read: u64,
+    already_written: u64,
     on_read: &'a mut dyn FnMut(u64),
 }
 
@@ -548,7 +587,8 @@ impl Read for Tee<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(out) = self.out.as_mut() {
-            out.write_all(&buf[..n])?;
+            let skip = self.already_written.saturating_sub(self.read).min(n as u64) as usize;
+            out.write_all(&buf[skip..n])?;
         }
         self.read += n as u64;
         if n > 0 {

@@ -226,12 +226,22 @@ impl BlobUploader<'_> {
             done: 0,
             total: size,
         });
+        let last = std::sync::atomic::AtomicU64::new(0);
+        let sent = |done: u64| {
+            // Every 512 KiB is plenty for a progress bar.
+            let before = last.load(std::sync::atomic::Ordering::Relaxed);
+            if done >= before + 512 * 1024 || done == size {
+                last.store(done, std::sync::atomic::Ordering::Relaxed);
+                report(PushStatus::Pushing { done, total: size });
+            }
+        };
         client.upload_blob(
             location,
             &self.content.path(digest),
             digest,
             size,
             self.chunk,
+            &sent,
         )?;
         report(PushStatus::Pushed);
         Ok(())

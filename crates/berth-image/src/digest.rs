@@ -92,6 +92,22 @@ impl<W: Write> DigestWriter<W> {
         }
     }
 
+    /// Counts `prefix` as already written (hashing it) without writing it:
+    /// for appending to a file that holds the start of the content.
+    pub fn already_written(&mut self, prefix: &mut dyn io::Read) -> io::Result<u64> {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n = 0;
+        loop {
+            let got = prefix.read(&mut buf)?;
+            if got == 0 {
+                return Ok(n);
+            }
+            self.hasher.update(&buf[..got]);
+            self.written += got as u64;
+            n += got as u64;
+        }
+    }
+
     /// The digest and size of everything written, and the inner writer.
     pub fn finish(self) -> (Digest, u64, W) {
         (

@@ -53,11 +53,30 @@ pub enum Upload {
 enum Payload<'a> {
     Empty,
     Bytes(&'a [u8]),
+    /// `len` bytes of a file from `offset`; `progress` hears the file
+    /// position as they are sent.
     File {
         path: &'a Path,
         offset: u64,
         len: u64,
+        progress: &'a (dyn Fn(u64) + Sync),
     },
+}
+
+/// A file section being sent, reporting how far it got.
+struct Sending<'a> {
+    inner: std::io::Take<std::fs::File>,
+    position: u64,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Read for Sending<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.position += n as u64;
+        (self.progress)(self.position);
+        Ok(n)
+    }
 }
 
 #[derive(Deserialize)]
@@ -336,13 +355,23 @@ impl Client {
                     builder = builder.header("Content-Length", b.len().to_string());
                     self.agent.run(builder.body(*b).expect("valid request"))
                 }
-                Payload::File { path, offset, len } => {
+                Payload::File {
+                    path,
+                    offset,
+                    len,
+                    progress,
+                } => {
                     let mut f = std::fs::File::open(path)
                         .map_err(|e| RegistryError::Config(format!("{}: {e}", path.display())))?;
                     f.seek(SeekFrom::Start(*offset))
                         .map_err(|e| RegistryError::Config(format!("{}: {e}", path.display())))?;
                     builder = builder.header("Content-Length", len.to_string());
-                    let body = SendBody::from_owned_reader(f.take(*len));
+                    let mut sending = Sending {
+                        inner: f.take(*len),
+                        position: *offset,
+                        progress: *progress,
+                    };
+                    let body = SendBody::from_reader(&mut sending);
                     self.agent.run(builder.body(body).expect("valid request"))
                 }
             };
@@ -521,11 +550,22 @@ impl Client {
         digest: &Digest,
         size: Option<u64>,
     ) -> Result<BlobReader<'_>, RegistryError> {
+        self.blob_reader_from(repo, digest, size, 0)
+    }
+
+    /// The rest of a blob from byte `offset` (a download picked up again).
+    pub fn blob_reader_from(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        offset: u64,
+    ) -> Result<BlobReader<'_>, RegistryError> {
         let mut r = BlobReader {
             client: self,
             url: format!("{}/v2/{repo}/blobs/{digest}", self.base),
             what: format!("blob {digest}"),
-            offset: 0,
+            offset,
             size,
             body: None,
             resumes: 0,
@@ -573,7 +613,8 @@ impl Client {
     }
 
     /// Sends a blob from a file: in one `PUT` when it is at most `chunk`
-    /// bytes, else in `PATCH` chunks and a closing `PUT`.
+    /// bytes, else in `PATCH` chunks and a closing `PUT`. `progress` hears
+    /// how many bytes were sent.
     pub fn upload_blob(
         &self,
         location: String,
@@ -581,6 +622,7 @@ impl Client {
         digest: &Digest,
         size: u64,
         chunk: u64,
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), RegistryError> {
         let what = format!("upload of {digest}");
         let with_digest = |loc: &str| {
@@ -597,6 +639,7 @@ impl Client {
                     path,
                     offset: 0,
                     len: size,
+                    progress,
                 },
             )?;
             return match resp.status().as_u16() {
@@ -613,7 +656,12 @@ impl Client {
                 Method::PATCH,
                 &location,
                 &[octet.clone(), range],
-                Payload::File { path, offset, len },
+                Payload::File {
+                    path,
+                    offset,
+                    len,
+                    progress,
+                },
             )?;
             if resp.status().as_u16() != 202 {
                 return Err(self.failure(resp, &what));

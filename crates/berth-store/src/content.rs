@@ -70,7 +70,63 @@ impl ContentStore {
             tmp,
             blobs: self.blobs.clone(),
             written: 0,
+            keep: false,
         })
+    }
+
+    /// A writer for a download that may stop and resume: the bytes so far
+    /// live in `tmp/partial-HEX` (locked while written), kept by
+    /// [`BlobWriter::suspend`] and continued by the next writer for the same
+    /// digest. Returns the writer and how many bytes it already holds. A
+    /// partial file another process is writing is left alone.
+    pub fn resumable_writer(&self, expected: &Digest) -> Result<(BlobWriter, u64), StoreError> {
+        let tmp = self.tmp.join(format!("partial-{}", expected.hex()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&tmp)
+            .map_err(|e| StoreError::io(tmp.clone(), e))?;
+        if rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            return Ok((self.writer()?, 0));
+        }
+        // The lock belongs to the open file, which the writer keeps.
+        let mut prefix = file
+            .try_clone()
+            .map_err(|e| StoreError::io(tmp.clone(), e))?;
+        let mut inner = DigestWriter::new(file);
+        let have = inner
+            .already_written(&mut prefix)
+            .map_err(|e| StoreError::io(tmp.clone(), e))?;
+        Ok((
+            BlobWriter {
+                inner: Some(inner),
+                tmp,
+                blobs: self.blobs.clone(),
+                written: have,
+                keep: false,
+            },
+            have,
+        ))
+    }
+
+    /// Removes the partial downloads (`tmp/partial-*`) no pull is writing;
+    /// returns the bytes freed.
+    pub fn prune_partials(&self) -> u64 {
+        let mut freed = 0;
+        for e in std::fs::read_dir(&self.tmp).into_iter().flatten().flatten() {
+            if !e.file_name().to_string_lossy().starts_with("partial-") {
+                continue;
+            }
+            let Ok(f) = File::open(e.path()) else {
+                continue;
+            };
+            if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+                freed += f.metadata().map(|m| m.len()).unwrap_or(0);
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        freed
     }
 }
 
@@ -79,6 +135,8 @@ pub struct BlobWriter {
     tmp: PathBuf,
     blobs: PathBuf,
     written: u64,
+    /// Keep the temporary file when dropped (a suspended download).
+    keep: bool,
 }
 
 impl BlobWriter {
@@ -86,8 +144,19 @@ impl BlobWriter {
         &self.tmp
     }
 
+    /// Bytes in the blob so far (those a resumed download started with included).
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// The bytes written so far, read back from the start.
+    pub fn read_back(&self) -> io::Result<io::Take<File>> {
+        Ok(File::open(&self.tmp)?.take(self.written))
+    }
+
+    /// Keeps what was written for a later [`ContentStore::resumable_writer`].
+    pub fn suspend(mut self) {
+        self.keep = true;
     }
 
     /// Syncs, verifies and renames the blob into place.
@@ -123,7 +192,9 @@ impl Write for BlobWriter {
 impl Drop for BlobWriter {
     fn drop(&mut self) {
         // After a successful commit the temporary name no longer exists.
-        let _ = std::fs::remove_file(&self.tmp);
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -150,5 +221,29 @@ mod tests {
             0,
             "no temp file left"
         );
+    }
+
+    #[test]
+    fn suspended_writes_resume_and_verify() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("blobs/sha256")).unwrap();
+        std::fs::create_dir_all(t.path().join("tmp")).unwrap();
+        let cs = ContentStore::new(t.path());
+        let want = Digest::of(b"hello, world");
+        let (mut w, have) = cs.resumable_writer(&want).unwrap();
+        assert_eq!(have, 0);
+        w.write_all(b"hello").unwrap();
+        w.suspend();
+        let (mut w, have) = cs.resumable_writer(&want).unwrap();
+        assert_eq!(have, 5);
+        // A second writer while the first holds the lock starts afresh elsewhere.
+        let (other, other_have) = cs.resumable_writer(&want).unwrap();
+        assert_eq!(other_have, 0);
+        drop(other);
+        w.write_all(b", world").unwrap();
+        assert_eq!(w.written(), 12);
+        assert_eq!(w.commit(Some(&want)).unwrap(), want);
+        assert_eq!(cs.read(&want).unwrap(), b"hello, world");
+        assert_eq!(std::fs::read_dir(t.path().join("tmp")).unwrap().count(), 0);
     }
 }

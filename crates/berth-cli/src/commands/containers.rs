@@ -57,6 +57,24 @@ fn run_error(e: EngineError) -> CliError {
 /// `--pull missing|always|never` for run and create, with docker's messages
 /// and the pull's progress on stderr.
 fn ensure_image(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
+    pull_if_needed(engine, a)?;
+    // As docker: an image for another platform runs only if the kernel can.
+    if let Ok(config) = engine
+        .resolve_image(&a.image)
+        .and_then(|i| engine.image_config(&i))
+    {
+        let host = berth_image::spec::host_platform();
+        if config.architecture != host.architecture || config.os != host.os {
+            eprintln!(
+                "WARNING: The requested image's platform ({}/{}) does not match the detected host platform ({}/{}) and no specific platform was requested",
+                config.os, config.architecture, host.os, host.architecture
+            );
+        }
+    }
+    Ok(())
+}
+
+fn pull_if_needed(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
     let image = &a.image;
     match a.pull.as_str() {
         "always" => {}

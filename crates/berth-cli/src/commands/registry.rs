@@ -28,6 +28,8 @@ struct Screen {
     /// How many layer lines are on the terminal below the header.
     drawn: usize,
     last_draw: Instant,
+    /// When each layer's bytes started moving, for its speed.
+    started: std::collections::HashMap<String, Instant>,
 }
 
 impl LayerLines {
@@ -39,6 +41,7 @@ impl LayerLines {
                 texts: Vec::new(),
                 drawn: 0,
                 last_draw: Instant::now(),
+                started: Default::default(),
             }),
             tty,
         }
@@ -52,6 +55,24 @@ impl LayerLines {
         s.ids.clear();
         s.texts.clear();
         s.drawn = 0;
+    }
+
+    /// A layer's byte progress as docker's bar, with its speed.
+    pub fn progress(&self, id: &str, verb: &str, done: u64, total: u64) {
+        let started = *self
+            .out
+            .lock()
+            .expect("screen")
+            .started
+            .entry(id.to_string())
+            .or_insert_with(Instant::now);
+        let secs = started.elapsed().as_secs_f64();
+        let speed = if secs > 0.05 {
+            format!("  {}/s", human_size((done as f64 / secs) as u64))
+        } else {
+            String::new()
+        };
+        self.layer(id, format!("{}{speed}", bar(verb, done, total)), true);
     }
 
     /// Sets a layer's line. Byte progress (`transient`) only shows on a
@@ -124,7 +145,9 @@ fn pull_event(lines: &LayerLines, e: PullEvent) {
             let (text, transient) = match status {
                 LayerStatus::AlreadyExists => ("Already exists".to_string(), false),
                 LayerStatus::Waiting => ("Pulling fs layer".to_string(), false),
-                LayerStatus::Downloading { done, total } => (bar("Downloading", done, total), true),
+                LayerStatus::Downloading { done, total } => {
+                    return lines.progress(&id, "Downloading", done, total)
+                }
                 LayerStatus::Complete => ("Pull complete".to_string(), false),
             };
             lines.layer(&id, text, transient);
@@ -231,7 +254,9 @@ pub fn push(engine: &Engine, a: PushArgs) -> Result<i32, CliError> {
             PushEvent::Layer { id, status } => {
                 let (text, transient) = match status {
                     PushStatus::Preparing => ("Preparing".to_string(), false),
-                    PushStatus::Pushing { done, total } => (bar("Pushing", done, total), true),
+                    PushStatus::Pushing { done, total } => {
+                        return lines.progress(&id, "Pushing", done, total)
+                    }
                     PushStatus::Pushed => ("Pushed".to_string(), false),
                     PushStatus::AlreadyExists => ("Layer already exists".to_string(), false),
                     PushStatus::MountedFrom(from) => (format!("Mounted from {from}"), false),

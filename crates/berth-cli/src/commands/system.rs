@@ -207,7 +207,8 @@ pub fn df(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
     super::print_listing(a.format.as_deref(), default, &rows, &headers)
 }
 
-/// `system prune`: stopped containers, then unused images, then the build cache.
+/// `system prune`: stopped containers, then unused images, then the build
+/// cache and partial downloads.
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     let until = super::images::until_filter(&a.filter)?;
     let images = if a.all {
@@ -241,6 +242,8 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
         println!();
     }
     freed += cache.reclaimed;
+    // Downloads an interrupted pull left to resume.
+    freed += engine.store.content.prune_partials();
     println!(
         "Total reclaimed space: {}",
         berth_engine::time::human_size(freed)
