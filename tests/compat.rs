@@ -251,3 +251,49 @@ fn docker_and_berth_build_the_same_tree_and_config() {
         .args(["rmi", "-f", &tag, &base])
         .output();
 }
+
+#[test]
+fn docker_pulls_what_berth_pushed_and_berth_uses_dockers_login() {
+    if !docker_available() {
+        eprintln!("skipped: no docker engine answers here");
+        return;
+    }
+    let reg = common::registry::Registry::with_auth(common::registry::Auth::Basic {
+        user: "dave".into(),
+        password: "compat-pw".into(),
+    });
+    let env = Env::with_busybox();
+    // docker logs in (its daemon checks the password) and writes config.json ...
+    let config = env.path("docker-config");
+    let mut login = Command::new(docker_client());
+    login
+        .env("DOCKER_CONFIG", &config)
+        .args(["login", "-u", "dave", "--password-stdin", &reg.addr])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let mut child = login.spawn().unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"compat-pw").unwrap();
+    assert!(child.wait().unwrap().success(), "docker login");
+    // ... which berth uses to push ...
+    let name = format!("{}/compat:1", reg.addr);
+    env.berth(&["tag", "busybox", &name]).ok();
+    env.berth(&["push", &name]).ok();
+    // ... and docker pulls and runs what berth pushed.
+    let docker = |args: &[&str]| {
+        Command::new(docker_client())
+            .env("DOCKER_CONFIG", &config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let pulled = docker(&["pull", "-q", &name]);
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let ran = docker(&["run", "--rm", &name, "echo", "pushed by berth"]);
+    let _ = docker(&["rmi", "-f", &name]);
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "pushed by berth\n");
+}

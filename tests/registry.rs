@@ -863,3 +863,43 @@ fn proxies_from_the_environment_carry_registry_traffic() {
         "via proxy\n"
     );
 }
+
+#[test]
+fn tls_registries_and_pushing_every_tag() {
+    // Loopback registries are insecure by default: an unverified certificate is accepted.
+    let reg = Registry::with_tls();
+    let env = Env::with_busybox();
+    let repo = format!("{}/alltags", reg.addr);
+    for t in ["a", "b", "c"] {
+        env.berth(&["tag", "busybox", &format!("{repo}:{t}")]).ok();
+    }
+    let out = env.berth(&["push", "-a", &repo]).ok();
+    for t in ["a", "b", "c"] {
+        assert!(out.contains(&format!("\n{t}: digest: sha256:")), "{out}");
+    }
+    let other = Env::new();
+    other.berth(&["pull", "-a", "-q", &repo]).ok();
+    assert_eq!(other.berth(&["images", "-q"]).ok().lines().count(), 1);
+    assert_eq!(
+        other
+            .berth(&["images", "--format", "{{.Tag}}"])
+            .ok()
+            .lines()
+            .count(),
+        3
+    );
+    // A tag that is not here fails before any registry is asked.
+    let config = registries_file(
+        other.dir.path(),
+        "[[registry]]\nlocation = \"mirror.invalid\"\ninsecure = true\n",
+    );
+    let mut cmd = other.cmd(&[
+        "--registries-config",
+        config.to_str().unwrap(),
+        "push",
+        "-q",
+        "busybox:nope",
+    ]);
+    cmd.stdin(std::process::Stdio::null());
+    other.output(cmd).fails(1, "No such image: busybox:nope");
+}

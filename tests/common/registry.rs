@@ -59,6 +59,15 @@ impl Registry {
     }
 
     pub fn with_auth(auth: Auth) -> Registry {
+        Self::start_with(auth, false)
+    }
+
+    /// A registry that speaks only HTTPS, with a self-signed certificate.
+    pub fn with_tls() -> Registry {
+        Self::start_with(Auth::None, true)
+    }
+
+    fn start_with(auth: Auth, tls: bool) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix("berth-registry-")
             .tempdir()
@@ -128,6 +137,40 @@ impl Registry {
                     cert.display()
                 ));
             }
+        }
+        if tls {
+            let (key, cert) = (dir.path().join("tls.key"), dir.path().join("tls.crt"));
+            let ok = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl runs")
+                .success();
+            assert!(ok, "openssl made no certificate");
+            config = config.replace(
+                &format!("  addr: 127.0.0.1:{port}\n"),
+                &format!(
+                    "  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                ),
+            );
         }
         let config_file = dir.path().join("config.yml");
         std::fs::write(&config_file, config).unwrap();
