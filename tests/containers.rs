@@ -623,3 +623,213 @@ fn top_lists_the_container_processes() {
     env.berth(&["rm", "-f", "busy"]).ok();
     env.berth(&["top", "nosuch"]).fails(1, "No such container");
 }
+
+/// The pid of a container's monitor process.
+fn monitor_pid(env: &Env, name: &str) -> i32 {
+    let id = env.inspect(name, "{{.Id}}");
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", &format!("container-monitor {id}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no monitor for {name}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn restart_policies_bring_crashing_containers_back_with_backoff() {
+    let env = Env::with_busybox();
+    // on-failure:2 — the first run and two restarts, then it stays down.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "twice",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ran; exit 3",
+    ])
+    .ok();
+    common::wait_until("two restarts", || {
+        env.inspect("twice", "{{.RestartCount}} {{.State.Status}}") == "2 exited"
+    });
+    assert_eq!(env.berth(&["logs", "twice"]).ok(), "ran\nran\nran\n");
+    assert_eq!(env.inspect("twice", "{{.State.ExitCode}}"), "3");
+    assert_eq!(
+        env.inspect(
+            "twice",
+            "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}"
+        ),
+        "on-failure:2"
+    );
+    // A clean exit is not a failure.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "clean",
+        "--restart",
+        "on-failure",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    common::wait_until("it to exit", || {
+        env.inspect("clean", "{{.State.Status}}") == "exited"
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(env.inspect("clean", "{{.RestartCount}}"), "0");
+
+    // always — restarts, with delays that double (100, 200, 400, 800 ms ...).
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "crashy",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ])
+    .ok();
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    let restarts: u32 = env.inspect("crashy", "{{.RestartCount}}").parse().unwrap();
+    assert!(
+        (2..=6).contains(&restarts),
+        "backoff keeps restarts few: {restarts} in 1.6 s"
+    );
+    let status = env
+        .berth(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=crashy",
+            "--format",
+            "{{.Status}}",
+        ])
+        .ok();
+    assert!(
+        status.starts_with("Restarting (1)") || status.starts_with("Up "),
+        "{status}"
+    );
+    // stop ends it for good, even between two runs.
+    env.berth(&["stop", "-t", "1", "crashy"]).ok();
+    let after = env.inspect("crashy", "{{.RestartCount}}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        env.inspect("crashy", "{{.RestartCount}} {{.State.Status}}"),
+        format!("{after} exited")
+    );
+    // start applies the policy again; kill ends it too.
+    env.berth(&["start", "crashy"]).ok();
+    common::wait_until("a restart", || {
+        env.inspect("crashy", "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap()
+            > after.parse().unwrap()
+    });
+    // A monitor killed while it waits to restart leaves the container truthfully exited.
+    common::wait_until("the restart wait", || {
+        env.inspect("crashy", "{{.State.Status}}") == "restarting"
+    });
+    unsafe { libc::kill(monitor_pid(&env, "crashy"), libc::SIGKILL) };
+    common::wait_until("exited", || {
+        env.inspect("crashy", "{{.State.Status}}") == "exited"
+    });
+
+    // Bad input.
+    env.berth(&["run", "--restart", "sometimes", "busybox", "true"])
+        .fails(125, "invalid restart policy format: sometimes");
+    env.berth(&["run", "--restart", "always:3", "busybox", "true"])
+        .fails(
+            125,
+            "maximum retry count cannot be used with restart policy 'always'",
+        );
+    env.berth(&["run", "--rm", "--restart", "always", "busybox", "true"])
+        .fails(125, "Conflicting options: --restart and --rm");
+    env.check_clean();
+}
+
+#[test]
+fn start_all_brings_back_what_a_reboot_stopped() {
+    let env = Env::with_busybox();
+    for (name, policy) in [
+        ("aa", "always"),
+        ("uu", "unless-stopped"),
+        ("ss", "unless-stopped"),
+        ("nn", "no"),
+    ] {
+        env.berth(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "busybox",
+            "sleep",
+            "600",
+        ])
+        .ok();
+    }
+    env.berth(&["stop", "-t", "0", "ss"]).ok();
+    // A reboot: every monitor and container process dies at once.
+    for name in ["aa", "uu", "nn"] {
+        let pid: i32 = env.inspect(name, "{{.State.Pid}}").parse().unwrap();
+        let monitor = monitor_pid(&env, name);
+        unsafe {
+            libc::kill(monitor, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    common::wait_until("all down", || env.berth(&["ps", "-q"]).ok().is_empty());
+    assert_eq!(
+        env.inspect("aa", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    // What the shipped systemd unit runs at boot.
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contrib/systemd/berth-restart.service"
+    ))
+    .unwrap();
+    assert!(unit.contains(
+        "start --all --filter restart-policy=always --filter restart-policy=unless-stopped"
+    ));
+    let out = env
+        .berth(&[
+            "start",
+            "--all",
+            "--filter",
+            "restart-policy=always",
+            "--filter",
+            "restart-policy=unless-stopped",
+        ])
+        .ok();
+    let mut started: Vec<&str> = out.lines().collect();
+    started.sort();
+    assert_eq!(
+        started,
+        ["aa", "uu"],
+        "the stopped unless-stopped and the no-policy containers stay down"
+    );
+    let mut running: Vec<String> = env
+        .berth(&["ps", "--format", "{{.Names}}"])
+        .ok()
+        .lines()
+        .map(String::from)
+        .collect();
+    running.sort();
+    assert_eq!(running, ["aa", "uu"]);
+    env.berth(&["start", "--all", "--filter", "policy=x"])
+        .fails(1, "invalid filter 'policy=x'");
+    env.berth(&["rm", "-f", "aa", "uu", "ss", "nn"]).ok();
+}

@@ -300,6 +300,9 @@ pub struct RunArgs {
     /// Pull image before running: missing, always or never
     #[arg(long, default_value = "missing", value_parser = ["missing", "always", "never"])]
     pub pull: String,
+    /// Restart policy to apply when a container exits: no, always, unless-stopped, on-failure[:max-retries]
+    #[arg(long)]
+    pub restart: Option<String>,
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
@@ -396,7 +399,13 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
-    #[arg(required = true)]
+    /// Start every stopped container that --filter selects (what the boot unit runs)
+    #[arg(long, conflicts_with_all = ["attach", "interactive"])]
+    pub all: bool,
+    /// With --all: restart-policy=always|unless-stopped|on-failure|no (repeat for several)
+    #[arg(long, requires = "all")]
+    pub filter: Vec<String>,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 

@@ -44,6 +44,8 @@ pub struct CreateOptions {
     pub interactive: bool,
     pub tty: bool,
     pub auto_remove: bool,
+    /// `--restart`.
+    pub restart: Option<String>,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -244,6 +246,16 @@ impl Engine {
     /// running that is not.
     fn reconciled(&self, row: &ContainerRow) -> Result<Container, EngineError> {
         let c: Container = from_json(&row.record)?;
+        if c.state.restarting && !process_alive(c.state.monitor_pid) {
+            // Its monitor died while waiting to restart it: it stays down.
+            return self.update(&c.id, |c| {
+                if c.state.restarting && !process_alive(c.state.monitor_pid) {
+                    c.state.status = "exited".into();
+                    c.state.restarting = false;
+                    c.state.monitor_pid = 0;
+                }
+            });
+        }
         if !c.state.running || process_alive(c.state.pid) {
             return Ok(c);
         }
@@ -769,6 +781,18 @@ fn parse_security_opts(opts: &[String]) -> Result<Vec<String>, EngineError> {
 
 /// Everything in the host config, checked.
 fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
+    let restart_policy = o
+        .restart
+        .as_deref()
+        .map(crate::model::RestartPolicy::parse)
+        .transpose()
+        .map_err(EngineError::invalid)?
+        .unwrap_or_default();
+    if o.auto_remove && restart_policy.name != "no" {
+        return Err(EngineError::invalid(
+            "Conflicting options: --restart and --rm",
+        ));
+    }
     let network_mode = match o.network.as_deref() {
         None | Some("none") | Some("default") => "none".to_string(),
         Some("host") => "host".to_string(),
@@ -873,6 +897,7 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         ulimits: Some(ulimits).filter(|u| !u.is_empty()),
         mounts: Some(mounts).filter(|m| !m.is_empty()),
         init: None,
+        restart_policy,
     })
 }
 

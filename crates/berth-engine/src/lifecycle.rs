@@ -43,6 +43,8 @@ impl Engine {
         }
         let sig = Signal::try_from(signal)
             .map_err(|_| EngineError::invalid(format!("invalid signal: {signal}")))?;
+        // As docker: a killed container is not restarted by its policy.
+        self.update(&c.id, |c| c.state.manually_stopped = true)?;
         // A frozen process keeps even SIGKILL pending: thaw it first.
         if sig == Signal::SIGKILL {
             self.thaw(&c);
@@ -60,7 +62,20 @@ impl Engine {
         signal: Option<i32>,
     ) -> Result<(), EngineError> {
         let c = self.container(key)?;
+        if c.state.running || c.state.restarting {
+            // No restart policy brings back what the user stopped.
+            self.update(&c.id, |c| c.state.manually_stopped = true)?;
+        }
         if !c.state.running {
+            if c.state.restarting {
+                // Its monitor sees the stop and leaves it exited.
+                let start = Instant::now();
+                while self.container(&c.id).is_ok_and(|c| c.state.restarting)
+                    && start.elapsed() < Duration::from_secs(5)
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
             return Ok(());
         }
         let sig = match signal {

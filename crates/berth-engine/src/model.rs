@@ -61,6 +61,79 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// berth's own (docker keeps it internal too): the user stopped or
+    /// killed the container, so no restart policy brings it back.
+    #[serde(
+        default,
+        rename = "BerthManuallyStopped",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub manually_stopped: bool,
+    /// berth's own: the monitor waiting to restart the container, so that a
+    /// dead monitor is not taken for a container that will come back.
+    #[serde(default, rename = "BerthMonitorPid", skip_serializing_if = "is_zero")]
+    pub monitor_pid: i32,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+/// `--restart`: docker's HostConfig.RestartPolicy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    /// `no`, `always`, `unless-stopped` or `on-failure`.
+    pub name: String,
+    pub maximum_retry_count: u32,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy {
+            name: "no".into(),
+            maximum_retry_count: 0,
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// `no`, `always`, `unless-stopped`, `on-failure[:N]`, as docker takes them.
+    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (n, Some(c)),
+            None => (s, None),
+        };
+        let bad = || {
+            format!("invalid restart policy format: {s}: use no, always, unless-stopped or on-failure[:max-retries]")
+        };
+        let maximum_retry_count = match (name, count) {
+            ("no" | "always" | "unless-stopped", None) | ("on-failure", None) => 0,
+            ("on-failure", Some(c)) => c
+                .parse::<u32>()
+                .map_err(|_| format!("invalid restart policy format: maximum retry count must be an integer: {c}"))?,
+            ("no" | "always" | "unless-stopped", Some(_)) => {
+                return Err(format!("invalid restart policy format: maximum retry count cannot be used with restart policy '{name}'"))
+            }
+            _ => return Err(bad()),
+        };
+        Ok(RestartPolicy {
+            name: name.to_string(),
+            maximum_retry_count,
+        })
+    }
+
+    /// Whether a container that exited with `code`, after `restarts`
+    /// restarts, comes back (docker's rules; a manual stop is checked apart).
+    pub fn restarts(&self, code: i32, restarts: u32) -> bool {
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -108,6 +181,8 @@ pub struct HostConfig {
     pub ulimits: Option<Vec<Ulimit>>,
     pub mounts: Option<Vec<MountConfig>>,
     pub init: Option<bool>,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,4 +238,33 @@ pub struct MountPoint {
 pub struct GraphDriver {
     pub data: BTreeMap<String, String>,
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RestartPolicy;
+
+    #[test]
+    fn restart_policies_parse_and_decide_as_docker() {
+        assert_eq!(
+            RestartPolicy::parse("on-failure:3")
+                .unwrap()
+                .maximum_retry_count,
+            3
+        );
+        assert!(RestartPolicy::parse("always:2")
+            .unwrap_err()
+            .contains("cannot be used"));
+        assert!(RestartPolicy::parse("sometimes")
+            .unwrap_err()
+            .contains("invalid restart policy"));
+        assert!(RestartPolicy::parse("on-failure:x")
+            .unwrap_err()
+            .contains("integer"));
+        let on_failure = RestartPolicy::parse("on-failure:2").unwrap();
+        assert!(on_failure.restarts(1, 0) && on_failure.restarts(1, 1));
+        assert!(!on_failure.restarts(1, 2) && !on_failure.restarts(0, 0));
+        assert!(RestartPolicy::parse("always").unwrap().restarts(0, 100));
+        assert!(!RestartPolicy::default().restarts(1, 0));
+    }
 }

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use berth_runtime::container::{self as rt, Stdio};
 use berth_runtime::spec_types::LinuxSeccomp;
@@ -29,7 +30,26 @@ impl Engine {
         if opts.auto_remove {
             self.remove_container(&c.id, true)?;
         }
+        // As docker: the attached run ends, and the restart policy carries
+        // on in the background (under a monitor).
+        if let Ok(code) = result {
+            if let Ok(now) = self.container(&c.id) {
+                if !now.state.manually_stopped && now.host_config.restart_policy.restarts(code, 0) {
+                    self.restart_later(&now.id)?;
+                }
+            }
+        }
         result
+    }
+
+    /// Hands a container that just exited to a monitor that restarts it
+    /// after the policy's first delay.
+    fn restart_later(&self, id: &str) -> Result<(), EngineError> {
+        self.update(id, |c| {
+            c.state.status = "restarting".into();
+            c.state.restarting = true;
+        })?;
+        self.start_detached(id)
     }
 
     /// Starts a container with its output on this terminal and waits for it.
@@ -40,13 +60,74 @@ impl Engine {
     /// The monitor's work for a detached container: start it with its output
     /// going to the log only, say so on `ready`, wait for it, record how it
     /// ended, release it (and remove it with `--rm`).
+    ///
+    /// With a restart policy it starts the container again as docker does:
+    /// after 100 ms, doubling up to a minute, back to 100 ms after a run of
+    /// ten seconds or more; never after `stop` or `kill`.
     pub fn monitor(&self, key: &str, ready: &mut dyn Write) -> Result<i32, EngineError> {
+        const FIRST: Duration = Duration::from_millis(100);
+        const LONGEST: Duration = Duration::from_secs(60);
         let c = self.container(key)?;
-        let code = self.start_with(&c.id, None, Some(ready));
+        let mut delay = FIRST;
+        let mut started = Instant::now();
+        let mut code = self.start_with(&c.id, None, Some(ready));
+        while let Ok(exit) = code {
+            let Ok(now) = self.container(&c.id) else {
+                break;
+            };
+            if now.state.manually_stopped
+                || !now
+                    .host_config
+                    .restart_policy
+                    .restarts(exit, now.restart_count)
+            {
+                break;
+            }
+            if started.elapsed() >= Duration::from_secs(10) {
+                delay = FIRST;
+            }
+            self.update(&c.id, |c| {
+                c.state.status = "restarting".into();
+                c.state.restarting = true;
+                c.state.monitor_pid = std::process::id() as i32;
+                c.restart_count += 1;
+            })?;
+            if !self.sleep_unless_stopped(&c.id, delay) {
+                break;
+            }
+            delay = (delay * 2).min(LONGEST);
+            started = Instant::now();
+            code = self.start_with(&c.id, None, None);
+        }
+        // Stopped while waiting to restart, or given up: it stays exited.
+        let _ = self.update(&c.id, |c| {
+            if c.state.restarting {
+                c.state.status = "exited".into();
+                c.state.restarting = false;
+            }
+            c.state.monitor_pid = 0;
+        });
         if c.host_config.auto_remove {
             let _ = self.remove_container(&c.id, true);
         }
         code
+    }
+
+    /// Waits `delay` unless the container is stopped or removed meanwhile
+    /// (then false).
+    fn sleep_unless_stopped(&self, id: &str, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            match self.container(id) {
+                Ok(c) if !c.state.manually_stopped => {}
+                _ => return false,
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
     }
 
     /// Starts a container in the background under a monitor process (the
@@ -56,6 +137,10 @@ impl Engine {
         use std::os::unix::process::CommandExt;
         let c = self.container(key)?;
         if c.state.running {
+            return Ok(());
+        }
+        if c.state.restarting {
+            // Its monitor is about to start it again.
             return Ok(());
         }
         let exe =
@@ -146,6 +231,9 @@ impl Engine {
         self.update(&c.id, |c| {
             c.state.status = "running".into();
             c.state.running = true;
+            c.state.restarting = false;
+            // A start lifts an earlier stop: the restart policy applies again.
+            c.state.manually_stopped = false;
             c.state.pid = pid;
             c.state.exit_code = 0;
             c.state.error.clear();

@@ -46,6 +46,7 @@ fn create_options(a: RunArgs) -> CreateOptions {
         interactive: a.interactive,
         tty: a.tty,
         auto_remove: a.rm,
+        restart: a.restart,
     }
 }
 
@@ -120,7 +121,43 @@ pub fn create(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
+/// `start --all [--filter restart-policy=P]...`: after a reboot, the stopped
+/// containers whose policy says they run (`unless-stopped` ones only if
+/// nobody stopped them); their names, as `start` prints them.
+fn start_all(engine: &Engine, filters: &[String]) -> Result<i32, CliError> {
+    let mut policies = Vec::new();
+    for f in filters {
+        match f.split_once('=') {
+            Some(("restart-policy", p)) => policies.push(p.to_string()),
+            _ => {
+                return Err(CliError::new(
+                    1,
+                    format!("invalid filter '{f}': start --all takes restart-policy=NAME"),
+                ))
+            }
+        }
+    }
+    let mut names = Vec::new();
+    for c in engine.list_containers().map_err(fail)? {
+        let policy = &c.host_config.restart_policy.name;
+        let wanted = policies.is_empty() || policies.contains(policy);
+        let stopped_by_user = c.state.manually_stopped && policy == "unless-stopped";
+        if wanted && !c.state.running && !c.state.restarting && !stopped_by_user {
+            names.push(c.short_name().to_string());
+        }
+    }
+    if names.is_empty() {
+        return Ok(0);
+    }
+    each(&names, |name| {
+        engine.start_detached(name).map(|()| vec![name.to_string()])
+    })
+}
+
 pub fn start(engine: &Engine, a: StartArgs) -> Result<i32, CliError> {
+    if a.all {
+        return start_all(engine, &a.filter);
+    }
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
             return Err(CliError::new(
@@ -255,6 +292,11 @@ pub fn status_text(c: &Container) -> String {
             time::ago(&c.state.finished_at)
         ),
         "created" => "Created".into(),
+        "restarting" => format!(
+            "Restarting ({}) {}",
+            c.state.exit_code,
+            time::ago(&c.state.finished_at)
+        ),
         other => other[..1].to_uppercase() + &other[1..],
     }
 }
