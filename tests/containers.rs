@@ -833,3 +833,125 @@ fn start_all_brings_back_what_a_reboot_stopped() {
         .fails(1, "invalid filter 'policy=x'");
     env.berth(&["rm", "-f", "aa", "uu", "ss", "nn"]).ok();
 }
+
+#[test]
+fn healthchecks_report_starting_healthy_and_unhealthy() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    let status = || {
+        env.berth(&["ps", "--filter", "name=hc", "--format", "{{.Status}}"])
+            .ok()
+    };
+    assert!(status().ends_with("(health: starting)\n"), "{}", status());
+    common::wait_until("unhealthy", || {
+        env.inspect("hc", "{{.State.Health.Status}}") == "unhealthy"
+    });
+    assert!(status().ends_with("(unhealthy)\n"), "{}", status());
+    let health: serde_json::Value =
+        serde_json::from_str(&env.inspect("hc", "{{json .State.Health}}")).unwrap();
+    assert!(health["FailingStreak"].as_u64().unwrap() >= 2);
+    let log = health["Log"].as_array().unwrap();
+    assert!(!log.is_empty() && log.len() <= 5);
+    assert_eq!(log[0]["ExitCode"], 1);
+    env.berth(&["exec", "hc", "touch", "/tmp/ok"]).ok();
+    common::wait_until("healthy", || {
+        env.inspect("hc", "{{.State.Health.Status}}") == "healthy"
+    });
+    assert!(status().ends_with("(healthy)\n"), "{}", status());
+    assert_eq!(env.inspect("hc", "{{.State.Health.FailingStreak}}"), "0");
+    assert_eq!(
+        env.berth(&["ps", "--filter", "health=healthy", "--format", "{{.Names}}"])
+            .ok(),
+        "hc\n"
+    );
+
+    // A probe that runs past its timeout fails with docker's message.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 5",
+        "--health-timeout",
+        "300ms",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    common::wait_until("a timed-out probe", || {
+        env.inspect("slow", "{{.State.Health.Status}}") == "unhealthy"
+    });
+    assert!(env
+        .inspect("slow", "{{json .State.Health.Log}}")
+        .contains("Health check exceeded timeout"));
+
+    // The image's HEALTHCHECK, and --no-healthcheck turning it off.
+    let ctx = env.path("hc-image");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nHEALTHCHECK --interval=200ms CMD true\n",
+    )
+    .unwrap();
+    env.berth(&["build", "-q", "-t", "checked", ctx.to_str().unwrap()])
+        .ok();
+    env.berth(&["run", "-d", "--name", "img", "checked", "sleep", "60"])
+        .ok();
+    common::wait_until("healthy from the image's check", || {
+        env.inspect("img", "{{.State.Health.Status}}") == "healthy"
+    });
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "off",
+        "--no-healthcheck",
+        "checked",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(env.inspect("off", "{{json .State.Health}}"), "null");
+    assert_eq!(
+        env.inspect("off", "{{json .Config.Healthcheck}}"),
+        r#"{"Test":["NONE"]}"#
+    );
+
+    env.berth(&["run", "--health-interval", "soon", "busybox", "true"])
+        .fails(
+            125,
+            "invalid argument \"soon\" for \"--health-interval\" flag",
+        );
+    env.berth(&[
+        "run",
+        "--no-healthcheck",
+        "--health-cmd",
+        "true",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "--no-healthcheck conflicts with --health-* options");
+    env.berth(&["rm", "-f", "hc", "slow", "img", "off"]).ok();
+}

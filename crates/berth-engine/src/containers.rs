@@ -46,6 +46,7 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     /// `--restart`.
     pub restart: Option<String>,
+    pub health: crate::health::HealthOptions,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -157,6 +158,7 @@ impl Engine {
                 on_build: image_config.on_build.clone(),
                 labels,
                 stop_signal: image_config.stop_signal.clone(),
+                healthcheck: crate::health::merge(image_config.healthcheck.as_ref(), &opts.health)?,
                 ..Config::default()
             },
             network_settings: json!({"Networks": {host_config.network_mode.clone(): {}}}),

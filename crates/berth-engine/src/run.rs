@@ -226,6 +226,11 @@ impl Engine {
             Err(e) => return Err(self.failed_start(&c, e.into())),
         };
         let pid = created.pid();
+        let check = c
+            .config
+            .healthcheck
+            .as_ref()
+            .and_then(crate::health::Check::from_config);
         // From here on threads are allowed: the clone is done.
         let running = pumps.spawn(log, pid);
         self.update(&c.id, |c| {
@@ -234,6 +239,10 @@ impl Engine {
             c.state.restarting = false;
             // A start lifts an earlier stop: the restart policy applies again.
             c.state.manually_stopped = false;
+            c.state.health = check.as_ref().map(|_| crate::health::Health {
+                status: "starting".into(),
+                ..Default::default()
+            });
             c.state.pid = pid;
             c.state.exit_code = 0;
             c.state.error.clear();
@@ -252,10 +261,12 @@ impl Engine {
             let _ = writeln!(r, "ok");
             let _ = r.flush();
         }
+        let health = check.map(|check| self.watch_health(&c.id, check));
         // The container stays a zombie until its exit is recorded: were it reaped
         // first, another berth could find the pid gone, take this monitor for
         // lost (exit 137) and start the container again, under our cleanup.
         let code = rt::wait_exited(pid)?;
+        drop(health);
         running.finish();
         let recorded = self.record_exit(&c, &spec, code);
         rt::reap(pid);

@@ -47,6 +47,14 @@ fn create_options(a: RunArgs) -> CreateOptions {
         tty: a.tty,
         auto_remove: a.rm,
         restart: a.restart,
+        health: berth_engine::health::HealthOptions {
+            cmd: a.health_cmd,
+            interval: a.health_interval,
+            timeout: a.health_timeout,
+            start_period: a.health_start_period,
+            retries: a.health_retries,
+            none: a.no_healthcheck,
+        },
     }
 }
 
@@ -283,8 +291,13 @@ pub fn status_text(c: &Container) -> String {
             .map(|t| time::human_duration(chrono::Utc::now() - t))
             .unwrap_or_default()
     };
+    let health = match c.state.health.as_ref().map(|h| h.status.as_str()) {
+        Some("starting") => " (health: starting)".to_string(),
+        Some(s) if !s.is_empty() => format!(" ({s})"),
+        _ => String::new(),
+    };
     match c.state.status.as_str() {
-        "running" => format!("Up {}", up()),
+        "running" => format!("Up {}{health}", up()),
         "paused" => format!("Up {} (Paused)", up()),
         "exited" => format!(
             "Exited ({}) {}",
@@ -311,7 +324,9 @@ fn go_time(t: &str) -> String {
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
     let filters = Filters::parse(
         &a.filter,
-        &["status", "name", "label", "ancestor", "exited", "id"],
+        &[
+            "status", "name", "label", "ancestor", "exited", "id", "health",
+        ],
     )?;
     let mut list = engine.list_containers().map_err(fail)?;
     let limit = if a.latest { 1 } else { a.last };
@@ -329,6 +344,13 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
     for c in &list {
         let ok = filters.matches(|k, v| match k {
             "status" => c.state.status == v,
+            "health" => {
+                c.state
+                    .health
+                    .as_ref()
+                    .map_or("none", |h| h.status.as_str())
+                    == v
+            }
             "name" => c.short_name().contains(v),
             "label" => labels_match(&c.config.labels, v),
             "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),

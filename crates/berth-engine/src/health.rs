@@ -1,0 +1,359 @@
+//! Healthchecks: the image's HEALTHCHECK or `--health-*`, probed by a thread
+//! of whoever holds the running container (its monitor, or the foreground
+//! berth), each probe a `berth exec` in the container; the outcome lands in
+//! `State.Health` as docker records it (status, failing streak, last five
+//! probes).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::{time, Engine, EngineError};
+
+/// docker's defaults.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_RETRIES: u32 = 3;
+/// Probes kept in `State.Health.Log`, and the output kept of each.
+const KEPT: usize = 5;
+const OUTPUT_LIMIT: usize = 4096;
+
+/// `--health-cmd` and friends, as given.
+#[derive(Clone, Debug, Default)]
+pub struct HealthOptions {
+    pub cmd: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub retries: Option<u32>,
+    pub none: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub failing_streak: u32,
+    pub log: Vec<Probe>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Probe {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i32,
+    pub output: String,
+}
+
+/// The container's Config.Healthcheck: the image's, changed by the flags.
+pub(crate) fn merge(
+    image: Option<&Value>,
+    o: &HealthOptions,
+) -> Result<Option<Value>, EngineError> {
+    let any_flag = o.cmd.is_some()
+        || o.interval.is_some()
+        || o.timeout.is_some()
+        || o.start_period.is_some()
+        || o.retries.is_some();
+    if o.none {
+        if any_flag {
+            return Err(EngineError::invalid(
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        return Ok(Some(json!({"Test": ["NONE"]})));
+    }
+    let mut hc = image.cloned().unwrap_or_else(|| json!({}));
+    if let Some(cmd) = &o.cmd {
+        hc["Test"] = json!(["CMD-SHELL", cmd]);
+    }
+    for (given, field, flag) in [
+        (&o.interval, "Interval", "--health-interval"),
+        (&o.timeout, "Timeout", "--health-timeout"),
+        (&o.start_period, "StartPeriod", "--health-start-period"),
+    ] {
+        if let Some(v) = given {
+            let d = crate::logs::parse_duration(v)
+                .filter(|d| *d >= chrono::Duration::zero())
+                .ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "invalid argument \"{v}\" for \"{flag}\" flag: a duration like 30s or 1m30s"
+                    ))
+                })?;
+            if field != "StartPeriod"
+                && d != chrono::Duration::zero()
+                && d < chrono::Duration::milliseconds(1)
+            {
+                return Err(EngineError::invalid(format!("{flag} must be at least 1ms")));
+            }
+            hc[field] = json!(d.num_nanoseconds().unwrap_or(0));
+        }
+    }
+    if let Some(r) = o.retries {
+        hc["Retries"] = json!(r);
+    }
+    Ok(hc.get("Test").is_some().then_some(hc))
+}
+
+/// A healthcheck ready to run; None for `NONE` or no test.
+#[derive(Clone, Debug)]
+pub(crate) struct Check {
+    argv: Vec<String>,
+    interval: Duration,
+    timeout: Duration,
+    start_period: Duration,
+    retries: u32,
+}
+
+impl Check {
+    pub(crate) fn from_config(hc: &Value) -> Option<Check> {
+        let test: Vec<String> = serde_json::from_value(hc.get("Test")?.clone()).ok()?;
+        let argv = match test.split_first()? {
+            (kind, rest) if kind == "CMD" && !rest.is_empty() => rest.to_vec(),
+            (kind, [cmd]) if kind == "CMD-SHELL" => {
+                vec!["/bin/sh".into(), "-c".into(), cmd.clone()]
+            }
+            _ => return None,
+        };
+        let dur = |k: &str, default: Duration| {
+            hc.get(k)
+                .and_then(Value::as_u64)
+                .filter(|n| *n > 0)
+                .map(Duration::from_nanos)
+                .unwrap_or(default)
+        };
+        Some(Check {
+            argv,
+            interval: dur("Interval", DEFAULT_INTERVAL),
+            timeout: dur("Timeout", DEFAULT_TIMEOUT),
+            start_period: dur("StartPeriod", Duration::ZERO),
+            retries: hc
+                .get("Retries")
+                .and_then(Value::as_u64)
+                .filter(|n| *n > 0)
+                .map(|n| n as u32)
+                .unwrap_or(DEFAULT_RETRIES),
+        })
+    }
+}
+
+/// The probing thread of one running container; told to stop when dropped
+/// (not waited for: a probe under way may take its whole timeout, and its
+/// result is thrown away).
+pub(crate) struct Watcher {
+    stop: Arc<AtomicBool>,
+    _thread: JoinHandle<()>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Engine {
+    /// Starts probing container `id` with `check` (on a thread with its own
+    /// connection to the store).
+    pub(crate) fn watch_health(&self, id: &str, check: Check) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (root, state, id) = (
+            self.root().to_path_buf(),
+            self.state_dir.clone(),
+            id.to_string(),
+        );
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            if let Ok(engine) = Engine::open(&root, &state) {
+                engine.probe_loop(&id, &check, &flag);
+            }
+        });
+        Watcher {
+            stop,
+            _thread: thread,
+        }
+    }
+
+    fn probe_loop(&self, id: &str, check: &Check, stop: &AtomicBool) {
+        let began = Instant::now();
+        loop {
+            if !sleep_unless(stop, check.interval) {
+                return;
+            }
+            let start = time::now();
+            let (exit_code, output) = probe(self.root(), &self.state_dir, id, check);
+            if stop.load(Ordering::Relaxed) {
+                // The container ended during the probe: its failure says nothing.
+                return;
+            }
+            let in_start_period = began.elapsed() < check.start_period;
+            let result = Probe {
+                start,
+                end: time::now(),
+                exit_code,
+                output,
+            };
+            let _ = self.update(id, |c| {
+                let h = c.state.health.get_or_insert_with(Health::default);
+                h.log.push(result);
+                if h.log.len() > KEPT {
+                    h.log.remove(0);
+                }
+                if exit_code == 0 {
+                    h.status = "healthy".into();
+                    h.failing_streak = 0;
+                } else if !in_start_period {
+                    h.failing_streak += 1;
+                    if h.failing_streak >= check.retries {
+                        h.status = "unhealthy".into();
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Sleeps `d` unless `stop` is set first (then false).
+fn sleep_unless(stop: &AtomicBool, d: Duration) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(
+            until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+    }
+    !stop.load(Ordering::Relaxed)
+}
+
+/// One probe: `berth exec` of the test, its exit code and output (stdout
+/// then stderr, as docker keeps them), -1 when it ran past the timeout.
+fn probe(root: &Path, state: &PathBuf, id: &str, check: &Check) -> (i32, String) {
+    let Ok(exe) = std::env::current_exe() else {
+        return (
+            -1,
+            "cannot find the berth binary to run the healthcheck".into(),
+        );
+    };
+    let child = std::process::Command::new(exe)
+        .arg("--root")
+        .arg(root)
+        .arg("--state-dir")
+        .arg(state)
+        .arg("exec")
+        .arg(id)
+        .args(&check.argv)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return (-1, format!("healthcheck could not run: {e}")),
+    };
+    // Pipes are drained on threads so a chatty probe cannot block on them.
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + check.timeout;
+    let code = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status.code().unwrap_or(-1),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return (
+                    -1,
+                    format!(
+                        "Health check exceeded timeout ({}s)",
+                        check.timeout.as_secs_f64()
+                    ),
+                );
+            }
+        }
+    };
+    let mut text = out.join().unwrap_or_default();
+    text.extend(err.join().unwrap_or_default());
+    text.truncate(OUTPUT_LIMIT);
+    (code, String::from_utf8_lossy(&text).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_change_the_images_check() {
+        let image = json!({"Test": ["CMD", "true"], "Retries": 5});
+        let o = HealthOptions {
+            interval: Some("2s".into()),
+            ..Default::default()
+        };
+        let hc = merge(Some(&image), &o).unwrap().unwrap();
+        assert_eq!(hc["Test"], json!(["CMD", "true"]));
+        assert_eq!(hc["Interval"], json!(2_000_000_000u64));
+        assert_eq!(hc["Retries"], json!(5));
+        let c = Check::from_config(&hc).unwrap();
+        assert_eq!(
+            (c.argv.as_slice(), c.retries),
+            (&["true".to_string()][..], 5)
+        );
+        let o = HealthOptions {
+            cmd: Some("curl -f localhost".into()),
+            ..Default::default()
+        };
+        let hc = merge(None, &o).unwrap().unwrap();
+        assert_eq!(
+            Check::from_config(&hc).unwrap().argv,
+            ["/bin/sh", "-c", "curl -f localhost"]
+        );
+        let none = merge(
+            Some(&image),
+            &HealthOptions {
+                none: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .unwrap();
+        assert!(Check::from_config(&none).is_none());
+        assert!(merge(
+            None,
+            &HealthOptions {
+                none: true,
+                cmd: Some("x".into()),
+                ..Default::default()
+            }
+        )
+        .is_err());
+        assert!(merge(
+            None,
+            &HealthOptions {
+                interval: Some("soon".into()),
+                ..Default::default()
+            }
+        )
+        .is_err());
+        assert_eq!(merge(None, &HealthOptions::default()).unwrap(), None);
+    }
+}
