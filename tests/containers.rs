@@ -955,3 +955,76 @@ fn healthchecks_report_starting_healthy_and_unhealthy() {
     .fails(125, "--no-healthcheck conflicts with --health-* options");
     env.berth(&["rm", "-f", "hc", "slow", "img", "off"]).ok();
 }
+
+#[test]
+fn logs_rotate_and_follow_across_rotation() {
+    let env = Env::with_busybox();
+    let id = env
+        .berth(&[
+            "run",
+            "-d",
+            "--name",
+            "chatty",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=3",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 0.3; i=0; while [ $i -lt 150 ]; do echo line $i; i=$((i+1)); sleep 0.01; done",
+        ])
+        .ok();
+    let follower = env
+        .cmd(&["logs", "-f", id.trim()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = follower.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected: String = (0..150).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(
+        text, expected,
+        "logs -f lost or repeated lines across rotations"
+    );
+    let log = env.inspect("chatty", "{{.LogPath}}");
+    for n in ["", ".1", ".2"] {
+        let size = std::fs::metadata(format!("{log}{n}")).unwrap().len();
+        assert!(size <= 1024, "{log}{n}: {size} bytes");
+    }
+    assert!(
+        !std::path::Path::new(&format!("{log}.3")).exists(),
+        "max-file=3 keeps three files"
+    );
+    let kept = env.berth(&["logs", "chatty"]).ok();
+    assert!(
+        kept.ends_with("line 149\n") && !kept.starts_with("line 0\n"),
+        "{kept}"
+    );
+    assert_eq!(
+        env.inspect("chatty", "{{json .HostConfig.LogConfig}}"),
+        r#"{"Config":{"max-file":"3","max-size":"1k"},"Type":"json-file"}"#
+    );
+
+    env.berth(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ])
+    .ok();
+    env.berth(&["logs", "quiet"])
+        .fails(1, "configured logging driver does not support reading");
+    env.berth(&["run", "--log-opt", "max-size=lots", "busybox", "true"])
+        .fails(125, "invalid log opt max-size=lots");
+    env.berth(&["run", "--log-opt", "colour=blue", "busybox", "true"])
+        .fails(125, "unknown log opt 'colour' for json-file log driver");
+    env.berth(&["run", "--log-opt", "max-file=2", "busybox", "true"])
+        .fails(125, "max-file cannot be used without max-size");
+    env.berth(&["run", "--log-driver", "syslog", "busybox", "true"])
+        .fails(125, "logging driver \"syslog\" is not supported");
+}

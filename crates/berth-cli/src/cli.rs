@@ -321,6 +321,12 @@ pub struct RunArgs {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long)]
     pub no_healthcheck: bool,
+    /// Logging driver for the container: json-file or none
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options: max-size=10m, max-file=3
+    #[arg(long)]
+    pub log_opt: Vec<String>,
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,

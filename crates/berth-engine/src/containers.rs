@@ -47,6 +47,9 @@ pub struct CreateOptions {
     /// `--restart`.
     pub restart: Option<String>,
     pub health: crate::health::HealthOptions,
+    /// `--log-driver` (json-file or none) and `--log-opt KEY=VALUE`.
+    pub log_driver: Option<String>,
+    pub log_opts: Vec<String>,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -370,6 +373,11 @@ impl Engine {
         stderr: &mut dyn std::io::Write,
     ) -> Result<(), EngineError> {
         let c = self.container(key)?;
+        if c.host_config.log_config.kind == "none" {
+            return Err(EngineError::invalid(
+                "configured logging driver does not support reading",
+            ));
+        }
         let path = Path::new(&c.log_path);
         let running = || {
             opts.follow
@@ -900,7 +908,50 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         mounts: Some(mounts).filter(|m| !m.is_empty()),
         init: None,
         restart_policy,
+        log_config: log_config(o)?,
     })
+}
+
+/// json-file (with docker's max-size / max-file rotation) or none.
+fn log_config(o: &CreateOptions) -> Result<crate::model::LogConfig, EngineError> {
+    let kind = o.log_driver.clone().unwrap_or_else(|| "json-file".into());
+    if kind != "json-file" && kind != "none" {
+        return Err(EngineError::invalid(format!(
+            "logging driver {kind:?} is not supported: berth has json-file and none"
+        )));
+    }
+    let mut config = BTreeMap::new();
+    for opt in &o.log_opts {
+        let (k, v) = opt.split_once('=').ok_or_else(|| {
+            EngineError::invalid(format!("invalid log opt {opt:?}: expected key=value"))
+        })?;
+        match k {
+            "max-size" if kind == "json-file" => {
+                if parse_bytes(v).map_or(true, |n| n <= 0) {
+                    return Err(EngineError::invalid(format!(
+                        "invalid log opt max-size={v}: a size like 10m"
+                    )));
+                }
+            }
+            "max-file" if kind == "json-file" => {
+                if v.parse::<u32>().map_or(true, |n| n < 1) {
+                    return Err(EngineError::invalid("max-file cannot be less than 1"));
+                }
+            }
+            _ => {
+                return Err(EngineError::invalid(format!(
+                    "unknown log opt '{k}' for {kind} log driver"
+                )))
+            }
+        }
+        config.insert(k.to_string(), v.to_string());
+    }
+    if config.contains_key("max-file") && !config.contains_key("max-size") {
+        return Err(EngineError::invalid(
+            "max-file cannot be used without max-size",
+        ));
+    }
+    Ok(crate::model::LogConfig { kind, config })
 }
 
 /// inspect's `Mounts`, from the host config.

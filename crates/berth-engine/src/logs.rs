@@ -3,7 +3,8 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -18,21 +19,86 @@ struct Entry {
     time: String,
 }
 
+/// `--log-opt max-size` / `max-file`: docker's json-file rotation. The
+/// current file is `PATH`; older ones `PATH.1` (newest) to `PATH.N`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Bytes a file may hold before the next entry starts a new one.
+    pub max_size: Option<u64>,
+    /// Files kept, the current one included (at least 1).
+    pub max_files: u32,
+}
+
 /// Appends log entries; shared by the stdout and stderr copiers.
 #[derive(Clone)]
 pub struct LogWriter {
-    /// None: output that docker does not log (`exec`).
-    file: Option<Arc<Mutex<File>>>,
+    /// None: output that docker does not log (`exec`, `--log-driver none`).
+    file: Option<Arc<Mutex<Rotating>>>,
+}
+
+struct Rotating {
+    file: File,
+    path: PathBuf,
+    size: u64,
+    rotation: Rotation,
+}
+
+impl Rotating {
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(max) = self.rotation.max_size {
+            if self.size > 0 && self.size + data.len() as u64 > max {
+                self.rotate()?;
+            }
+        }
+        self.file.write_all(data)?;
+        self.size += data.len() as u64;
+        Ok(())
+    }
+
+    /// PATH.(n-1) → PATH.n ... PATH → PATH.1, and a new empty PATH. A
+    /// follower keeps reading the renamed file to its end, then moves on.
+    fn rotate(&mut self) -> io::Result<()> {
+        let keep = self.rotation.max_files.max(1);
+        if keep > 1 {
+            for i in (1..keep - 1).rev() {
+                let from = rotated(&self.path, i);
+                if from.exists() {
+                    std::fs::rename(&from, rotated(&self.path, i + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, rotated(&self.path, 1))?;
+        } else {
+            std::fs::remove_file(&self.path)?;
+        }
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
 }
 
 impl LogWriter {
-    pub fn create(path: &Path) -> io::Result<LogWriter> {
+    pub fn create(path: &Path, rotation: Rotation) -> io::Result<LogWriter> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
+        let size = file.metadata()?.len();
         Ok(LogWriter {
-            file: Some(Arc::new(Mutex::new(file))),
+            file: Some(Arc::new(Mutex::new(Rotating {
+                file,
+                path: path.to_path_buf(),
+                size,
+                rotation,
+            }))),
         })
     }
 
@@ -57,7 +123,7 @@ impl LogWriter {
             serde_json::to_writer(&mut out, &e)?;
             out.push(b'\n');
         }
-        file.lock().expect("log lock").write_all(&out)
+        file.lock().expect("log lock").write(&out)
     }
 }
 
@@ -123,6 +189,14 @@ pub fn follow(
         }
         Err(e) => return Err(e),
     };
+    // The rotated files, oldest first, hold what came before.
+    let mut older = Vec::new();
+    let mut n = 1;
+    while rotated(path, n).exists() {
+        older.push(rotated(path, n));
+        n += 1;
+    }
+    older.reverse();
     let mut reader = BufReader::new(file);
     // Whole lines only: a line still being written waits for the next round.
     let mut pending = String::new();
@@ -146,7 +220,13 @@ pub fn follow(
                 pending.clear();
             }
         };
-    let entries = next_entries(&mut reader, &mut pending)?;
+    let mut entries = Vec::new();
+    for p in &older {
+        if let Ok(f) = File::open(p) {
+            entries.extend(next_entries(&mut BufReader::new(f), &mut String::new())?);
+        }
+    }
+    entries.extend(next_entries(&mut reader, &mut pending)?);
     let skip = opts
         .tail
         .map(|n| entries.len().saturating_sub(n))
@@ -163,10 +243,29 @@ pub fn follow(
         for e in next_entries(&mut reader, &mut pending)? {
             print_entry(&e, opts, stdout, stderr)?;
         }
+        // Rotated: what we read is now PATH.1, read to its end above; go on
+        // with the new PATH from its start.
+        if rotated_away(reader.get_ref(), path) {
+            if let Ok(f) = File::open(path) {
+                reader = BufReader::new(f);
+                pending.clear();
+                for e in next_entries(&mut reader, &mut pending)? {
+                    print_entry(&e, opts, stdout, stderr)?;
+                }
+            }
+        }
         stdout.flush()?;
         stderr.flush()?;
     }
     Ok(())
+}
+
+/// Whether `path` now names another file than the open `file`.
+fn rotated_away(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.ino() != b.ino() || a.dev() != b.dev(),
+        _ => false,
+    }
 }
 
 /// Parses `--since` / `--until`: RFC 3339, a Unix timestamp, or a duration back from now (`10m`, `1h30m`).
@@ -227,7 +326,7 @@ mod tests {
     fn writes_and_reads_docker_lines() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("log");
-        let w = LogWriter::create(&p).unwrap();
+        let w = LogWriter::create(&p, Rotation::default()).unwrap();
         w.write("stdout", b"one\ntwo\n").unwrap();
         w.write("stderr", b"err\n").unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
@@ -251,6 +350,35 @@ mod tests {
             (out.as_slice(), err.as_slice()),
             (&b"two\n"[..], &b"err\n"[..])
         );
+    }
+
+    #[test]
+    fn rotation_keeps_max_files_and_reads_in_order() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("log");
+        let rotation = Rotation {
+            max_size: Some(200),
+            max_files: 3,
+        };
+        let w = LogWriter::create(&p, rotation).unwrap();
+        for i in 0..20 {
+            w.write("stdout", format!("line {i:02}\n").as_bytes())
+                .unwrap();
+        }
+        assert!(rotated(&p, 1).exists() && rotated(&p, 2).exists());
+        assert!(!rotated(&p, 3).exists(), "no more than max-file files");
+        for f in [p.clone(), rotated(&p, 1), rotated(&p, 2)] {
+            assert!(std::fs::metadata(&f).unwrap().len() <= 200);
+        }
+        let mut out = Vec::new();
+        read(&p, &LogOptions::default(), &mut out, &mut Vec::new()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() < 20, "the oldest were dropped");
+        assert_eq!(*lines.last().unwrap(), "line 19");
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted, "oldest file first");
     }
 
     #[test]

@@ -204,8 +204,11 @@ impl Engine {
             Ok(spec) => spec,
             Err(e) => return Err(self.failed_start(&c, e)),
         };
-        let log = LogWriter::create(Path::new(&c.log_path))
-            .map_err(|e| EngineError::io(Path::new(&c.log_path), e))?;
+        let log = match c.host_config.log_config.kind.as_str() {
+            "none" => LogWriter::discard(),
+            _ => LogWriter::create(Path::new(&c.log_path), log_rotation(&c))
+                .map_err(|e| EngineError::io(Path::new(&c.log_path), e))?,
+        };
         let io = match StdioPlan::new(
             &self.state_dir.join(format!("{}.console", c.short_id())),
             spec.terminal,
@@ -413,6 +416,21 @@ impl Engine {
 
 /// The seccomp filter `--security-opt` asks for: none when unconfined or
 /// privileged, a given profile, or docker's default (as build RUN steps use).
+/// The container's `--log-opt max-size` / `max-file`.
+fn log_rotation(c: &Container) -> crate::logs::Rotation {
+    let opts = &c.host_config.log_config.config;
+    crate::logs::Rotation {
+        max_size: opts
+            .get("max-size")
+            .and_then(|s| crate::containers::parse_bytes(s).ok())
+            .map(|n| n as u64),
+        max_files: opts
+            .get("max-file")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1),
+    }
+}
+
 pub(crate) fn seccomp_for(
     security: &[String],
     privileged: bool,

@@ -55,6 +55,8 @@ fn create_options(a: RunArgs) -> CreateOptions {
             retries: a.health_retries,
             none: a.no_healthcheck,
         },
+        log_driver: a.log_driver,
+        log_opts: a.log_opt,
     }
 }
 
