@@ -1028,3 +1028,157 @@ fn logs_rotate_and_follow_across_rotation() {
     env.berth(&["run", "--log-driver", "syslog", "busybox", "true"])
         .fails(125, "logging driver \"syslog\" is not supported");
 }
+
+#[test]
+fn export_and_commit_a_containers_filesystem() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo made > /made && rm /bin/yes",
+    ])
+    .ok();
+    let diff = env.berth(&["diff", "src"]).ok();
+    assert!(
+        diff.contains("A /made\n") && diff.contains("D /bin/yes\n"),
+        "{diff}"
+    );
+    for stub in ["/etc/hostname", "/proc", "/sys", "/dev"] {
+        assert!(
+            !diff.lines().any(|l| l.ends_with(stub)),
+            "the runtime's {stub} is no change: {diff}"
+        );
+    }
+    // export: the whole tree, as the container sees it.
+    let tar_path = env.path("src.tar");
+    env.berth(&["export", "-o", tar_path.to_str().unwrap(), "src"])
+        .ok();
+    let mut names = Vec::new();
+    for e in tar::Archive::new(std::fs::File::open(&tar_path).unwrap())
+        .entries()
+        .unwrap()
+    {
+        names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(
+        names.iter().any(|n| n == "made") && names.iter().any(|n| n == "bin/busybox"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n == "bin/yes"),
+        "deleted files are not exported"
+    );
+    let piped = env.cmd(&["export", "src"]).output().unwrap();
+    assert!(piped.status.success() && piped.stdout.len() > 1_000_000);
+
+    // commit: the changes as a layer, with the container's config and --change.
+    let id = env
+        .berth(&[
+            "commit",
+            "-a",
+            "me <me@example.com>",
+            "-m",
+            "snapshot",
+            "-c",
+            "CMD [\"cat\", \"/made\"]",
+            "src",
+            "snap:1",
+        ])
+        .ok();
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id}");
+    assert_eq!(env.berth(&["run", "--rm", "snap:1"]).ok(), "made\n");
+    env.berth(&["run", "--rm", "snap:1", "ls", "/bin/yes"])
+        .fails_in_container("No such file");
+    assert_eq!(
+        env.berth(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Author}} {{.Comment}}",
+            "snap:1"
+        ])
+        .ok()
+        .trim(),
+        "me <me@example.com> snapshot"
+    );
+    let history = env
+        .berth(&["history", "--format", "{{.Comment}}", "snap:1"])
+        .ok();
+    assert_eq!(history.lines().next(), Some("snapshot"));
+
+    // A running container is frozen for the commit, and runs on after it.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "echo live > /live; sleep 60",
+    ])
+    .ok();
+    common::wait_until("the file", || {
+        env.berth(&["exec", "live", "cat", "/live"]).stdout == "live\n"
+    });
+    env.berth(&["commit", "live", "live:1"]).ok();
+    assert_eq!(env.inspect("live", "{{.State.Status}}"), "running");
+    assert_eq!(
+        env.berth(&["run", "--rm", "live:1", "cat", "/live"]).ok(),
+        "live\n"
+    );
+    env.berth(&["rm", "-f", "live"]).ok();
+
+    env.berth(&["commit", "nosuch"])
+        .fails(1, "No such container: nosuch");
+    env.berth(&["commit", "src", "Bad:Ref!"])
+        .fails(1, "invalid reference format");
+    env.berth(&[
+        "export",
+        "-o",
+        env.path("x.tar").to_str().unwrap(),
+        "nosuch",
+    ])
+    .fails(1, "No such container");
+    assert!(!env.path("x.tar").exists());
+    env.check_clean();
+}
+
+#[test]
+fn stop_signal_and_stop_timeout() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "trapper",
+        "--stop-signal",
+        "USR1",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got usr1' USR1; while true; do sleep 0.1; done",
+    ])
+    .ok();
+    assert_eq!(
+        env.inspect("trapper", "{{.Config.StopSignal}} {{.Config.StopTimeout}}"),
+        "USR1 1"
+    );
+    let started = std::time::Instant::now();
+    env.berth(&["stop", "trapper"]).ok();
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(900) && took < std::time::Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(env.berth(&["logs", "trapper"]).ok(), "got usr1\n");
+    assert_eq!(env.inspect("trapper", "{{.State.ExitCode}}"), "137");
+    env.berth(&["run", "--stop-signal", "BOGUS", "busybox", "true"])
+        .fails(125, "invalid signal: BOGUS");
+}

@@ -70,6 +70,10 @@ pub enum Command {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// List containers
@@ -261,6 +265,10 @@ pub enum ContainerCommand {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// List containers
@@ -327,6 +335,12 @@ pub struct RunArgs {
     /// Log driver options: max-size=10m, max-file=3
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// Signal to stop the container (default SIGTERM, or the image's STOPSIGNAL)
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container before killing it (default 10)
+    #[arg(long)]
+    pub stop_timeout: Option<u32>,
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
@@ -497,6 +511,33 @@ pub struct TopArgs {
 #[derive(Args)]
 pub struct OneArg {
     pub container: String,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    pub container: String,
+}
+
+#[derive(Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    pub container: String,
+    /// REPOSITORY[:TAG]
+    pub reference: Option<String>,
 }
 
 #[derive(Args)]

@@ -50,6 +50,8 @@ pub struct CreateOptions {
     /// `--log-driver` (json-file or none) and `--log-opt KEY=VALUE`.
     pub log_driver: Option<String>,
     pub log_opts: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u32>,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -160,7 +162,14 @@ impl Engine {
                 entrypoint,
                 on_build: image_config.on_build.clone(),
                 labels,
-                stop_signal: image_config.stop_signal.clone(),
+                stop_signal: match &opts.stop_signal {
+                    Some(s) => {
+                        crate::lifecycle::parse_signal(s)?;
+                        Some(s.clone())
+                    }
+                    None => image_config.stop_signal.clone(),
+                },
+                stop_timeout: opts.stop_timeout,
                 healthcheck: crate::health::merge(image_config.healthcheck.as_ref(), &opts.health)?,
                 ..Config::default()
             },
@@ -403,6 +412,8 @@ impl Engine {
         let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
         let upper = self.store.container_dir(&c.id).join("upper");
         let mut out = Vec::new();
+        // Directories that held mount stubs only are the runtime's, not changes.
+        let mut stub_parents = Vec::new();
         let mut stack = vec![(upper.clone(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -411,6 +422,12 @@ impl Engine {
             for e in entries.flatten() {
                 let path = format!("{rel}/{}", e.file_name().to_string_lossy());
                 let Ok(meta) = e.metadata() else { continue };
+                if berth_image::diff::is_mount_stub(&path, &meta)
+                    && std::fs::read_dir(e.path()).map_or(true, |mut d| d.next().is_none())
+                {
+                    stub_parents.push(rel.clone());
+                    continue;
+                }
                 if meta.file_type().is_char_device() && meta.rdev() == 0 {
                     out.push(('D', path));
                     continue;
@@ -430,6 +447,15 @@ impl Engine {
                 }
             }
         }
+        let changed_below = |dir: &str, out: &[(char, String)]| {
+            out.iter().any(|(_, p)| p.starts_with(&format!("{dir}/")))
+        };
+        let keep: Vec<(char, String)> = out
+            .iter()
+            .filter(|(_, p)| !stub_parents.contains(p) || changed_below(p, &out))
+            .cloned()
+            .collect();
+        let mut out = keep;
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }

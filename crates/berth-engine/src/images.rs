@@ -86,7 +86,7 @@ impl Engine {
     }
 
     /// Stores a layer blob from `input` and unpacks it on top of `parent`.
-    fn add_layer(
+    pub(crate) fn add_layer(
         &self,
         pending: &mut Pending,
         input: &mut dyn Read,

@@ -16,6 +16,7 @@ mod names;
 mod parallel;
 pub mod pull;
 pub mod push;
+pub mod rootfs;
 pub mod run;
 pub mod time;
 

@@ -94,7 +94,7 @@ impl Engine {
             Pid::from_raw(pid),
             Signal::try_from(sig).unwrap_or(Signal::SIGTERM),
         );
-        let grace = Duration::from_secs(timeout.unwrap_or(10) as u64);
+        let grace = Duration::from_secs(timeout.or(c.config.stop_timeout).unwrap_or(10) as u64);
         let start = Instant::now();
         while alive(pid) && start.elapsed() < grace {
             std::thread::sleep(Duration::from_millis(20));

@@ -163,6 +163,9 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<serde_json::Value>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -16,6 +16,22 @@ use std::path::Path;
 pub struct DiffOptions {
     /// Times later than this (seconds since the epoch) are set to it.
     pub clamp_mtime: Option<u64>,
+    /// Leave out what a container's own mounts left in its upper directory
+    /// (see [`is_mount_stub`]): `commit` is the user's changes only.
+    pub skip_mount_stubs: bool,
+}
+
+/// The empty files and directories a container's runtime mounts create in
+/// its upper directory (docker keeps these in an "init" layer that commit
+/// and diff leave out): `etc/hostname`, `etc/hosts`, `etc/resolv.conf`, and
+/// the top-level `dev`, `proc` and `sys` mount points.
+pub fn is_mount_stub(rel: &str, meta: &std::fs::Metadata) -> bool {
+    let rel = rel.trim_start_matches('/').trim_end_matches('/');
+    match rel {
+        "etc/hostname" | "etc/hosts" | "etc/resolv.conf" => meta.is_file() && meta.len() == 0,
+        "dev" | "proc" | "sys" => meta.is_dir(),
+        _ => false,
+    }
 }
 
 /// Writes the tree at `dir` as an uncompressed layer tar to `out`.
@@ -26,6 +42,10 @@ pub fn write_layer<W: Write>(dir: &Path, out: W, opts: DiffOptions) -> io::Resul
     let mut links: HashMap<(u64, u64), String> = HashMap::new();
     walk(&mut tar, dir, "", &mut links, opts)?;
     tar.into_inner()
+}
+
+fn dir_is_empty(path: &Path, meta: &std::fs::Metadata) -> bool {
+    !meta.is_dir() || std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none())
 }
 
 fn sorted_entries(dir: &Path) -> io::Result<Vec<OsString>> {
@@ -93,6 +113,9 @@ fn walk<W: Write>(
         let rel = format!("{prefix}{}", String::from_utf8_lossy(name.as_bytes()));
         let meta = std::fs::symlink_metadata(&path)?;
         let ft = meta.file_type();
+        if opts.skip_mount_stubs && is_mount_stub(&rel, &meta) && dir_is_empty(&path, &meta) {
+            continue;
+        }
         // overlay's whiteout: a 0/0 character device.
         if ft.is_char_device() && meta.rdev() == 0 {
             let (parent, base) = match rel.rsplit_once('/') {
@@ -207,6 +230,7 @@ mod tests {
             Vec::new(),
             DiffOptions {
                 clamp_mtime: Some(0),
+                ..Default::default()
             },
         )
         .unwrap();

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
-    ExecArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs, RenameArgs, RmArgs,
-    RunArgs, StartArgs, StopArgs, TopArgs,
+    CommitArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs,
+    RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
 };
 use crate::format;
 
@@ -57,6 +57,8 @@ fn create_options(a: RunArgs) -> CreateOptions {
         },
         log_driver: a.log_driver,
         log_opts: a.log_opt,
+        stop_signal: a.stop_signal,
+        stop_timeout: a.stop_timeout,
     }
 }
 
@@ -246,6 +248,26 @@ pub fn diff(engine: &Engine, a: OneArg) -> Result<i32, CliError> {
     for (kind, path) in engine.container_changes(&a.container).map_err(fail)? {
         println!("{kind} {path}");
     }
+    Ok(0)
+}
+
+pub fn export(engine: &Engine, a: ExportArgs) -> Result<i32, CliError> {
+    super::write_output(a.output.as_deref(), "export container", |w| {
+        engine.export_container(&a.container, w).map_err(fail)
+    })
+}
+
+pub fn commit(engine: &Engine, a: CommitArgs) -> Result<i32, CliError> {
+    let opts = berth_engine::rootfs::CommitOptions {
+        author: a.author,
+        message: a.message,
+        changes: a.change,
+        pause: a.pause,
+    };
+    let id = engine
+        .commit_container(&a.container, a.reference.as_deref(), &opts)
+        .map_err(fail)?;
+    println!("{id}");
     Ok(0)
 }
 

@@ -190,43 +190,9 @@ pub fn history(engine: &Engine, a: HistoryArgs) -> Result<i32, CliError> {
 }
 
 pub fn save(engine: &Engine, a: SaveArgs) -> Result<i32, CliError> {
-    match &a.output {
-        Some(path) => {
-            // Written beside the target and renamed, so a failure leaves no half archive.
-            let tmp = path.with_file_name(format!(
-                ".{}.berth-tmp",
-                path.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ));
-            let file = std::fs::File::create(&tmp).map_err(|e| {
-                CliError::new(1, format!("failed to save image: {}: {e}", path.display()))
-            })?;
-            let mut w = std::io::BufWriter::new(file);
-            let result = engine
-                .save(&a.images, &mut w)
-                .map_err(fail)
-                .and_then(|()| w.flush().map_err(|e| CliError::new(1, e.to_string())));
-            if let Err(e) = result {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-            std::fs::rename(&tmp, path)
-                .map_err(|e| CliError::new(1, format!("failed to save image: {e}")))?;
-        }
-        None => {
-            if std::io::stdout().is_terminal() {
-                return Err(CliError::new(
-                    1,
-                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
-                ));
-            }
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            engine.save(&a.images, &mut out).map_err(fail)?;
-            out.flush().map_err(|e| CliError::new(1, e.to_string()))?;
-        }
-    }
-    Ok(0)
+    super::write_output(a.output.as_deref(), "save image", |w| {
+        engine.save(&a.images, w).map_err(fail)
+    })
 }
 
 /// A path, or stdin for `-` / no path. A terminal on stdin is refused, as docker does.

@@ -68,6 +68,54 @@ fn print_listing(
     Ok(0)
 }
 
+/// Writes a tar stream to `path` (beside it first, then renamed, so a
+/// failure leaves no half file) or to stdout, which must not be a terminal.
+/// `what` names the job in errors: `failed to save image: ...`.
+fn write_output(
+    path: Option<&std::path::Path>,
+    what: &str,
+    produce: impl FnOnce(&mut dyn std::io::Write) -> Result<(), CliError>,
+) -> Result<i32, CliError> {
+    use std::io::{IsTerminal, Write};
+    let flush = |w: &mut dyn Write| {
+        w.flush()
+            .map_err(|e| CliError::new(1, format!("failed to {what}: {e}")))
+    };
+    match path {
+        Some(path) => {
+            let tmp = path.with_file_name(format!(
+                ".{}.berth-tmp",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ));
+            let file = std::fs::File::create(&tmp).map_err(|e| {
+                CliError::new(1, format!("failed to {what}: {}: {e}", path.display()))
+            })?;
+            let mut w = std::io::BufWriter::new(file);
+            let result = produce(&mut w).and_then(|()| flush(&mut w));
+            if let Err(e) = result {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            std::fs::rename(&tmp, path)
+                .map_err(|e| CliError::new(1, format!("failed to {what}: {e}")))?;
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                return Err(CliError::new(
+                    1,
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
+            }
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            produce(&mut out)?;
+            flush(&mut out)?;
+        }
+    }
+    Ok(0)
+}
+
 pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
     use containers as c;
     use images as i;
@@ -94,6 +142,12 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
             c::pause(engine, a, false)
         }
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => c::diff(engine, a),
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            c::export(engine, a)
+        }
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            c::commit(engine, a)
+        }
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => c::top(engine, a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => c::rm(engine, a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => c::logs(engine, a),

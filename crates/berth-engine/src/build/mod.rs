@@ -1126,8 +1126,15 @@ impl Engine {
         // The upper directory is the diff, already in snapshot (overlay) form.
         let clamp = epoch.map(|e| e.max(0) as u64);
         let mut writer = self.store.content.writer()?;
-        write_layer(&upper, &mut writer, DiffOptions { clamp_mtime: clamp })
-            .map_err(|e| EngineError::io(&upper, e))?;
+        write_layer(
+            &upper,
+            &mut writer,
+            DiffOptions {
+                clamp_mtime: clamp,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| EngineError::io(&upper, e))?;
         let size = writer.written();
         let blob = writer.commit(None)?;
         pending.blobs.push(blob.clone());
