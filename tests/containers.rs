@@ -1182,3 +1182,128 @@ fn stop_signal_and_stop_timeout() {
     env.berth(&["run", "--stop-signal", "BOGUS", "busybox", "true"])
         .fails(125, "invalid signal: BOGUS");
 }
+
+/// A cgroup v1 (or v2) file of a container.
+fn cgroup_file(env: &Env, name: &str, v1: &str, v2: &str) -> String {
+    let id = env.inspect(name, "{{.Id}}");
+    let path = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        format!("/sys/fs/cgroup/berth/{id}/{v2}")
+    } else {
+        format!("/sys/fs/cgroup/{v1}").replace("{id}", &id)
+    };
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn stats_and_update_read_and_change_the_cgroup() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "burner",
+        "--memory",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do :; done",
+    ])
+    .ok();
+    env.berth(&["run", "-d", "--name", "idle", "busybox", "sleep", "60"])
+        .ok();
+    env.berth(&["create", "--name", "stopped", "busybox", "true"])
+        .ok();
+    let out = env.berth(&["stats", "--no-stream"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS"), "{out}");
+    assert_eq!(lines.len(), 3, "running containers only: {out}");
+    let row = |name: &str, all: bool| {
+        let mut args = vec![
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}|{{.NetIO}}",
+        ];
+        if all {
+            args.push("-a");
+        }
+        args.push(name);
+        env.berth(&args).ok().trim().to_string()
+    };
+    let burner = row("burner", false);
+    let fields: Vec<&str> = burner.split('|').collect();
+    let cpu: f64 = fields[0].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 40.0, "a busy loop shows CPU: {burner}");
+    assert!(fields[1].ends_with(" / 64MiB"), "{burner}");
+    assert_eq!((fields[2], fields[3]), ("1", "0B / 0B"), "{burner}");
+    assert!(
+        row("idle", false).starts_with("0.0"),
+        "{}",
+        row("idle", false)
+    );
+    assert_eq!(row("stopped", true), "--|-- / --|--|-- / --");
+
+    // update: limits change in the running container's cgroup and in the record.
+    let out = env
+        .berth(&[
+            "update",
+            "--memory",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "20",
+            "--restart",
+            "on-failure:3",
+            "idle",
+        ])
+        .ok();
+    assert_eq!(out, "idle\n");
+    assert_eq!(
+        cgroup_file(
+            &env,
+            "idle",
+            "memory/berth/{id}/memory.limit_in_bytes",
+            "memory.max"
+        ),
+        "134217728"
+    );
+    assert_eq!(
+        cgroup_file(&env, "idle", "pids/berth/{id}/pids.max", "pids.max"),
+        "20"
+    );
+    let quota = cgroup_file(&env, "idle", "cpu/berth/{id}/cpu.cfs_quota_us", "cpu.max");
+    assert!(quota.starts_with("50000"), "{quota}");
+    assert_eq!(
+        env.inspect("idle", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}"),
+        "134217728 500000000 20 on-failure"
+    );
+    // A stopped container takes them at its next start.
+    env.berth(&["update", "--memory", "32m", "stopped"]).ok();
+    assert_eq!(env.inspect("stopped", "{{.HostConfig.Memory}}"), "33554432");
+
+    env.berth(&["update", "--memory", "1k", "idle"])
+        .fails(1, "Minimum memory limit allowed is 6MB");
+    env.berth(&["update", "--memory", "512m", "idle"]).fails(
+        1,
+        "Memory limit should be smaller than already set memoryswap limit",
+    );
+    env.berth(&["update", "--cpus", "999", "idle"])
+        .fails(1, "Range of CPUs is from 0.01");
+    env.berth(&["update", "--restart", "never", "idle"])
+        .fails(1, "invalid restart policy format");
+    env.berth(&["update", "--memory", "64m", "nosuch"])
+        .fails(1, "No such container: nosuch");
+    assert_eq!(
+        env.inspect("idle", "{{.HostConfig.Memory}}"),
+        "134217728",
+        "a refused update changes nothing"
+    );
+    env.berth(&["rm", "-f", "burner", "idle", "stopped"]).ok();
+}

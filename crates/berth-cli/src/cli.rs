@@ -72,6 +72,10 @@ pub enum Command {
     Diff(OneArg),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
     /// Display the running processes of a container
@@ -267,6 +271,10 @@ pub enum ContainerCommand {
     Diff(OneArg),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
     /// Display the running processes of a container
@@ -511,6 +519,47 @@ pub struct TopArgs {
 #[derive(Args)]
 pub struct OneArg {
     pub container: String,
+}
+
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short, long)]
+    pub cpu_shares: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json' or a Go template)
+    #[arg(long)]
+    pub format: Option<String>,
+    pub containers: Vec<String>,
 }
 
 #[derive(Args)]

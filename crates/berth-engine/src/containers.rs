@@ -838,47 +838,9 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
             )))
         }
     };
-    let memory = o
-        .memory
-        .as_deref()
-        .map(parse_bytes)
-        .transpose()?
-        .unwrap_or(0);
-    if memory != 0 && memory < 6 * 1024 * 1024 {
-        return Err(EngineError::invalid("Minimum memory limit allowed is 6MB"));
-    }
-    let memory_swap = match o.memory_swap.as_deref() {
-        Some("-1") => -1,
-        Some(s) => parse_bytes(s)?,
-        None => 0,
-    };
-    if memory_swap != 0 && memory == 0 {
-        return Err(EngineError::invalid(
-            "You should always set the Memory limit when using Memoryswap limit, see usage",
-        ));
-    }
-    if memory_swap > 0 && memory_swap < memory {
-        return Err(EngineError::invalid(
-            "Minimum memoryswap limit should be larger than memory limit, see usage",
-        ));
-    }
-    let nano_cpus = match &o.cpus {
-        None => 0,
-        Some(s) => {
-            let v: f64 = s.parse().map_err(|_| {
-                EngineError::invalid(format!("invalid argument \"{s}\" for \"--cpus\" flag"))
-            })?;
-            let n = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1) as f64;
-            if v < 0.01 || v > n {
-                return Err(EngineError::invalid(format!(
-                    "Range of CPUs is from 0.01 to {n:.2}, as there are only {n} CPUs available"
-                )));
-            }
-            (v * 1e9) as i64
-        }
-    };
+    let memory = parse_memory(o.memory.as_deref())?;
+    let memory_swap = parse_memory_swap(o.memory_swap.as_deref(), memory)?;
+    let nano_cpus = parse_cpus(o.cpus.as_deref())?;
     let binds = o
         .volumes
         .iter()
@@ -978,6 +940,52 @@ fn log_config(o: &CreateOptions) -> Result<crate::model::LogConfig, EngineError>
         ));
     }
     Ok(crate::model::LogConfig { kind, config })
+}
+
+/// `--memory`: 0 for none, at least 6 MB otherwise.
+pub(crate) fn parse_memory(s: Option<&str>) -> Result<i64, EngineError> {
+    let memory = s.map(parse_bytes).transpose()?.unwrap_or(0);
+    if memory != 0 && memory < 6 * 1024 * 1024 {
+        return Err(EngineError::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    Ok(memory)
+}
+
+/// `--memory-swap` (memory plus swap; -1 unlimited) against `memory`.
+pub(crate) fn parse_memory_swap(s: Option<&str>, memory: i64) -> Result<i64, EngineError> {
+    let memory_swap = match s {
+        Some("-1") => -1,
+        Some(s) => parse_bytes(s)?,
+        None => 0,
+    };
+    if memory_swap != 0 && memory == 0 {
+        return Err(EngineError::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if memory_swap > 0 && memory_swap < memory {
+        return Err(EngineError::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    Ok(memory_swap)
+}
+
+/// `--cpus` as nano-CPUs; 0 for none.
+pub(crate) fn parse_cpus(s: Option<&str>) -> Result<i64, EngineError> {
+    let Some(s) = s else { return Ok(0) };
+    let v: f64 = s.parse().map_err(|_| {
+        EngineError::invalid(format!("invalid argument \"{s}\" for \"--cpus\" flag"))
+    })?;
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    if v < 0.01 || v > n {
+        return Err(EngineError::invalid(format!(
+            "Range of CPUs is from 0.01 to {n:.2}, as there are only {n} CPUs available"
+        )));
+    }
+    Ok((v * 1e9) as i64)
 }
 
 /// inspect's `Mounts`, from the host config.

@@ -256,3 +256,143 @@ mod tests {
         assert!(parse_signal("999").is_err());
     }
 }
+
+/// One line of `stats`.
+#[derive(Clone, Debug)]
+pub struct StatsRow {
+    pub id: String,
+    pub name: String,
+    /// None for a container that is not running (docker prints `--`).
+    pub cpu_percent: Option<f64>,
+    pub usage: berth_runtime::stats::Usage,
+}
+
+impl Engine {
+    /// `stats`: each container's usage, CPU over `window` as docker
+    /// computes it (container CPU time / host CPU time x CPUs).
+    pub fn stats(
+        &self,
+        keys: &[String],
+        all: bool,
+        window: Duration,
+    ) -> Result<Vec<StatsRow>, EngineError> {
+        let containers = if keys.is_empty() {
+            self.list_containers()?
+                .into_iter()
+                .filter(|c| all || c.state.running)
+                .collect()
+        } else {
+            keys.iter()
+                .map(|k| self.container(k))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let read = |c: &crate::model::Container| {
+            c.state
+                .running
+                .then(|| berth_runtime::stats::read(&Self::cgroups_path(&c.id), c.state.pid))
+        };
+        let before: Vec<_> = containers.iter().map(read).collect();
+        let host_before = berth_runtime::stats::host_cpu_ns();
+        std::thread::sleep(window);
+        let host_delta = berth_runtime::stats::host_cpu_ns().saturating_sub(host_before);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        Ok(containers
+            .iter()
+            .zip(before)
+            .map(|(c, before)| {
+                let after = read(c);
+                let cpu_percent = match (before, after) {
+                    (Some(b), Some(a)) if host_delta > 0 => Some(
+                        a.cpu_ns.saturating_sub(b.cpu_ns) as f64 / host_delta as f64 * cpus * 100.0,
+                    ),
+                    (Some(_), Some(_)) => Some(0.0),
+                    _ => None,
+                };
+                StatsRow {
+                    id: c.id.clone(),
+                    name: c.short_name().to_string(),
+                    cpu_percent,
+                    usage: after.unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// `update` flags, as given.
+#[derive(Clone, Debug, Default)]
+pub struct UpdateOptions {
+    pub memory: Option<String>,
+    pub memory_swap: Option<String>,
+    pub cpus: Option<String>,
+    pub cpu_shares: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub restart: Option<String>,
+}
+
+impl Engine {
+    /// `update`: new limits (applied at once to a running container) and
+    /// restart policy; the record keeps them for the next start.
+    pub fn update_container(&self, key: &str, o: &UpdateOptions) -> Result<(), EngineError> {
+        use crate::containers::{parse_cpus, parse_memory, parse_memory_swap};
+        let c = self.container(key)?;
+        let h = &c.host_config;
+        let memory = match &o.memory {
+            Some(m) => parse_memory(Some(m))?,
+            None => h.memory,
+        };
+        let memory_swap = match &o.memory_swap {
+            Some(s) => parse_memory_swap(Some(s), memory)?,
+            None if o.memory.is_some() && h.memory_swap > 0 && h.memory_swap < memory => {
+                return Err(EngineError::invalid(
+                    "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+                ))
+            }
+            None => h.memory_swap,
+        };
+        let nano_cpus = match &o.cpus {
+            Some(s) => parse_cpus(Some(s))?,
+            None => h.nano_cpus,
+        };
+        let restart = o
+            .restart
+            .as_deref()
+            .map(crate::model::RestartPolicy::parse)
+            .transpose()
+            .map_err(EngineError::invalid)?;
+        if h.auto_remove && restart.as_ref().is_some_and(|r| r.name != "no") {
+            return Err(EngineError::invalid(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container",
+            ));
+        }
+        if c.state.running {
+            let given = |set: bool, v: i64| (set && v != 0).then_some(v);
+            berth_runtime::container::update_resources(
+                &Self::cgroups_path(&c.id),
+                &berth_runtime::Resources {
+                    memory: given(o.memory.is_some(), memory),
+                    memory_swap: given(o.memory.is_some() || o.memory_swap.is_some(), memory_swap),
+                    nano_cpus: given(o.cpus.is_some(), nano_cpus),
+                    cpu_shares: o.cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
+                    pids_limit: o.pids_limit,
+                },
+            )?;
+        }
+        self.update(&c.id, |c| {
+            let h = &mut c.host_config;
+            h.memory = memory;
+            h.memory_swap = memory_swap;
+            h.nano_cpus = nano_cpus;
+            if let Some(s) = o.cpu_shares {
+                h.cpu_shares = s;
+            }
+            if let Some(p) = o.pids_limit {
+                h.pids_limit = Some(p).filter(|p| *p > 0);
+            }
+            if let Some(r) = restart {
+                h.restart_policy = r;
+            }
+        })?;
+        Ok(())
+    }
+}

@@ -71,6 +71,18 @@ pub fn human_size(size: u64) -> String {
     format!("{}{}", significant(v, 3), UNITS[i])
 }
 
+/// docker's `units.BytesSize`: binary units, four significant digits (`1.457MiB`).
+pub fn binary_size(size: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = size as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", significant(v, 4), UNITS[i])
+}
+
 /// Go's `%.*g`: `n` significant digits, no trailing zeros.
 fn significant(v: f64, n: i32) -> String {
     if v == 0.0 {

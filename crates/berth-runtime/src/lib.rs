@@ -12,6 +12,7 @@ pub mod executor;
 pub mod netns;
 pub mod seccomp;
 pub mod spec;
+pub mod stats;
 pub mod tty;
 pub mod user;
 

@@ -12,7 +12,7 @@ use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
     CommitArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs,
-    RenameArgs, RmArgs, RunArgs, StartArgs, StopArgs, TopArgs,
+    RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TopArgs, UpdateArgs,
 };
 use crate::format;
 
@@ -249,6 +249,100 @@ pub fn diff(engine: &Engine, a: OneArg) -> Result<i32, CliError> {
         println!("{kind} {path}");
     }
     Ok(0)
+}
+
+const STATS_TABLE: &str =
+    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+
+/// `stats`: one table (--no-stream), or a new one every second (redrawn in
+/// place on a terminal) until interrupted.
+pub fn stats(engine: &Engine, a: StatsArgs) -> Result<i32, CliError> {
+    let headers = [
+        ("ID", "CONTAINER ID"),
+        ("Container", "CONTAINER"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ];
+    let tty = std::io::stdout().is_terminal();
+    let window = std::time::Duration::from_millis(if a.no_stream { 500 } else { 1000 });
+    loop {
+        let rows: Vec<Value> = engine
+            .stats(&a.containers, a.all, window)
+            .map_err(fail)?
+            .iter()
+            .map(|r| stats_row(r, a.no_trunc, &a.containers))
+            .collect();
+        if !a.no_stream && tty {
+            print!("\x1b[2J\x1b[H");
+        }
+        super::print_listing(a.format.as_deref(), STATS_TABLE, &rows, &headers)?;
+        if a.no_stream {
+            return Ok(0);
+        }
+    }
+}
+
+fn stats_row(r: &berth_engine::lifecycle::StatsRow, no_trunc: bool, asked: &[String]) -> Value {
+    let u = &r.usage;
+    let running = r.cpu_percent.is_some();
+    let pair = |a: String, b: String| {
+        if running {
+            format!("{a} / {b}")
+        } else {
+            "-- / --".into()
+        }
+    };
+    let percent = |v: Option<f64>| v.map_or("--".to_string(), |v| format!("{v:.2}%"));
+    let mem_percent = running.then(|| {
+        if u.memory_limit == 0 {
+            0.0
+        } else {
+            u.memory as f64 / u.memory_limit as f64 * 100.0
+        }
+    });
+    let id = if no_trunc {
+        r.id.clone()
+    } else {
+        r.id[..12].to_string()
+    };
+    // docker's .Container is the name or id as the user gave it.
+    let container = asked
+        .iter()
+        .find(|k| r.id.starts_with(k.as_str()) || r.name == k.as_str())
+        .cloned()
+        .unwrap_or_else(|| id.clone());
+    json!({
+        "ID": id,
+        "Container": container,
+        "Name": r.name,
+        "CPUPerc": percent(r.cpu_percent),
+        "MemUsage": pair(time::binary_size(u.memory), time::binary_size(u.memory_limit)),
+        "MemPerc": percent(mem_percent),
+        "NetIO": pair(time::human_size(u.net_rx), time::human_size(u.net_tx)),
+        "BlockIO": pair(time::human_size(u.block_read), time::human_size(u.block_write)),
+        "PIDs": if running { u.pids.to_string() } else { "--".into() },
+    })
+}
+
+pub fn update(engine: &Engine, a: UpdateArgs) -> Result<i32, CliError> {
+    let opts = berth_engine::lifecycle::UpdateOptions {
+        memory: a.memory,
+        memory_swap: a.memory_swap,
+        cpus: a.cpus,
+        cpu_shares: a.cpu_shares,
+        pids_limit: a.pids_limit,
+        restart: a.restart,
+    };
+    each(&a.containers, |name| {
+        engine
+            .update_container(name, &opts)
+            .map(|()| vec![name.to_string()])
+    })
 }
 
 pub fn export(engine: &Engine, a: ExportArgs) -> Result<i32, CliError> {

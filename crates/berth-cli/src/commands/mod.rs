@@ -142,6 +142,10 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
             c::pause(engine, a, false)
         }
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => c::diff(engine, a),
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => c::stats(engine, a),
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            c::update(engine, a)
+        }
         Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
             c::export(engine, a)
         }
