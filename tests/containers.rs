@@ -1307,3 +1307,152 @@ fn stats_and_update_read_and_change_the_cgroup() {
     );
     env.berth(&["rm", "-f", "burner", "idle", "stopped"]).ok();
 }
+
+#[test]
+fn cp_both_ways_with_tar_streams() {
+    let env = Env::with_busybox();
+    env.berth(&["run", "-d", "--name", "box", "busybox", "sh", "-c",
+        "mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && ln -s /etc/passwd /data/link && ln -s / /escape && sleep 60"]).ok();
+    common::wait_until("the files", || {
+        env.berth(&["exec", "box", "test", "-L", "/escape"]).code == 0
+    });
+    let host = env.path("host");
+    std::fs::create_dir_all(&host).unwrap();
+    // Out of the container: a file, a directory (into an existing dir, and as a new name), contents with /.
+    env.berth(&["cp", "box:/data/a", host.to_str().unwrap()])
+        .ok();
+    assert_eq!(std::fs::read_to_string(host.join("a")).unwrap(), "one\n");
+    env.berth(&["cp", "box:/data", host.to_str().unwrap()]).ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("data/sub/b")).unwrap(),
+        "two\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(host.join("data/link"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "links stay links"
+    );
+    env.berth(&["cp", "box:/data/.", host.join("copy").to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("copy/sub/b")).unwrap(),
+        "two\n"
+    );
+    // -L follows the link; paths resolve inside the container, never on the host.
+    env.berth(&[
+        "cp",
+        "-L",
+        "box:/data/link",
+        host.join("passwd").to_str().unwrap(),
+    ])
+    .ok();
+    assert!(std::fs::read_to_string(host.join("passwd"))
+        .unwrap()
+        .starts_with("root:x:0:0:root"));
+    let host_hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    env.berth(&[
+        "cp",
+        "box:/escape/etc/hostname",
+        host.join("h").to_str().unwrap(),
+    ])
+    .ok();
+    let copied = std::fs::read_to_string(host.join("h")).unwrap_or_default();
+    assert!(
+        copied != host_hostname || copied.is_empty(),
+        "read the container's file, not the host's"
+    );
+    // A tar on stdout.
+    let tar = env.cmd(&["cp", "box:/data", "-"]).output().unwrap();
+    assert!(tar.status.success());
+    let names: Vec<String> = tar::Archive::new(&tar.stdout[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"data/sub/b".to_string()), "{names:?}");
+
+    // Into the container: a file as a new name, a directory, and a tar on stdin.
+    std::fs::write(host.join("new.txt"), "hello\n").unwrap();
+    std::os::unix::fs::chown(host.join("new.txt"), Some(1234), Some(1234)).unwrap();
+    env.berth(&[
+        "cp",
+        host.join("new.txt").to_str().unwrap(),
+        "box:/tmp/renamed.txt",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&["exec", "box", "cat", "/tmp/renamed.txt"]).ok(),
+        "hello\n"
+    );
+    assert_eq!(
+        env.berth(&["exec", "box", "stat", "-c", "%u", "/tmp/renamed.txt"])
+            .ok(),
+        "0\n",
+        "root-owned without -a"
+    );
+    env.berth(&[
+        "cp",
+        "-a",
+        host.join("new.txt").to_str().unwrap(),
+        "box:/tmp/",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&["exec", "box", "stat", "-c", "%u", "/tmp/new.txt"])
+            .ok(),
+        "1234\n",
+        "-a keeps owners"
+    );
+    env.berth(&["cp", host.join("copy").to_str().unwrap(), "box:/tmp"])
+        .ok();
+    assert_eq!(
+        env.berth(&["exec", "box", "cat", "/tmp/copy/sub/b"]).ok(),
+        "two\n"
+    );
+    env.berth_stdin(&["cp", "-", "box:/tmp"], &tar.stdout).ok();
+    assert_eq!(
+        env.berth(&["exec", "box", "cat", "/tmp/data/a"]).ok(),
+        "one\n"
+    );
+    // Through a link to / inside the container: still inside the container.
+    env.berth(&[
+        "cp",
+        host.join("new.txt").to_str().unwrap(),
+        "box:/escape/tmp/via-link",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&["exec", "box", "cat", "/tmp/via-link"]).ok(),
+        "hello\n"
+    );
+    assert!(!std::path::Path::new("/tmp/via-link").exists());
+    // A stopped container too.
+    env.berth(&["stop", "-t", "0", "box"]).ok();
+    env.berth(&[
+        "cp",
+        "box:/tmp/renamed.txt",
+        host.join("after-stop").to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("after-stop")).unwrap(),
+        "hello\n"
+    );
+
+    env.berth(&["cp", "box:/nope", host.to_str().unwrap()])
+        .fails(1, "box:/nope");
+    env.berth(&["cp", "nosuch:/a", host.to_str().unwrap()])
+        .fails(1, "No such container: nosuch");
+    env.berth(&["cp", "a", "b"])
+        .fails(1, "must specify at least one container source");
+    env.berth(&["cp", "box:/a", "box:/b"])
+        .fails(1, "copying between containers is not supported");
+    env.berth(&["cp", "box:/data", host.join("a").to_str().unwrap()])
+        .fails(1, "cannot copy directory");
+    env.berth(&["cp", "box:/data/a", "/nonexistent-dir/x"])
+        .fails(1, "destination directory /nonexistent-dir does not exist");
+    env.berth(&["rm", "-f", "box"]).ok();
+    env.check_clean();
+}

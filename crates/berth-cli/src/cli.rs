@@ -70,6 +70,8 @@ pub enum Command {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -269,6 +271,8 @@ pub enum ContainerCommand {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -560,6 +564,20 @@ pub struct StatsArgs {
     #[arg(long)]
     pub format: Option<String>,
     pub containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// CONTAINER:SRC_PATH, or SRC_PATH (- for a tar on STDIN)
+    pub source: String,
+    /// DEST_PATH (- for a tar on STDOUT), or CONTAINER:DEST_PATH
+    pub destination: String,
 }
 
 #[derive(Args)]

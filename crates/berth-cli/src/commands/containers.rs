@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
-    CommitArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs, PsArgs,
-    RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TopArgs, UpdateArgs,
+    CommitArgs, CpArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs,
+    PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TopArgs, UpdateArgs,
 };
 use crate::format;
 
@@ -343,6 +343,50 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> Result<i32, CliError> {
             .update_container(name, &opts)
             .map(|()| vec![name.to_string()])
     })
+}
+
+/// `CONTAINER:PATH` → Some((container, path)); a local path → None. As
+/// docker: a colon after a `/` belongs to the path (`./a:b` is local).
+fn container_path(arg: &str) -> Option<(&str, &str)> {
+    let (container, path) = arg.split_once(':')?;
+    (!container.is_empty() && !container.contains('/')).then_some((container, path))
+}
+
+pub fn cp(engine: &Engine, a: CpArgs) -> Result<i32, CliError> {
+    match (container_path(&a.source), container_path(&a.destination)) {
+        (Some(_), Some(_)) => Err(CliError::new(
+            1,
+            "copying between containers is not supported",
+        )),
+        (None, None) => Err(CliError::new(
+            1,
+            "must specify at least one container source: CONTAINER:PATH",
+        )),
+        (Some((container, src)), None) => {
+            let dest = (a.destination != "-").then(|| std::path::PathBuf::from(&a.destination));
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            engine
+                .copy_from_container(container, src, dest.as_deref(), &mut out, a.follow_link)
+                .map_err(fail)?;
+            out.flush().map_err(|e| CliError::new(1, e.to_string()))?;
+            Ok(0)
+        }
+        (None, Some((container, dest))) => {
+            let src = (a.source != "-").then(|| std::path::PathBuf::from(&a.source));
+            let mut input = std::io::stdin().lock();
+            engine
+                .copy_to_container(
+                    container,
+                    dest,
+                    src.as_deref(),
+                    &mut input,
+                    a.archive,
+                    a.follow_link,
+                )
+                .map_err(fail)?;
+            Ok(0)
+        }
+    }
 }
 
 pub fn export(engine: &Engine, a: ExportArgs) -> Result<i32, CliError> {
