@@ -1456,3 +1456,129 @@ fn cp_both_ways_with_tar_streams() {
     env.berth(&["rm", "-f", "box"]).ok();
     env.check_clean();
 }
+
+#[test]
+fn events_record_what_every_berth_did() {
+    let env = Env::with_busybox();
+    let start = chrono_now_secs();
+    // A follower started first sees what happens next.
+    let mut follower = KillOnDrop(
+        env.cmd(&[
+            "events",
+            "--filter",
+            "type=container",
+            "--filter",
+            "container=ev",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    env.berth(&[
+        "run", "--name", "ev", "--label", "team=a", "busybox", "sh", "-c", "exit 3",
+    ])
+    .fails_in_container("");
+    env.berth(&["rename", "ev", "ev2"]).ok();
+    env.berth(&["rm", "ev2"]).ok();
+    env.berth(&["tag", "busybox", "busybox:other"]).ok();
+    env.berth(&["rmi", "busybox:other"]).ok();
+    let past = env
+        .berth(&[
+            "events",
+            "--since",
+            &start.to_string(),
+            "--until",
+            &(chrono_now_secs() + 1).to_string(),
+        ])
+        .ok();
+    let actions: Vec<&str> = past
+        .lines()
+        .map(|l| l.split(' ').nth(2).unwrap_or(""))
+        .collect();
+    for a in [
+        "create", "start", "die", "rename", "destroy", "tag", "untag",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {past}");
+    }
+    let die = past
+        .lines()
+        .find(|l| l.contains(" container die "))
+        .unwrap();
+    assert!(
+        die.contains("exitCode=3")
+            && die.contains("image=busybox")
+            && die.contains("name=ev")
+            && die.contains("team=a"),
+        "{die}"
+    );
+    assert!(die.split(' ').next().unwrap().ends_with('Z'), "{die}");
+    // Filters and JSON.
+    let images = env
+        .berth(&[
+            "events",
+            "--since",
+            &start.to_string(),
+            "--until",
+            &(chrono_now_secs() + 1).to_string(),
+            "--filter",
+            "type=image",
+            "--format",
+            "{{json .}}",
+        ])
+        .ok();
+    let tag: serde_json::Value = images
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["Action"] == "tag")
+        .unwrap_or_else(|| panic!("no tag event: {images}"));
+    assert_eq!(tag["Type"], "image");
+    assert_eq!(tag["Actor"]["Attributes"]["name"], "busybox:other");
+    let first = tag;
+    assert!(first["timeNano"].as_i64().unwrap() > 0 && first["scope"] == "local");
+    let templated = env
+        .berth(&[
+            "events",
+            "--since",
+            &start.to_string(),
+            "--until",
+            &(chrono_now_secs() + 1).to_string(),
+            "--filter",
+            "event=die",
+            "--format",
+            "{{.Actor.Attributes.exitCode}}",
+        ])
+        .ok();
+    assert_eq!(templated, "3\n");
+    // The follower got the container's events as they happened (only ev's).
+    unsafe { libc::kill(follower.0.id() as i32, libc::SIGTERM) };
+    let mut seen = String::new();
+    std::io::Read::read_to_string(follower.0.stdout.as_mut().unwrap(), &mut seen).unwrap();
+    let followed: Vec<&str> = seen
+        .lines()
+        .map(|l| l.split(' ').nth(2).unwrap_or(""))
+        .collect();
+    assert_eq!(&followed[..3], ["create", "start", "die"], "{seen}");
+    assert!(!seen.contains(" image "), "{seen}");
+    env.berth(&["events", "--filter", "colour=red"])
+        .fails(1, "invalid filter 'colour'");
+    env.berth(&["events", "--since", "yesterday-ish"])
+        .fails(1, "invalid value for --since");
+}
+
+/// A child process killed when the test ends, passing or failing.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chrono_now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

@@ -124,6 +124,8 @@ pub enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Get real time events from berth (recorded by every berth command)
+    Events(EventsArgs),
     /// Show the berth version information
     Version(FormatArgs),
     /// Display system-wide information
@@ -309,6 +311,8 @@ pub enum SystemCommand {
     Prune(ImagePruneArgs),
     /// Display system-wide information
     Info(FormatArgs),
+    /// Get real time events from berth
+    Events(EventsArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -578,6 +582,22 @@ pub struct CpArgs {
     pub source: String,
     /// DEST_PATH (- for a tar on STDOUT), or CONTAINER:DEST_PATH
     pub destination: String,
+}
+
+#[derive(Args)]
+pub struct EventsArgs {
+    /// Show all events created since timestamp (RFC 3339, Unix time, or a duration like 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Filter output based on conditions provided (type=, event=, container=, image=, label=)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format the output using the given Go template, or json
+    #[arg(long)]
+    pub format: Option<String>,
 }
 
 #[derive(Args)]

@@ -200,6 +200,7 @@ impl Engine {
                 other => other.into(),
             });
         }
+        self.emit_container(&container, "create", &[]);
         Ok(container)
     }
 
@@ -330,7 +331,9 @@ impl Engine {
                     EngineError::Conflict(format!("Error when allocating new name: Conflict. {e}"))
                 }
                 other => other.into(),
-            })
+            })?;
+        self.emit_container(&renamed, "rename", &[("oldName", c.name.clone())]);
+        Ok(())
     }
 
     /// `rm`: refuses a running container unless `force` (which kills it first).
@@ -359,6 +362,7 @@ impl Engine {
             _ => {}
         }
         self.store.db.remove_container(&c.id)?;
+        self.emit_container(&c, "destroy", &[]);
         Ok(c.id)
     }
 

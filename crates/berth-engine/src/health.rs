@@ -200,8 +200,10 @@ impl Engine {
                 exit_code,
                 output,
             };
-            let _ = self.update(id, |c| {
+            let mut changed = None;
+            let updated = self.update(id, |c| {
                 let h = c.state.health.get_or_insert_with(Health::default);
+                let before = h.status.clone();
                 h.log.push(result);
                 if h.log.len() > KEPT {
                     h.log.remove(0);
@@ -215,7 +217,13 @@ impl Engine {
                         h.status = "unhealthy".into();
                     }
                 }
+                if h.status != before {
+                    changed = Some(h.status.clone());
+                }
             });
+            if let (Ok(c), Some(status)) = (updated, changed) {
+                self.emit_container(&c, &format!("health_status: {status}"), &[]);
+            }
         }
     }
 }

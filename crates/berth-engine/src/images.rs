@@ -225,9 +225,11 @@ impl Engine {
             }],
         };
         let bytes = serde_json::to_vec(&image).expect("config serialises");
-        Ok(self
+        let id = self
             .commit_image(&mut pending, &bytes, vec![layer], tag.as_slice())?
-            .id)
+            .id;
+        self.emit_image("import", id.as_str(), source);
+        Ok(id)
     }
 
     /// `load`: images from a docker-archive or OCI-layout tar. Returns docker's lines.
@@ -273,6 +275,11 @@ impl Engine {
                 tags.iter()
                     .map(|t| format!("Loaded image: {}", t.familiar())),
             );
+            let name = tags
+                .first()
+                .map(|t| t.familiar())
+                .unwrap_or_else(|| record.id.to_string());
+            self.emit_image("load", &name, &name);
         }
         Ok(lines)
     }
@@ -324,7 +331,11 @@ impl Engine {
                 source: io,
             },
             other => EngineError::BadContent(other.to_string()),
-        })
+        })?;
+        for name in names {
+            self.emit_image("save", name, name);
+        }
+        Ok(())
     }
 
     fn add_to_save(
@@ -396,6 +407,7 @@ impl Engine {
             ));
         }
         self.store.db.set_tag(&target.to_string(), &image.id)?;
+        self.emit_image("tag", image.id.as_str(), &target.familiar());
         Ok(())
     }
 
@@ -414,6 +426,19 @@ impl Engine {
     /// `rmi`: untags, and deletes the image when no name is left, as docker does.
     /// Returns docker's `Untagged:` / `Deleted:` lines.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, EngineError> {
+        let id = self.resolve_image(name)?.id;
+        let lines = self.untag_or_delete(name, force)?;
+        for l in &lines {
+            if let Some(tag) = l.strip_prefix("Untagged: ") {
+                self.emit_image("untag", id.as_str(), tag);
+            } else if l.starts_with("Deleted: ") {
+                self.emit_image("delete", id.as_str(), id.as_str());
+            }
+        }
+        Ok(lines)
+    }
+
+    fn untag_or_delete(&self, name: &str, force: bool) -> Result<Vec<String>, EngineError> {
         let image = self.resolve_image(name)?;
         let tags = self.tags_of(&image.id)?;
         let by_tag = Reference::parse(name)

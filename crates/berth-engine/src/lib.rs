@@ -7,6 +7,7 @@ mod cancel;
 mod changes;
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod images;
 pub mod lifecycle;

@@ -45,6 +45,7 @@ impl Engine {
             .map_err(|_| EngineError::invalid(format!("invalid signal: {signal}")))?;
         // As docker: a killed container is not restarted by its policy.
         self.update(&c.id, |c| c.state.manually_stopped = true)?;
+        self.emit_container(&c, "kill", &[("signal", signal.to_string())]);
         // A frozen process keeps even SIGKILL pending: thaw it first.
         if sig == Signal::SIGKILL {
             self.thaw(&c);
@@ -102,8 +103,9 @@ impl Engine {
         if alive(pid) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        self.wait_container(&c.id, Some(Duration::from_secs(10)))
-            .map(|_| ())
+        self.wait_container(&c.id, Some(Duration::from_secs(10)))?;
+        self.emit_container(&c, "stop", &[]);
+        Ok(())
     }
 
     /// `wait`: blocks until the container is not running; its exit code.
@@ -154,6 +156,7 @@ impl Engine {
             )));
         }
         berth_runtime::container::freeze(&self.runtime_dir(), &c.id, pause)?;
+        self.emit_container(&c, if pause { "pause" } else { "unpause" }, &[]);
         self.update(&c.id, |c| {
             c.state.paused = pause;
             c.state.status = if pause {

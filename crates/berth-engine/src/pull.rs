@@ -255,6 +255,7 @@ impl Engine {
             }
             self.store.db.add_image(&existing, tag.as_slice())?;
             self.store.db.add_repo_digest(&repo_digest, &image_id)?;
+            self.emit_image("pull", &reference.familiar(), &reference.familiar());
             return Ok(Pulled {
                 reference: reference.clone(),
                 digest: resolved.top_digest,
@@ -286,6 +287,7 @@ impl Engine {
                 .as_slice(),
         )?;
         self.store.db.add_repo_digest(&repo_digest, &record.id)?;
+        self.emit_image("pull", &reference.familiar(), &reference.familiar());
         Ok(Pulled {
             reference: reference.clone(),
             digest: resolved.top_digest,

@@ -179,6 +179,7 @@ impl Engine {
         self.store
             .db
             .add_repo_digest(&format!("{}@{digest}", tag.name()), image)?;
+        self.emit_image("push", &tag.familiar(), &tag.familiar());
         Ok(Pushed {
             tag: tag_name,
             digest,

@@ -260,6 +260,7 @@ impl Engine {
             let _ = rt::wait(pid);
             return Err(self.failed_start(&c, e.into()));
         }
+        self.emit_container(&c, "start", &[]);
         if let Some(r) = ready.as_mut() {
             let _ = writeln!(r, "ok");
             let _ = r.flush();
@@ -284,6 +285,10 @@ impl Engine {
         code: i32,
     ) -> Result<(), EngineError> {
         let oom = rt::oom_killed(&spec.cgroups_path);
+        if oom {
+            self.emit_container(c, "oom", &[]);
+        }
+        self.emit_container(c, "die", &[("exitCode", code.to_string())]);
         self.release(c);
         if self.store.db.find_container(&c.id)?.is_empty() {
             // Removed under us (`rm -f`): there is no record left to update.

@@ -107,6 +107,70 @@ fn digest(s: String) -> rusqlite::Result<Digest> {
     })
 }
 
+/// What happened to containers and images, for `events` (version 4). Only
+/// the newest [`EVENTS_KEPT`] are kept.
+const EVENTS: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, time_nano INTEGER NOT NULL, type TEXT NOT NULL,
+    action TEXT NOT NULL, actor TEXT NOT NULL, attributes TEXT NOT NULL);
+";
+
+pub const EVENTS_KEPT: i64 = 1000;
+
+/// One row of the events table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    pub seq: i64,
+    pub time_nano: i64,
+    pub kind: String,
+    pub action: String,
+    pub actor: String,
+    /// JSON object of strings.
+    pub attributes: String,
+}
+
+impl Db {
+    /// Records an event (and forgets the oldest beyond [`EVENTS_KEPT`]).
+    pub fn add_event(&self, e: &EventRow) -> Result<(), StoreError> {
+        let tx = self.write_tx()?;
+        tx.execute(
+            "INSERT INTO events (time_nano, type, action, actor, attributes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![e.time_nano, e.kind, e.action, e.actor, e.attributes],
+        )?;
+        tx.execute(
+            "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
+            [EVENTS_KEPT],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Events after `after_seq`, oldest first.
+    pub fn events_after(&self, after_seq: i64) -> Result<Vec<EventRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, time_nano, type, action, actor, attributes FROM events WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let rows = st.query_map([after_seq], |r| {
+            Ok(EventRow {
+                seq: r.get(0)?,
+                time_nano: r.get(1)?,
+                kind: r.get(2)?,
+                action: r.get(3)?,
+                actor: r.get(4)?,
+                attributes: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest event's sequence number (0 when none).
+    pub fn last_event_seq(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?)
+    }
+}
+
 impl Db {
     pub fn open(path: &Path) -> Result<Db, StoreError> {
         let conn = Connection::open(path)?;
@@ -115,12 +179,13 @@ impl Db {
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 3 {
+        if version < 4 {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(BUILD_CACHE)?;
             tx.execute_batch(FILE_HASHES)?;
-            tx.execute_batch("PRAGMA user_version=3")?;
+            tx.execute_batch(EVENTS)?;
+            tx.execute_batch("PRAGMA user_version=4")?;
             tx.commit()?;
         }
         Ok(Db { conn })

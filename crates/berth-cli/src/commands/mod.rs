@@ -186,6 +186,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(engine, a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)
         | Command::Login(_)

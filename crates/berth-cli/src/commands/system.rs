@@ -250,3 +250,55 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     );
     Ok(0)
 }
+
+/// `events`: the past ones from --since, then new ones as they come (until
+/// --until, or Ctrl-C).
+pub fn events(engine: &Engine, a: crate::cli::EventsArgs) -> Result<i32, CliError> {
+    let time = |flag: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|s| {
+                berth_engine::logs::parse_time(s).ok_or_else(|| {
+                    CliError::new(1, format!("invalid value for --{flag}: {s:?}: a time (RFC 3339 or Unix) or a duration like 10m"))
+                })
+            })
+            .transpose()
+    };
+    let mut filters = Vec::new();
+    for f in &a.filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            CliError::new(
+                1,
+                format!("bad format of filter (expected name=value): {f}"),
+            )
+        })?;
+        filters.push((k.to_string(), v.to_string()));
+    }
+    let opts = berth_engine::events::EventOptions {
+        since: time("since", &a.since)?,
+        until: time("until", &a.until)?,
+        filters,
+    };
+    let json_only = matches!(a.format.as_deref(), Some("json") | Some("{{json .}}"));
+    let mut out = std::io::stdout().lock();
+    engine
+        .events(&opts, &mut |e| {
+            use std::io::Write as _;
+            let line = match a.format.as_deref() {
+                None => e.line(),
+                Some(_) if json_only => e.json().to_string(),
+                Some(t) => {
+                    let v = serde_json::json!({
+                        "Status": e.action, "ID": e.id, "From": e.attributes.get("image").cloned().unwrap_or_default(),
+                        "Type": e.kind, "Action": e.action, "Scope": "local",
+                        "Actor": {"ID": e.id, "Attributes": e.attributes},
+                        "Time": e.time_nano / 1_000_000_000, "TimeNano": e.time_nano,
+                    });
+                    crate::format::render_one(t, &v).map_err(std::io::Error::other)?
+                }
+            };
+            writeln!(out, "{line}")?;
+            out.flush()
+        })
+        .map_err(fail)?;
+    Ok(0)
+}
