@@ -1582,3 +1582,68 @@ fn chrono_now_secs() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+#[test]
+fn attach_to_detached_containers() {
+    let env = Env::with_busybox();
+    // Output from now on, and the container's exit code.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "late",
+        "busybox",
+        "sh",
+        "-c",
+        "echo early; sleep 1; echo late; exit 4",
+    ])
+    .ok();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = env.berth(&["attach", "late"]);
+    assert_eq!((r.code, r.stdout.as_str()), (4, "late\n"), "{}", r.stderr);
+
+    // stdin of a -i container, through the attach.
+    env.berth(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "reader",
+        "busybox",
+        "sh",
+        "-c",
+        "read line; echo got $line; exit 7",
+    ])
+    .ok();
+    let r = env.berth_stdin(&["attach", "reader"], b"hello\n");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (7, "got hello\n"),
+        "{}",
+        r.stderr
+    );
+
+    // A terminal: typed input, then Ctrl-P Ctrl-Q detaches and the container runs on.
+    env.berth(&["run", "-d", "-it", "--name", "shell", "busybox", "sh"])
+        .ok();
+    let (mut child, mut master) =
+        common::spawn_in_pty(env.cmd(&["attach", "shell"]), Some((24, 80)));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    use std::io::Write as _;
+    master.write_all(b"echo typed-$((6*7))\r").unwrap();
+    let mut seen = String::new();
+    common::read_until(&mut master, &mut seen, "typed-42");
+    master.write_all(&[0x10, 0x11]).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    common::read_until(&mut master, &mut seen, "read escape sequence");
+    assert_eq!(env.inspect("shell", "{{.State.Status}}"), "running");
+
+    env.berth(&["attach", "late"]).fails(
+        1,
+        "You cannot attach to a stopped container, start it first",
+    );
+    env.berth(&["attach", "nosuch"])
+        .fails(1, "No such container: nosuch");
+    env.berth(&["rm", "-f", "shell", "late", "reader"]).ok();
+}

@@ -70,6 +70,8 @@ pub enum Command {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
@@ -273,6 +275,8 @@ pub enum ContainerCommand {
     Unpause(NamesArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneArg),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
@@ -568,6 +572,17 @@ pub struct StatsArgs {
     #[arg(long)]
     pub format: Option<String>,
     pub containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    pub container: String,
 }
 
 #[derive(Args)]

@@ -399,3 +399,129 @@ impl Engine {
         Ok(())
     }
 }
+
+/// Why `attach` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attached {
+    /// The container exited with this code.
+    Exited(i32),
+    /// The user typed the detach keys; the container runs on.
+    Detached,
+}
+
+/// docker's default detach keys: Ctrl-P Ctrl-Q.
+const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
+impl Engine {
+    /// `attach`: the container's output from now on, our stdin to it (when
+    /// it was started with -i and `no_stdin` is not set; Ctrl-P Ctrl-Q
+    /// detaches on a terminal), and with `sig_proxy` our signals to it.
+    pub fn attach(
+        &self,
+        key: &str,
+        no_stdin: bool,
+        sig_proxy: bool,
+    ) -> Result<Attached, EngineError> {
+        use std::io::{Read, Write};
+        let c = self.container(key)?;
+        if !c.state.running {
+            return Err(EngineError::Conflict(
+                "You cannot attach to a stopped container, start it first".into(),
+            ));
+        }
+        if c.state.paused {
+            return Err(EngineError::Conflict(
+                "You cannot attach to a paused container, unpause it first".into(),
+            ));
+        }
+        let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _raw = if c.config.tty && nix::unistd::isatty(0).unwrap_or(false) {
+            berth_runtime::tty::RawMode::enter(std::io::stdin()).ok()
+        } else {
+            None
+        };
+        if c.config.open_stdin && !no_stdin {
+            let fifo = self.stdin_fifo(&c.id);
+            let mut to = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .map_err(|e| EngineError::io(&fifo, e))?;
+            let tty = c.config.tty;
+            let flag = detached.clone();
+            // Not joined: it may sit in read(stdin) after the container is gone.
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut last = 0u8;
+                let mut stdin = std::io::stdin().lock();
+                while let Ok(n) = stdin.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut data = &buf[..n];
+                    if tty {
+                        if let Some(i) = (0..n).find(|&i| {
+                            let prev = if i == 0 { last } else { buf[i - 1] };
+                            [prev, buf[i]] == DETACH_KEYS
+                        }) {
+                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                            let _ = to.write_all(&buf[..i.saturating_sub(1)]);
+                            return;
+                        }
+                        last = buf[n - 1];
+                        // A lone Ctrl-P waits to see whether Ctrl-Q follows.
+                        if last == DETACH_KEYS[0] {
+                            data = &buf[..n - 1];
+                        }
+                    }
+                    if to.write_all(data).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let signals = if sig_proxy && !c.config.tty {
+            let mut signals = signal_hook::iterator::Signals::new([
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+            ])
+            .map_err(|e| EngineError::Runtime(format!("signal handlers: {e}")))?;
+            let handle = signals.handle();
+            let pid = c.state.pid;
+            std::thread::spawn(move || {
+                for sig in signals.forever() {
+                    // SAFETY: kill(2) with the container's pid and a valid signal.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            });
+            Some(handle)
+        } else {
+            None
+        };
+        let opts = crate::logs::LogOptions {
+            follow: true,
+            tail: Some(0),
+            ..Default::default()
+        };
+        let path = std::path::Path::new(&c.log_path);
+        let still = || {
+            !detached.load(std::sync::atomic::Ordering::SeqCst)
+                && self.container(&c.id).is_ok_and(|c| c.state.running)
+        };
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        crate::logs::follow(path, &opts, &mut out, &mut err, &still)
+            .map_err(|e| EngineError::io(path, e))?;
+        if let Some(h) = signals {
+            h.close();
+        }
+        if detached.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Attached::Detached);
+        }
+        Ok(Attached::Exited(
+            self.wait_container(&c.id, Some(Duration::from_secs(10)))?,
+        ))
+    }
+}

@@ -113,6 +113,11 @@ impl Engine {
         code
     }
 
+    /// The FIFO a detached `-i` container reads its stdin from.
+    pub(crate) fn stdin_fifo(&self, id: &str) -> PathBuf {
+        self.state_dir.join(format!("{id}.stdin"))
+    }
+
     /// Waits `delay` unless the container is stopped or removed meanwhile
     /// (then false).
     fn sleep_unless_stopped(&self, id: &str, delay: Duration) -> bool {
@@ -209,10 +214,19 @@ impl Engine {
             _ => LogWriter::create(Path::new(&c.log_path), log_rotation(&c))
                 .map_err(|e| EngineError::io(Path::new(&c.log_path), e))?,
         };
+        // A detached container started with -i reads its stdin from a FIFO
+        // that `attach` writes to.
+        let stdin_fifo = (attach.is_none() && c.config.open_stdin).then(|| self.stdin_fifo(&c.id));
+        if let Some(fifo) = &stdin_fifo {
+            let _ = std::fs::remove_file(fifo);
+            nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| EngineError::io(fifo, e.into()))?;
+        }
         let io = match StdioPlan::new(
             &self.state_dir.join(format!("{}.console", c.short_id())),
             spec.terminal,
             interactive,
+            stdin_fifo.as_deref(),
         ) {
             Ok(io) => io,
             Err(e) => return Err(self.failed_start(&c, e)),
@@ -272,6 +286,9 @@ impl Engine {
         let code = rt::wait_exited(pid)?;
         drop(health);
         running.finish();
+        if let Some(fifo) = &stdin_fifo {
+            let _ = std::fs::remove_file(fifo);
+        }
         let recorded = self.record_exit(&c, &spec, code);
         rt::reap(pid);
         recorded.map(|()| code)
@@ -573,6 +590,8 @@ struct Pumps {
     stdout: Option<File>,
     stderr: Option<File>,
     interactive: bool,
+    /// A terminal container's input when detached with -i (see `attach`).
+    fifo: Option<File>,
 }
 
 impl StdioPlan {
@@ -580,11 +599,23 @@ impl StdioPlan {
         console_path: &Path,
         terminal: bool,
         interactive: bool,
+        stdin_fifo: Option<&Path>,
     ) -> Result<StdioPlan, EngineError> {
-        let stdin: OwnedFd = if interactive && !terminal {
-            std::io::stdin().as_fd().try_clone_to_owned()
-        } else {
-            File::open("/dev/null").map(OwnedFd::from)
+        // Opened read-write so it never reads end-of-file when an attach leaves.
+        let fifo = stdin_fifo
+            .map(|p| {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(p)
+                    .map_err(|e| EngineError::io(p, e))
+            })
+            .transpose()?;
+        let stdin: OwnedFd = match &fifo {
+            _ if terminal => File::open("/dev/null").map(OwnedFd::from),
+            Some(f) => f.try_clone().map(OwnedFd::from),
+            None if interactive => std::io::stdin().as_fd().try_clone_to_owned(),
+            None => File::open("/dev/null").map(OwnedFd::from),
         }
         .map_err(|e| EngineError::io(Path::new("stdin"), e))?;
         if terminal {
@@ -602,6 +633,7 @@ impl StdioPlan {
                     stdout: None,
                     stderr: None,
                     interactive,
+                    fifo,
                 },
             });
         }
@@ -622,6 +654,7 @@ impl StdioPlan {
                 stdout: Some(File::from(out_r)),
                 stderr: Some(File::from(err_r)),
                 interactive,
+                fifo: None,
             },
         })
     }
@@ -661,7 +694,13 @@ impl Pumps {
                     raw = RawMode::enter(stdin).ok();
                 }
                 master_fd = Some(master.as_raw_fd());
-                if self.interactive {
+                if let Some(mut fifo) = self.fifo {
+                    if let Ok(writer) = master.try_clone() {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut fifo, &mut File::from(writer));
+                        });
+                    }
+                } else if self.interactive {
                     if let Ok(writer) = master.try_clone() {
                         // Not joined: it may sit in read(stdin) after the container is gone.
                         std::thread::spawn(move || {
@@ -812,7 +851,7 @@ impl Engine {
             c.short_id(),
             berth_store::random_hex(4)
         ));
-        let plan = StdioPlan::new(&console, o.tty, o.interactive && !o.detach)?;
+        let plan = StdioPlan::new(&console, o.tty, o.interactive && !o.detach, None)?;
         let (stdio, mut pumps) = plan.split();
         pumps.to_terminal = !o.detach;
         let pid = rt::exec(&self.runtime_dir(), &c.id, &spec, stdio)?;

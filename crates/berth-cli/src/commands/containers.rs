@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
-    CommitArgs, CpArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg, PruneArgs,
-    PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TopArgs, UpdateArgs,
+    AttachArgs, CommitArgs, CpArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg,
+    PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TopArgs,
+    UpdateArgs,
 };
 use crate::format;
 
@@ -385,6 +386,20 @@ pub fn cp(engine: &Engine, a: CpArgs) -> Result<i32, CliError> {
                 )
                 .map_err(fail)?;
             Ok(0)
+        }
+    }
+}
+
+/// `attach`: exits with the container's code, or 1 with docker's message
+/// after the detach keys.
+pub fn attach(engine: &Engine, a: AttachArgs) -> Result<i32, CliError> {
+    match engine
+        .attach(&a.container, a.no_stdin, a.sig_proxy)
+        .map_err(fail)?
+    {
+        berth_engine::lifecycle::Attached::Exited(code) => Ok(code),
+        berth_engine::lifecycle::Attached::Detached => {
+            Err(CliError::new(1, "read escape sequence"))
         }
     }
 }

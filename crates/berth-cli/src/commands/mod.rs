@@ -144,6 +144,9 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => c::diff(engine, a),
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => c::stats(engine, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => c::cp(engine, a),
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            c::attach(engine, a)
+        }
         Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
             c::update(engine, a)
         }
