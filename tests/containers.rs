@@ -1647,3 +1647,65 @@ fn attach_to_detached_containers() {
         .fails(1, "No such container: nosuch");
     env.berth(&["rm", "-f", "shell", "late", "reader"]).ok();
 }
+
+#[test]
+fn init_reaps_forwards_and_exits_as_the_command() {
+    let env = Env::with_busybox();
+    // pid 1 is the built-in init; the command is its child.
+    let out = env
+        .berth(&[
+            "run",
+            "--rm",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $$; ps -o pid,comm | grep '^ *1 '",
+        ])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], "1", "{out}");
+    assert!(lines[1].trim().ends_with("berth-init"), "{out}");
+    assert_eq!(
+        env.berth(&["run", "--rm", "busybox", "sh", "-c", "echo $$"])
+            .ok(),
+        "1\n"
+    );
+    // Orphans are reaped: no zombie is left behind.
+    let ps = env
+        .berth(&[
+            "run",
+            "--rm",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "(sleep 0.1 &); sleep 0.6; ps -o stat,comm",
+        ])
+        .ok();
+    assert!(!ps.lines().any(|l| l.trim_start().starts_with('Z')), "{ps}");
+    // The exit code, and signals passed on (stop's SIGTERM reaches the shell's trap).
+    assert_eq!(
+        env.berth(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 5"])
+            .code,
+        5
+    );
+    env.berth(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "trap",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 9' TERM; while true; do sleep 0.1; done",
+    ])
+    .ok();
+    env.berth(&["stop", "-t", "5", "trap"]).ok();
+    assert_eq!(
+        env.inspect("trap", "{{.State.ExitCode}} {{.HostConfig.Init}}"),
+        "9 true"
+    );
+    env.berth(&["rm", "trap"]).ok();
+}

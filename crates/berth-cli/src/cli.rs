@@ -355,6 +355,9 @@ pub struct RunArgs {
     /// Log driver options: max-size=10m, max-file=3
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// Signal to stop the container (default SIGTERM, or the image's STOPSIGNAL)
     #[arg(long)]
     pub stop_signal: Option<String>,

@@ -52,6 +52,8 @@ pub struct CreateOptions {
     pub log_opts: Vec<String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
+    /// `--init`.
+    pub init: bool,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -898,7 +900,7 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         pids_limit: o.pids_limit.filter(|p| *p > 0),
         ulimits: Some(ulimits).filter(|u| !u.is_empty()),
         mounts: Some(mounts).filter(|m| !m.is_empty()),
-        init: None,
+        init: o.init.then_some(true),
         restart_policy,
         log_config: log_config(o)?,
     })

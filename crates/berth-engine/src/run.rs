@@ -432,6 +432,7 @@ impl Engine {
                 .collect(),
             cgroups_path: Self::cgroups_path(&c.id),
             cgroup_v2: rt::cgroup_v2(),
+            init: h.init.unwrap_or(false),
         })
     }
 }

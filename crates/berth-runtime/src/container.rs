@@ -63,12 +63,18 @@ pub struct Stdio {
     pub console_socket: Option<PathBuf>,
 }
 
-/// libcontainer's builder for container `id` with our executor and stdio.
-fn builder(state_root: &Path, id: &str, stdio: Stdio) -> Result<ContainerBuilder, RuntimeError> {
+/// libcontainer's builder for container `id` with our executor (`init`: see
+/// `executor::run_as_init`) and stdio.
+fn builder(
+    state_root: &Path,
+    id: &str,
+    stdio: Stdio,
+    init: bool,
+) -> Result<ContainerBuilder, RuntimeError> {
     let mut b = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
         .with_root_path(state_root)
         .map_err(RuntimeError::from_libcontainer)?
-        .with_executor(BerthExecutor)
+        .with_executor(BerthExecutor { init })
         .with_console_socket(stdio.console_socket.as_ref());
     if let Some(fd) = stdio.stdin {
         b = b.with_stdin(fd);
@@ -118,7 +124,7 @@ pub fn create(
         context: state_root.display().to_string(),
         source,
     })?;
-    let result = builder(state_root, &spec.id, stdio)?
+    let result = builder(state_root, &spec.id, stdio, spec.init)?
         .as_init(bundle)
         .with_systemd(false)
         .with_detach(spec.terminal)
@@ -188,7 +194,7 @@ pub fn exec(
     let process_path = state_root.join(format!("{id}.exec-{}.json", std::process::id()));
     std::fs::write(&process_path, serde_json::to_vec(&process).expect("json"))
         .map_err(|e| io(&process_path, e))?;
-    let result = builder(state_root, id, stdio)?
+    let result = builder(state_root, id, stdio, false)?
         .as_tenant()
         .with_process(Some(&process_path))
         .with_detach(spec.terminal)

@@ -16,7 +16,10 @@ pub const PERMISSION_DENIED: &str = "permission denied";
 pub const IS_A_DIRECTORY: &str = "is a directory";
 
 #[derive(Clone, Default)]
-pub struct BerthExecutor;
+pub struct BerthExecutor {
+    /// `--init`: stay as the container's pid 1 (see [`run_as_init`]).
+    pub init: bool,
+}
 
 fn env_path(spec: &Spec) -> String {
     spec.process()
@@ -82,6 +85,9 @@ impl Executor for BerthExecutor {
             .iter()
             .map(|a| to_c(a))
             .collect::<Result<Vec<_>, _>>()?;
+        if self.init {
+            run_as_init(&path, &argv);
+        }
         // The environment was set by setup_envs; execv keeps it.
         let err = nix::unistd::execv(&path, &argv).unwrap_err();
         Err(ExecutorError::Other(format!(
@@ -89,5 +95,59 @@ impl Executor for BerthExecutor {
             args[0],
             err.desc().to_lowercase()
         )))
+    }
+}
+
+/// `--init`, built in: this process (already in the container, and already
+/// loaded, so the image needs no init binary of its own) stays as pid 1,
+/// runs the command as its child, passes every signal on to it, reaps every
+/// zombie that lands here, and exits as the command did (128+N for signal N).
+/// Returns only if the fork fails.
+fn run_as_init(path: &std::ffi::CStr, argv: &[CString]) {
+    use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    use nix::unistd::{fork, ForkResult, Pid};
+    // Blocked signals are queued for pid 1 even where their default would
+    // drop them, and sigwait takes them one at a time.
+    let all = SigSet::all();
+    let mut before = SigSet::empty();
+    if sigprocmask(SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut before)).is_err() {
+        return;
+    }
+    // SAFETY: the container's init is single-threaded here; the child only
+    // restores its mask and execs.
+    let child = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
+            let _ = nix::unistd::execv(path, argv);
+            // SAFETY: _exit in a forked child, nothing to unwind.
+            unsafe { libc::_exit(127) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            // SAFETY: PR_SET_NAME with a NUL-terminated name of at most 16 bytes.
+            unsafe { libc::prctl(libc::PR_SET_NAME, c"berth-init".as_ptr()) };
+            child
+        }
+        Err(_) => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
+            return;
+        }
+    };
+    loop {
+        let Ok(sig) = all.wait() else { continue };
+        if sig != Signal::SIGCHLD {
+            let _ = kill(child, sig);
+            continue;
+        }
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == child => std::process::exit(code),
+                Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => {
+                    std::process::exit(128 + s as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
     }
 }

@@ -34,6 +34,8 @@ pub struct ContainerSpec {
     /// The cgroup path relative to each hierarchy's root (`/berth/<id>`).
     pub cgroups_path: String,
     pub cgroup_v2: bool,
+    /// `--init`: a built-in init as pid 1 (see `executor::run_as_init`).
+    pub init: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -350,6 +352,7 @@ mod tests {
             }],
             cgroups_path: "/berth/abc".into(),
             cgroup_v2: false,
+            init: false,
         }
     }
 

@@ -60,6 +60,7 @@ fn create_options(a: RunArgs) -> CreateOptions {
         log_opts: a.log_opt,
         stop_signal: a.stop_signal,
         stop_timeout: a.stop_timeout,
+        init: a.init,
     }
 }
 

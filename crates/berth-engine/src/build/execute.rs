@@ -84,6 +84,7 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
         rlimits: vec![],
         cgroups_path: Engine::cgroups_path(&id),
         cgroup_v2: rt::cgroup_v2(),
+        init: false,
     };
     let result = (|| {
         let (out_r, out_w) =
