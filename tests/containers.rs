@@ -274,6 +274,50 @@ fn rename_rm_and_prune() {
     let r = env.berth_stdin(&["container", "prune"], b"n\n");
     assert_eq!(r.code, 0);
     assert_eq!(env.berth(&["ps", "-aq"]).ok().lines().count(), 1);
+    // Filters: labels (and their absence), and age.
+    env.berth(&[
+        "run",
+        "--name",
+        "tmp1",
+        "--label",
+        "env=test",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /x",
+    ])
+    .ok();
+    env.berth(&[
+        "run", "--name", "keep1", "--label", "keep", "busybox", "true",
+    ])
+    .ok();
+    let out = env
+        .berth(&["container", "prune", "-f", "--filter", "label=env=test"])
+        .ok();
+    assert!(
+        !out.contains(&env.inspect("kept", "{{.Id}}")) && out.lines().count() == 4,
+        "{out}"
+    );
+    assert!(
+        !out.ends_with("Total reclaimed space: 0B\n"),
+        "the written file is reclaimed: {out}"
+    );
+    let out = env
+        .berth(&["container", "prune", "-f", "--filter", "until=1h"])
+        .ok();
+    assert_eq!(out, "Total reclaimed space: 0B\n", "nothing is an hour old");
+    env.berth(&["container", "prune", "-f", "--filter", "label!=keep"])
+        .ok();
+    let mut left: Vec<String> = env
+        .berth(&["ps", "-a", "--format", "{{.Names}}"])
+        .ok()
+        .lines()
+        .map(String::from)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["keep1"]);
+    env.berth(&["container", "prune", "-f", "--filter", "colour=red"])
+        .fails(1, "invalid filter");
     env.check_clean();
 }
 

@@ -841,6 +841,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
+    /// Provide filter values (e.g. "until=24h", "label=env=test", "label!=keep")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args)]

@@ -368,15 +368,21 @@ impl Engine {
         Ok(c.id)
     }
 
-    /// `container prune`: removes every stopped container; returns their ids.
-    pub fn prune_containers(&self) -> Result<Vec<String>, EngineError> {
+    /// `container prune`: removes the stopped containers `selected` picks;
+    /// returns their ids and the bytes their writable layers held.
+    pub fn prune_containers(
+        &self,
+        selected: &dyn Fn(&Container) -> bool,
+    ) -> Result<(Vec<String>, u64), EngineError> {
         let mut removed = Vec::new();
+        let mut freed = 0;
         for c in self.list_containers()? {
-            if !c.state.running {
+            if !c.state.running && !c.state.restarting && selected(&c) {
+                freed += self.container_size(&c).0;
                 removed.push(self.remove_container(&c.id, false)?);
             }
         }
-        Ok(removed)
+        Ok((removed, freed))
     }
 
     /// `logs`: the container's json-file log (followed with `opts.follow`).

@@ -639,13 +639,16 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<i32, CliError> {
     if !a.force && !confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ") {
         return Ok(0);
     }
-    let removed = engine.prune_containers().map_err(fail)?;
+    let filters = super::filters::PruneFilters::parse(&a.filter)?;
+    let (removed, freed) = engine
+        .prune_containers(&|c| filters.selects(&c.created, &c.config.labels))
+        .map_err(fail)?;
     if !removed.is_empty() {
         println!("Deleted Containers:");
         removed.iter().for_each(|id| println!("{id}"));
         println!();
     }
-    println!("Total reclaimed space: 0B");
+    println!("Total reclaimed space: {}", time::human_size(freed));
     Ok(0)
 }
 

@@ -46,3 +46,56 @@ pub(crate) fn labels_match(
         None => labels.contains_key(filter),
     }
 }
+
+/// The filters the prune commands take: `until=` (a time or a duration back
+/// from now) and `label=K`, `label=K=V`, `label!=K`, `label!=K=V`.
+pub struct PruneFilters {
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    labels: Vec<(String, bool)>,
+}
+
+impl PruneFilters {
+    pub fn parse(filters: &[String]) -> Result<PruneFilters, super::CliError> {
+        let mut out = PruneFilters {
+            until: None,
+            labels: Vec::new(),
+        };
+        for f in filters {
+            match f.split_once('=') {
+                Some(("until", v)) => {
+                    out.until = Some(berth_engine::logs::parse_time(v).ok_or_else(|| {
+                        super::CliError::new(
+                            1,
+                            format!("invalid filter until={v}: a duration like 24h or a time"),
+                        )
+                    })?)
+                }
+                Some(("label", v)) => out.labels.push((v.to_string(), true)),
+                Some(("label!", v)) => out.labels.push((v.to_string(), false)),
+                _ => {
+                    return Err(super::CliError::new(
+                        1,
+                        format!("invalid filter {f:?}: prune takes until=, label= and label!="),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether something created at `created` with `labels` is selected.
+    pub fn selects(
+        &self,
+        created: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        let old_enough = self
+            .until
+            .is_none_or(|u| berth_engine::time::parse(created).is_some_and(|c| c < u));
+        old_enough
+            && self
+                .labels
+                .iter()
+                .all(|(f, want)| labels_match(labels, f) == *want)
+    }
+}

@@ -220,13 +220,18 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     if !a.force && !super::containers::confirm(&prompt) {
         return Ok(0);
     }
-    let containers = engine.prune_containers().map_err(fail)?;
+    let (containers, containers_freed) = engine
+        .prune_containers(&|c| {
+            until.is_none_or(|u| berth_engine::time::parse(&c.created).is_some_and(|t| t < u))
+        })
+        .map_err(fail)?;
     if !containers.is_empty() {
         println!("Deleted Containers:");
         containers.iter().for_each(|id| println!("{id}"));
         println!();
     }
     let (lines, mut freed) = engine.prune_images(a.all, until).map_err(fail)?;
+    freed += containers_freed;
     if !lines.is_empty() {
         println!("Deleted Images:");
         lines.iter().for_each(|l| println!("{l}"));
