@@ -620,7 +620,18 @@ fn image_and_system_prune() {
     );
     assert_eq!(env.berth(&["images", "-q"]).ok(), "");
     assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
-    env.berth(&["image", "prune", "-f", "--filter", "label=x"])
+    env.berth(&["image", "prune", "-f", "--filter", "colour=x"])
         .fails(1, "invalid filter");
+    // Label filters pick images by their config's labels.
+    let tar = busybox_tar().to_str().unwrap();
+    env.berth(&["import", "-c", "LABEL keep=yes", tar, "labelled:1"])
+        .ok();
+    env.berth(&["import", tar, "plain:1"]).ok();
+    env.berth(&["image", "prune", "-a", "-f", "--filter", "label!=keep"])
+        .ok();
+    assert_eq!(
+        env.berth(&["images", "--format", "{{.Repository}}"]).ok(),
+        "labelled\n"
+    );
     env.check_clean();
 }

@@ -501,15 +501,14 @@ impl Engine {
     pub fn prune_images(
         &self,
         all: bool,
-        until: Option<chrono::DateTime<chrono::Utc>>,
+        selected: &dyn Fn(&ImageSummary) -> bool,
     ) -> Result<(Vec<String>, u64), EngineError> {
         let mut lines = Vec::new();
         let mut freed = 0;
         for img in self.list_images()? {
             let id = &img.record.id;
-            let created = time::parse(&img.record.created);
             if (!all && !img.tags.is_empty())
-                || until.is_some_and(|u| created.is_some_and(|c| c > u))
+                || !selected(&img)
                 || !self.store.db.containers_using_image(id)?.is_empty()
             {
                 continue;

@@ -83,6 +83,21 @@ impl PruneFilters {
         Ok(out)
     }
 
+    /// For what has no labels (the build cache): `until=` only.
+    pub fn until_only(
+        self,
+        what: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, super::CliError> {
+        if self.labels.is_empty() {
+            Ok(self.until)
+        } else {
+            Err(super::CliError::new(
+                1,
+                format!("invalid filter: {what} takes until= only"),
+            ))
+        }
+    }
+
     /// Whether something created at `created` with `labels` is selected.
     pub fn selects(
         &self,

@@ -240,33 +240,9 @@ pub fn import(engine: &Engine, a: ImportArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-/// `--filter until=...` (the only filter the prune commands take here).
-pub fn until_filter(filters: &[String]) -> Result<Option<chrono::DateTime<chrono::Utc>>, CliError> {
-    let mut until = None;
-    for f in filters {
-        match f.split_once('=') {
-            Some(("until", v)) => {
-                until = Some(berth_engine::logs::parse_time(v).ok_or_else(|| {
-                    CliError::new(
-                        1,
-                        format!("invalid filter until={v}: a duration like 24h or a time"),
-                    )
-                })?)
-            }
-            _ => {
-                return Err(CliError::new(
-                    1,
-                    format!("invalid filter {f:?}: berth supports until="),
-                ))
-            }
-        }
-    }
-    Ok(until)
-}
-
 /// `image prune`.
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
-    let until = until_filter(&a.filter)?;
+    let filters = super::filters::PruneFilters::parse(&a.filter)?;
     let what = if a.all {
         "all images without at least one container associated to them"
     } else {
@@ -279,7 +255,9 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     {
         return Ok(0);
     }
-    let (lines, freed) = engine.prune_images(a.all, until).map_err(fail)?;
+    let (lines, freed) = engine
+        .prune_images(a.all, &|i| filters.selects(&i.record.created, &i.labels))
+        .map_err(fail)?;
     if !lines.is_empty() {
         println!("Deleted Images:");
         lines.iter().for_each(|l| println!("{l}"));

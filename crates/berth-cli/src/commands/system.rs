@@ -210,7 +210,7 @@ pub fn df(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
 /// `system prune`: stopped containers, then unused images, then the build
 /// cache and partial downloads.
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
-    let until = super::images::until_filter(&a.filter)?;
+    let filters = super::filters::PruneFilters::parse(&a.filter)?;
     let images = if a.all {
         "all images without at least one container associated to them"
     } else {
@@ -221,23 +221,25 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
         return Ok(0);
     }
     let (containers, containers_freed) = engine
-        .prune_containers(&|c| {
-            until.is_none_or(|u| berth_engine::time::parse(&c.created).is_some_and(|t| t < u))
-        })
+        .prune_containers(&|c| filters.selects(&c.created, &c.config.labels))
         .map_err(fail)?;
     if !containers.is_empty() {
         println!("Deleted Containers:");
         containers.iter().for_each(|id| println!("{id}"));
         println!();
     }
-    let (lines, mut freed) = engine.prune_images(a.all, until).map_err(fail)?;
+    let (lines, mut freed) = engine
+        .prune_images(a.all, &|i| filters.selects(&i.record.created, &i.labels))
+        .map_err(fail)?;
     freed += containers_freed;
     if !lines.is_empty() {
         println!("Deleted Images:");
         lines.iter().for_each(|l| println!("{l}"));
         println!();
     }
-    let cache = engine.prune_build_cache(a.all, until).map_err(fail)?;
+    let cache = engine
+        .prune_build_cache(a.all, filters.until)
+        .map_err(fail)?;
     if !cache.keys.is_empty() {
         println!("Deleted build cache objects:");
         cache
