@@ -1753,3 +1753,56 @@ fn init_reaps_forwards_and_exits_as_the_command() {
     );
     env.berth(&["rm", "trap"]).ok();
 }
+
+#[test]
+fn system_df_verbose_and_port() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "run",
+        "--name",
+        "sized",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /blob",
+    ])
+    .ok();
+    let out = env.berth(&["system", "df", "-v"]).ok();
+    let sections: Vec<&str> = out
+        .lines()
+        .filter(|l| l.ends_with("space usage:"))
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "Images space usage:",
+            "Containers space usage:",
+            "Local Volumes space usage:"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains("REPOSITORY   TAG       IMAGE ID       CREATED")
+            && out.contains("SHARED SIZE   UNIQUE SIZE   CONTAINERS"),
+        "{out}"
+    );
+    let image_line = out.lines().find(|l| l.starts_with("busybox ")).unwrap();
+    assert!(
+        image_line.trim_end().ends_with(" 1"),
+        "one container uses it: {image_line}"
+    );
+    let container_line = out
+        .lines()
+        .find(|l| l.trim_end().ends_with(" sized"))
+        .unwrap();
+    assert!(container_line.contains("100kB"), "{container_line}");
+    assert!(out.contains("\nBuild cache usage: "), "{out}");
+    // No container publishes ports until bridge networking: docker's answers for that.
+    assert_eq!(env.berth(&["port", "sized"]).ok(), "");
+    env.berth(&["port", "sized", "80"])
+        .fails(1, "No public port '80/tcp' published for sized");
+    env.berth(&["port", "sized", "eighty"])
+        .fails(1, "invalid port");
+    env.berth(&["port", "nosuch"])
+        .fails(1, "No such container: nosuch");
+}

@@ -72,6 +72,8 @@ pub enum Command {
     Diff(OneArg),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
@@ -277,6 +279,8 @@ pub enum ContainerCommand {
     Diff(OneArg),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
@@ -310,7 +314,7 @@ pub enum SystemCommand {
     /// Verify every blob's digest and every reference in the store
     Check,
     /// Show disk usage
-    Df(FormatArgs),
+    Df(DfArgs),
     /// Remove stopped containers, unused images and the build cache
     Prune(ImagePruneArgs),
     /// Display system-wide information
@@ -586,6 +590,13 @@ pub struct AttachArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub sig_proxy: bool,
     pub container: String,
+}
+
+#[derive(Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
 }
 
 #[derive(Args)]
@@ -930,6 +941,16 @@ pub struct LintArgs {
     /// The build context
     #[arg(default_value = ".")]
     pub path: PathBuf,
+}
+
+#[derive(Args)]
+pub struct DfArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Args)]

@@ -12,8 +12,8 @@ use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
     AttachArgs, CommitArgs, CpArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg,
-    PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs, TopArgs,
-    UpdateArgs,
+    PortArgs, PruneArgs, PsArgs, RenameArgs, RmArgs, RunArgs, StartArgs, StatsArgs, StopArgs,
+    TopArgs, UpdateArgs,
 };
 use crate::format;
 
@@ -389,6 +389,30 @@ pub fn cp(engine: &Engine, a: CpArgs) -> Result<i32, CliError> {
             Ok(0)
         }
     }
+}
+
+/// `port`: the container's published ports. Containers have the none and
+/// host networks only until bridge networking lands (#7), so none is
+/// published: the list is empty and a port asked for is docker's error.
+pub fn port(engine: &Engine, a: PortArgs) -> Result<i32, CliError> {
+    let c = engine.container(&a.container).map_err(fail)?;
+    if let Some(p) = &a.port {
+        let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+        if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
+            return Err(CliError::new(
+                1,
+                format!("invalid port {p:?}: expected PORT[/PROTO]"),
+            ));
+        }
+        return Err(CliError::new(
+            1,
+            format!(
+                "No public port '{num}/{proto}' published for {}",
+                c.short_name()
+            ),
+        ));
+    }
+    Ok(0)
 }
 
 /// `attach`: exits with the container's code, or 1 with docker's message

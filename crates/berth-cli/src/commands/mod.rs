@@ -144,6 +144,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => c::diff(engine, a),
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => c::stats(engine, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => c::cp(engine, a),
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => c::port(engine, a),
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             c::attach(engine, a)
         }

@@ -150,9 +150,12 @@ pub fn check(engine: &Engine) -> Result<i32, CliError> {
 }
 
 /// `system df`: images, containers and the build cache, as docker prints them.
-pub fn df(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
+pub fn df(engine: &Engine, a: crate::cli::DfArgs) -> Result<i32, CliError> {
     let images = engine.list_images().map_err(fail)?;
     let containers = engine.list_containers().map_err(fail)?;
+    if a.verbose {
+        return df_verbose(engine, &images, &containers);
+    }
     let used: std::collections::HashSet<&str> =
         containers.iter().map(|c| c.image.as_str()).collect();
     let image_size: u64 = images.iter().map(|i| i.record.size).sum();
@@ -205,6 +208,76 @@ pub fn df(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
     ];
     let default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
     super::print_listing(a.format.as_deref(), default, &rows, &headers)
+}
+
+/// `system df -v`: each image (with the size its layers share with other
+/// images), each container, volumes, and the build cache.
+fn df_verbose(
+    engine: &Engine,
+    images: &[berth_engine::images::ImageSummary],
+    containers: &[berth_engine::model::Container],
+) -> Result<i32, CliError> {
+    use berth_engine::time::{ago, human_size};
+    let mut users: std::collections::HashMap<&berth_image::Digest, usize> = Default::default();
+    for i in images {
+        for l in &i.record.layers {
+            *users.entry(&l.chain_id).or_default() += 1;
+        }
+    }
+    let mut image_rows = Vec::new();
+    for i in images {
+        let mut shared = 0;
+        for l in i.record.layers.iter().filter(|l| users[&l.chain_id] > 1) {
+            shared += engine
+                .store
+                .db
+                .snapshot_size(&l.chain_id)
+                .map_err(|e| fail(e.into()))?
+                .unwrap_or(0);
+        }
+        let (repo, tag) = i
+            .tags
+            .first()
+            .map(|t| (t.familiar_name(), t.tag.clone().unwrap_or_default()))
+            .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
+        image_rows.push(serde_json::json!({
+            "Repository": repo, "Tag": tag, "ID": i.record.id.short(),
+            "CreatedSince": ago(&i.record.created), "Size": human_size(i.record.size),
+            "SharedSize": human_size(shared), "UniqueSize": human_size(i.record.size - shared.min(i.record.size)),
+            "Containers": containers.iter().filter(|c| c.image == i.record.id.as_str()).count().to_string(),
+        }));
+    }
+    let container_rows: Vec<serde_json::Value> = containers
+        .iter()
+        .map(|c| {
+            let command: String = c.path.clone() + &c.args.iter().map(|a| format!(" {a}")).collect::<String>();
+            serde_json::json!({
+                "ID": c.short_id(), "Image": c.config.image,
+                "Command": format!("{:?}", crate::format::ellipsis(&command, 20)),
+                "LocalVolumes": "0", "Size": human_size(engine.container_size(c).0),
+                "RunningFor": ago(&c.created), "Status": super::containers::status_text(c), "Names": c.short_name(),
+            })
+        })
+        .collect();
+    println!("Images space usage:\n");
+    super::print_listing(
+        None,
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+        &image_rows,
+        &[("Repository", "REPOSITORY"), ("Tag", "TAG"), ("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE"), ("SharedSize", "SHARED SIZE"), ("UniqueSize", "UNIQUE SIZE"), ("Containers", "CONTAINERS")],
+    )?;
+    println!("\nContainers space usage:\n");
+    super::print_listing(
+        None,
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+        &container_rows,
+        &[("ID", "CONTAINER ID"), ("Image", "IMAGE"), ("Command", "COMMAND"), ("LocalVolumes", "LOCAL VOLUMES"), ("Size", "SIZE"), ("RunningFor", "CREATED"), ("Status", "STATUS"), ("Names", "NAMES")],
+    )?;
+    println!("\nLocal Volumes space usage:\n");
+    println!("VOLUME NAME   LINKS     SIZE");
+    let (_, cache_size, _) = engine.build_cache_usage().map_err(fail)?;
+    println!("\nBuild cache usage: {}", human_size(cache_size));
+    Ok(0)
 }
 
 /// `system prune`: stopped containers, then unused images, then the build
