@@ -1806,3 +1806,80 @@ fn system_df_verbose_and_port() {
     env.berth(&["port", "nosuch"])
         .fails(1, "No such container: nosuch");
 }
+
+#[test]
+fn run_attach_streams_logs_details_and_concurrent_starts() {
+    let env = Env::with_busybox();
+    // -a picks the streams a foreground run shows; the log keeps both.
+    let r = env.berth(&[
+        "run",
+        "--name",
+        "streams",
+        "-a",
+        "stdout",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "out\n", "")
+    );
+    let r = env.berth(&[
+        "run",
+        "--rm",
+        "-a",
+        "STDERR",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", "err\n"));
+    let logs = env.berth(&["logs", "streams"]);
+    assert_eq!(
+        (logs.stdout.as_str(), logs.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    assert_eq!(
+        env.berth(&["logs", "--details", "streams"]).stdout,
+        " out\n"
+    );
+    env.berth(&["run", "-d", "-a", "stdout", "busybox", "true"])
+        .fails(125, "Conflicting options: -a and -d");
+    env.berth(&["run", "-a", "stdweird", "busybox", "true"])
+        .fails(125, "valid streams are STDIN, STDOUT and STDERR");
+
+    // Five starts of one container at once start it once.
+    env.berth(&[
+        "create",
+        "--name",
+        "once",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; sleep 30",
+    ])
+    .ok();
+    for out in common::all_at_once((0..5).map(|_| env.cmd(&["start", "once"])).collect()) {
+        assert_eq!(out, "once\n");
+    }
+    common::wait_until("its output", || {
+        env.berth(&["logs", "once"]).stdout == "started\n"
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        env.berth(&["logs", "once"]).stdout,
+        "started\n",
+        "one run, not five"
+    );
+    let id = env.inspect("once", "{{.Id}}");
+    let monitors = std::process::Command::new("pgrep")
+        .args(["-fc", &format!("container-monitor {id}")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&monitors.stdout).trim(), "1");
+    env.berth(&["rm", "-f", "once", "streams"]).ok();
+    env.berth(&["system", "prune", "-f", "--volumes"]).ok();
+}

@@ -359,6 +359,9 @@ pub struct RunArgs {
     /// Log driver options: max-size=10m, max-file=3
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long)]
+    pub attach: Vec<String>,
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
@@ -719,6 +722,9 @@ pub struct LogsArgs {
     /// Show logs before a timestamp or relative time
     #[arg(long)]
     pub until: Option<String>,
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
     pub container: String,
 }
 
@@ -862,6 +868,9 @@ pub struct ImagePruneArgs {
     /// Remove all unused images, not just dangling ones
     #[arg(short, long)]
     pub all: bool,
+    /// system prune: prune anonymous volumes too (berth has no volumes yet)
+    #[arg(long, hide = true)]
+    pub volumes: bool,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,

@@ -54,6 +54,8 @@ pub struct CreateOptions {
     pub stop_timeout: Option<u32>,
     /// `--init`.
     pub init: bool,
+    /// `-a STREAM`: the streams a foreground run shows (all when empty).
+    pub attach: Vec<String>,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -71,6 +73,23 @@ impl Engine {
             }
             Some(n) => n.trim_start_matches('/').to_string(),
             None => names::random(),
+        };
+        for stream in &opts.attach {
+            if !matches!(
+                stream.to_ascii_lowercase().as_str(),
+                "stdin" | "stdout" | "stderr"
+            ) {
+                return Err(EngineError::invalid(format!(
+                    "invalid argument \"{stream}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                )));
+            }
+        }
+        let attached = |stream: &str, default: bool| {
+            if opts.attach.is_empty() {
+                default
+            } else {
+                opts.attach.iter().any(|a| a.eq_ignore_ascii_case(stream))
+            }
         };
         let host_config = host_config(opts)?;
         let (entrypoint, cmd) = match &opts.entrypoint {
@@ -147,9 +166,9 @@ impl Engine {
                     .user
                     .clone()
                     .unwrap_or_else(|| image_config.user.clone()),
-                attach_stdin: opts.interactive,
-                attach_stdout: true,
-                attach_stderr: true,
+                attach_stdin: attached("stdin", opts.interactive),
+                attach_stdout: attached("stdout", true),
+                attach_stderr: attached("stderr", true),
                 tty: opts.tty,
                 open_stdin: opts.interactive,
                 stdin_once: opts.interactive,

@@ -136,6 +136,9 @@ pub struct LogOptions {
     pub until: Option<DateTime<Utc>>,
     /// `-f`: keep printing until the container stops.
     pub follow: bool,
+    /// `--details`: the log's extra attributes before each line (berth's
+    /// json-file keeps none, so docker's separating space alone).
+    pub details: bool,
 }
 
 /// Streams the entries of a json-file log to `stdout` and `stderr`.
@@ -167,6 +170,9 @@ fn print_entry(
     };
     if opts.timestamps {
         write!(out, "{} ", time::fixed_nanos(&e.time))?;
+    }
+    if opts.details {
+        write!(out, " ")?;
     }
     out.write_all(e.log.as_bytes())
 }

@@ -71,6 +71,10 @@ impl Engine {
         let mut delay = FIRST;
         let mut started = Instant::now();
         let mut code = self.start_with(&c.id, None, Some(ready));
+        if let Err(EngineError::Conflict(_)) = code {
+            // Another start won the race: the container runs under its monitor.
+            return code;
+        }
         while let Ok(exit) = code {
             let Ok(now) = self.container(&c.id) else {
                 break;
@@ -111,6 +115,24 @@ impl Engine {
             let _ = self.remove_container(&c.id, true);
         }
         code
+    }
+
+    /// An exclusive lock on starting container `key` (flock on a file in its
+    /// directory), released when dropped.
+    fn start_lock(&self, key: &str) -> Result<File, EngineError> {
+        let id = self.container(key)?.id;
+        let path = self.store.container_dir(&id).join("start.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| EngineError::io(&path, e))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(EngineError::io(&path, std::io::Error::last_os_error()));
+        }
+        Ok(f)
     }
 
     /// The FIFO a detached `-i` container reads its stdin from.
@@ -178,6 +200,8 @@ impl Engine {
         std::mem::forget(child);
         match line.trim_end().strip_prefix("error: ") {
             None if line.trim_end() == "ok" => Ok(()),
+            // Started meanwhile by another berth: what this start wanted.
+            Some(msg) if msg.ends_with("is already running") => Ok(()),
             Some(msg) => Err(classify(
                 &self
                     .container(&c.id)
@@ -198,6 +222,10 @@ impl Engine {
         mut ready: Option<&mut dyn Write>,
     ) -> Result<i32, EngineError> {
         let interactive = attach.unwrap_or(false);
+        // One start at a time per container: whoever comes second sees it
+        // running (the lock goes when this function returns or the
+        // container is recorded running, whichever is first).
+        let mut start_lock = Some(self.start_lock(key)?);
         let c = self.container(key)?;
         if c.state.running {
             return Err(EngineError::Conflict(format!(
@@ -233,6 +261,9 @@ impl Engine {
         };
         let (stdio, mut pumps) = io.split();
         pumps.to_terminal = attach.is_some();
+        // `run -a STREAM`: the streams not asked for go to the log only.
+        pumps.stderr_to_terminal = attach.is_some() && c.config.attach_stderr;
+        pumps.stdout_to_terminal = attach.is_some() && c.config.attach_stdout;
         let mut created = match rt::create(
             &self.runtime_dir(),
             &self.store.container_dir(&c.id),
@@ -274,6 +305,7 @@ impl Engine {
             let _ = rt::wait(pid);
             return Err(self.failed_start(&c, e.into()));
         }
+        drop(start_lock.take());
         self.emit_container(&c, "start", &[]);
         if let Some(r) = ready.as_mut() {
             let _ = writeln!(r, "ok");
@@ -587,6 +619,8 @@ struct StdioPlan {
 struct Pumps {
     /// Output to this terminal too (attached), or only to the log (detached).
     to_terminal: bool,
+    stdout_to_terminal: bool,
+    stderr_to_terminal: bool,
     console: Option<ConsoleSocket>,
     stdout: Option<File>,
     stderr: Option<File>,
@@ -630,6 +664,8 @@ impl StdioPlan {
                 stdio,
                 pumps: Pumps {
                     to_terminal: true,
+                    stdout_to_terminal: true,
+                    stderr_to_terminal: true,
                     console: Some(console),
                     stdout: None,
                     stderr: None,
@@ -651,6 +687,8 @@ impl StdioPlan {
             },
             pumps: Pumps {
                 to_terminal: true,
+                stdout_to_terminal: true,
+                stderr_to_terminal: true,
                 console: None,
                 stdout: Some(File::from(out_r)),
                 stderr: Some(File::from(err_r)),
@@ -722,16 +760,16 @@ impl Pumps {
                 }));
             }
         }
-        let to = self.to_terminal;
+        let (to_out, to_err) = (self.stdout_to_terminal, self.stderr_to_terminal);
         if let Some(out) = self.stdout {
             let log = log.clone();
             copiers.push(std::thread::spawn(move || {
-                copy_out(out, "stdout", &mut sink_or(to, std::io::stdout()), &log)
+                copy_out(out, "stdout", &mut sink_or(to_out, std::io::stdout()), &log)
             }));
         }
         if let Some(err) = self.stderr {
             copiers.push(std::thread::spawn(move || {
-                copy_out(err, "stderr", &mut sink_or(to, std::io::stderr()), &log)
+                copy_out(err, "stderr", &mut sink_or(to_err, std::io::stderr()), &log)
             }));
         }
         let mut signals = signal_hook::iterator::Signals::new([
@@ -855,6 +893,8 @@ impl Engine {
         let plan = StdioPlan::new(&console, o.tty, o.interactive && !o.detach, None)?;
         let (stdio, mut pumps) = plan.split();
         pumps.to_terminal = !o.detach;
+        pumps.stdout_to_terminal = !o.detach;
+        pumps.stderr_to_terminal = !o.detach;
         let pid = rt::exec(&self.runtime_dir(), &c.id, &spec, stdio)?;
         let running = pumps.spawn(LogWriter::discard(), pid);
         if o.detach {

@@ -61,6 +61,7 @@ fn create_options(a: RunArgs) -> CreateOptions {
         stop_signal: a.stop_signal,
         stop_timeout: a.stop_timeout,
         init: a.init,
+        attach: a.attach,
     }
 }
 
@@ -118,6 +119,9 @@ fn pull_if_needed(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
 }
 
 pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
+    if a.detach && !a.attach.is_empty() {
+        return Err(CliError::new(125, "Conflicting options: -a and -d"));
+    }
     ensure_image(engine, &a)?;
     if a.detach {
         let c = engine.create(&create_options(a)).map_err(run_error)?;
@@ -703,6 +707,7 @@ pub fn logs(engine: &Engine, a: LogsArgs) -> Result<i32, CliError> {
         since: time_arg(&a.since, "--since")?,
         until: time_arg(&a.until, "--until")?,
         follow: a.follow,
+        details: a.details,
     };
     engine
         .logs(
