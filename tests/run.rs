@@ -283,8 +283,8 @@ fn mounts_binds_tmpfs_and_read_only() {
         )
         .ok()
         .contains("tmpfs"));
-    env.berth(&["run", "--rm", "-v", "relative:/x", "busybox", "true"])
-        .fails(125, "named volumes are not supported yet");
+    env.berth(&["run", "--rm", "-v", "./relative:/x", "busybox", "true"])
+        .fails(125, "includes invalid characters for a local volume name");
     env.berth(&["run", "--rm", "-v", "/a:/b:bogus", "busybox", "true"])
         .fails(125, "invalid mode: bogus");
     env.berth(&[

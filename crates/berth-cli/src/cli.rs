@@ -125,6 +125,9 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -230,6 +233,83 @@ pub struct LoginArgs {
 pub struct LogoutArgs {
     /// Registry server (default: Docker Hub)
     pub server: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused local volumes (anonymous ones, or all with -a)
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Args)]
+pub struct VolumeCreateArgs {
+    /// Specify volume driver name
+    #[arg(short, long)]
+    pub driver: Option<String>,
+    /// Set metadata for a volume
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    /// Specify volume name
+    #[arg(long = "name")]
+    pub name_flag: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Provide filter values (dangling=true|false, label=, name=)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args)]
+pub struct VolumeInspectArgs {
+    /// Format output using the given Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub volumes: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct VolumeRmArgs {
+    /// Do not error when a volume does not exist
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub volumes: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "label=env=test")
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -868,7 +948,7 @@ pub struct ImagePruneArgs {
     /// Remove all unused images, not just dangling ones
     #[arg(short, long)]
     pub all: bool,
-    /// system prune: prune anonymous volumes too (berth has no volumes yet)
+    /// system prune: prune anonymous volumes too
     #[arg(long, hide = true)]
     pub volumes: bool,
     /// Do not prompt for confirmation

@@ -91,7 +91,9 @@ impl Engine {
                 opts.attach.iter().any(|a| a.eq_ignore_ascii_case(stream))
             }
         };
-        let host_config = host_config(opts)?;
+        let mut host_config = host_config(opts)?;
+        self.attach_volumes(&mut host_config, image_config.volumes.as_ref())?;
+
         let (entrypoint, cmd) = match &opts.entrypoint {
             Some(e) if e.is_empty() => (None, Some(opts.command.clone()).filter(|c| !c.is_empty())),
             Some(e) => (
@@ -151,7 +153,7 @@ impl Engine {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            mounts: mount_points(&host_config),
+            mounts: mount_points(&host_config, &self.root().join("volumes")),
             graph_driver: GraphDriver {
                 name: "overlay2".into(),
                 data: BTreeMap::from([
@@ -359,6 +361,16 @@ impl Engine {
 
     /// `rm`: refuses a running container unless `force` (which kills it first).
     pub fn remove_container(&self, key: &str, force: bool) -> Result<String, EngineError> {
+        self.remove_container_with(key, force, false)
+    }
+
+    /// `rm [-v]`: with `volumes`, its anonymous volumes go too (as `--rm` does).
+    pub fn remove_container_with(
+        &self,
+        key: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<String, EngineError> {
         let c = self.container(key)?;
         if c.state.running {
             if !force {
@@ -384,6 +396,9 @@ impl Engine {
         }
         self.store.db.remove_container(&c.id)?;
         self.emit_container(&c, "destroy", &[]);
+        if volumes {
+            self.remove_anonymous_volumes(&c);
+        }
         Ok(c.id)
     }
 
@@ -514,7 +529,7 @@ impl Engine {
 }
 
 /// Bytes of regular files below `dir`, not following links.
-pub(crate) fn dir_size(dir: &Path) -> u64 {
+pub fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -748,9 +763,12 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
             }
         }
         "volume" => {
-            return Err(EngineError::invalid(
-                "named volumes are not supported yet: use type=bind or type=tmpfs",
-            ))
+            if !m.source.is_empty() && !names::valid(&m.source) {
+                return Err(EngineError::invalid(format!(
+                    "invalid mount config for type \"volume\": invalid volume name {:?}",
+                    m.source
+                )));
+            }
         }
         "" => {
             return Err(EngineError::invalid(format!(
@@ -766,28 +784,69 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
     Ok(m)
 }
 
+/// `-v /host:/container[:mode]` (a bind, as a Binds entry), or
+/// `-v NAME:/container[:mode]` and `-v /container` (a named or anonymous
+/// volume, as a Mounts entry whose empty source means anonymous).
+enum VolumeFlag {
+    Bind(String),
+    Volume(MountConfig),
+}
+
+fn parse_volume_flag(s: &str) -> Result<VolumeFlag, EngineError> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if let [dst] = parts.as_slice() {
+        if !dst.starts_with('/') {
+            return Err(EngineError::invalid(format!(
+                "invalid volume specification: '{s}'"
+            )));
+        }
+        return Ok(VolumeFlag::Volume(MountConfig {
+            kind: "volume".into(),
+            target: dst.to_string(),
+            ..MountConfig::default()
+        }));
+    }
+    match parts.as_slice() {
+        [src, dst] | [src, dst, _] if !src.starts_with('/') => {
+            if !names::valid(src) {
+                return Err(EngineError::invalid(format!(
+                    "create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+                )));
+            }
+            if !dst.starts_with('/') {
+                return Err(EngineError::invalid(format!("invalid volume specification: '{s}': invalid mount config: mount path must be absolute")));
+            }
+            let mode = parts.get(2).copied().unwrap_or("");
+            if !mode
+                .split(',')
+                .all(|o| matches!(o, "" | "ro" | "rw" | "z" | "Z" | "nocopy"))
+            {
+                return Err(EngineError::invalid(format!("invalid mode: {mode}")));
+            }
+            Ok(VolumeFlag::Volume(MountConfig {
+                kind: "volume".into(),
+                source: src.to_string(),
+                target: dst.to_string(),
+                read_only: mode.split(',').any(|o| o == "ro"),
+                ..MountConfig::default()
+            }))
+        }
+        _ => parse_bind(s).map(VolumeFlag::Bind),
+    }
+}
+
 /// `-v /host:/container[:ro|rw]`; a missing host path is created, as docker does.
 fn parse_bind(s: &str) -> Result<String, EngineError> {
     let parts: Vec<&str> = s.split(':').collect();
     let (src, dst, mode) = match parts.as_slice() {
         [src, dst] => (*src, *dst, None),
         [src, dst, mode] => (*src, *dst, Some(*mode)),
-        [_] => {
-            return Err(EngineError::invalid(format!(
-                "anonymous volumes are not supported yet: {s} (use -v /host/path:{s})"
-            )))
-        }
         _ => {
             return Err(EngineError::invalid(format!(
                 "invalid volume specification: '{s}'"
             )))
         }
     };
-    if !src.starts_with('/') {
-        return Err(EngineError::invalid(format!(
-            "named volumes are not supported yet: '{s}' (use an absolute host path)"
-        )));
-    }
     if !dst.starts_with('/') {
         return Err(EngineError::invalid(format!("invalid volume specification: '{s}': invalid mount config: mount path must be absolute")));
     }
@@ -872,16 +931,17 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
     let memory = parse_memory(o.memory.as_deref())?;
     let memory_swap = parse_memory_swap(o.memory_swap.as_deref(), memory)?;
     let nano_cpus = parse_cpus(o.cpus.as_deref())?;
-    let binds = o
-        .volumes
-        .iter()
-        .map(|v| parse_bind(v))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mounts = o
-        .mounts
-        .iter()
-        .map(|m| parse_mount(m))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut binds = Vec::new();
+    let mut mounts = Vec::new();
+    for v in &o.volumes {
+        match parse_volume_flag(v)? {
+            VolumeFlag::Bind(b) => binds.push(b),
+            VolumeFlag::Volume(m) => mounts.push(m),
+        }
+    }
+    for m in &o.mounts {
+        mounts.push(parse_mount(m)?);
+    }
     let mut tmpfs = BTreeMap::new();
     for t in &o.tmpfs {
         let (path, opts) = t.split_once(':').unwrap_or((t, ""));
@@ -1019,14 +1079,54 @@ pub(crate) fn parse_cpus(s: Option<&str>) -> Result<i64, EngineError> {
     Ok((v * 1e9) as i64)
 }
 
+impl Engine {
+    /// Gives each volume mount its volume (created when missing; a random
+    /// name for an anonymous one), and the image's VOLUMEs that nothing
+    /// mounts an anonymous volume each, as docker does.
+    fn attach_volumes(
+        &self,
+        h: &mut HostConfig,
+        image_volumes: Option<&BTreeMap<String, serde_json::Value>>,
+    ) -> Result<(), EngineError> {
+        let mut mounts = h.mounts.take().unwrap_or_default();
+        let taken = |target: &str, mounts: &[MountConfig]| {
+            mounts
+                .iter()
+                .any(|m| m.target.trim_end_matches('/') == target.trim_end_matches('/'))
+                || h.binds
+                    .iter()
+                    .flatten()
+                    .any(|b| b.split(':').nth(1) == Some(target))
+        };
+        for path in image_volumes.into_iter().flat_map(|v| v.keys()) {
+            if !taken(path, &mounts) {
+                mounts.push(MountConfig {
+                    kind: "volume".into(),
+                    target: path.clone(),
+                    ..MountConfig::default()
+                });
+            }
+        }
+        for m in mounts.iter_mut().filter(|m| m.kind == "volume") {
+            let anonymous = m.source.is_empty();
+            let name = (!anonymous).then_some(m.source.as_str());
+            m.source = self.create_volume(name, &[], None, &[], anonymous)?.name;
+        }
+        h.mounts = Some(mounts).filter(|m| !m.is_empty());
+        Ok(())
+    }
+}
+
 /// inspect's `Mounts`, from the host config.
-fn mount_points(h: &HostConfig) -> Vec<MountPoint> {
+fn mount_points(h: &HostConfig, volumes_root: &Path) -> Vec<MountPoint> {
     let mut out = Vec::new();
     for b in h.binds.iter().flatten() {
         let parts: Vec<&str> = b.split(':').collect();
         let mode = parts.get(2).copied().unwrap_or("");
         out.push(MountPoint {
             kind: "bind".into(),
+            name: None,
+            driver: None,
             source: parts[0].into(),
             destination: parts[1].into(),
             mode: mode.into(),
@@ -1035,8 +1135,27 @@ fn mount_points(h: &HostConfig) -> Vec<MountPoint> {
         });
     }
     for m in h.mounts.iter().flatten() {
+        if m.kind == "volume" {
+            out.push(MountPoint {
+                kind: "volume".into(),
+                name: Some(m.source.clone()),
+                source: volumes_root
+                    .join(&m.source)
+                    .join("_data")
+                    .display()
+                    .to_string(),
+                destination: m.target.clone(),
+                driver: Some("local".into()),
+                mode: "z".into(),
+                rw: !m.read_only,
+                propagation: String::new(),
+            });
+            continue;
+        }
         out.push(MountPoint {
             kind: m.kind.clone(),
+            name: None,
+            driver: None,
             source: m.source.clone(),
             destination: m.target.clone(),
             mode: String::new(),

@@ -10,6 +10,8 @@ pub enum EngineError {
     NoSuchImage(String),
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    #[error("No such volume: {0}")]
+    NoSuchVolume(String),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]

@@ -20,6 +20,7 @@ pub mod push;
 pub mod rootfs;
 pub mod run;
 pub mod time;
+pub mod volumes;
 
 use std::path::{Path, PathBuf};
 

@@ -252,6 +252,12 @@ pub struct TmpfsOptions {
 pub struct MountPoint {
     #[serde(rename = "Type")]
     pub kind: String,
+    /// A volume's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A volume's driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
     pub source: String,
     pub destination: String,
     pub mode: String,

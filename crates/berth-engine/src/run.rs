@@ -28,7 +28,7 @@ impl Engine {
         let c = self.create(opts)?;
         let result = self.start_attached(&c.id, opts.interactive);
         if opts.auto_remove {
-            self.remove_container(&c.id, true)?;
+            self.remove_container_with(&c.id, true, true)?;
         }
         // As docker: the attached run ends, and the restart policy carries
         // on in the background (under a monitor).
@@ -112,7 +112,7 @@ impl Engine {
             c.state.monitor_pid = 0;
         });
         if c.host_config.auto_remove {
-            let _ = self.remove_container(&c.id, true);
+            let _ = self.remove_container_with(&c.id, true, true);
         }
         code
     }
@@ -392,6 +392,7 @@ impl Engine {
             &dir.join("work"),
             &rootfs,
         )?;
+        self.fill_volumes(c, &rootfs)?;
         if !c.config.working_dir.is_empty() {
             // docker creates a missing working directory.
             berth_image::layer::create_dir_all_in(&rootfs, Path::new(&c.config.working_dir))
@@ -439,7 +440,7 @@ impl Engine {
             hostname: c.config.hostname.clone(),
             terminal: c.config.tty,
             read_only: h.readonly_rootfs,
-            mounts: mounts(c),
+            mounts: mounts(c, &|name| self.volume_path(name)),
             netns,
             privileged: h.privileged,
             seccomp: seccomp_for(&security, h.privileged, &capabilities)?,
@@ -547,7 +548,8 @@ fn clamp_rlimit(name: &str, soft: i64, hard: i64) -> Rlimit {
 }
 
 /// Binds, `--mount`s, tmpfs mounts and the per-container /etc files.
-fn mounts(c: &Container) -> Vec<MountSpec> {
+/// The container's mounts; `volume_path` says where a volume's data is.
+fn mounts(c: &Container, volume_path: &dyn Fn(&str) -> PathBuf) -> Vec<MountSpec> {
     let h = &c.host_config;
     let mut out = Vec::new();
     for (path, dest) in [
@@ -576,6 +578,11 @@ fn mounts(c: &Container) -> Vec<MountSpec> {
         match m.kind.as_str() {
             "bind" => out.push(MountSpec::Bind {
                 source: m.source.clone().into(),
+                destination: m.target.clone(),
+                read_only: m.read_only,
+            }),
+            "volume" => out.push(MountSpec::Bind {
+                source: volume_path(&m.source),
                 destination: m.target.clone(),
                 read_only: m.read_only,
             }),

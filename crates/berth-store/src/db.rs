@@ -117,6 +117,58 @@ CREATE TABLE IF NOT EXISTS events (
 
 pub const EVENTS_KEPT: i64 = 1000;
 
+/// Named and anonymous volumes (version 5); their data is under `volumes/NAME/_data`.
+const VOLUMES: &str = "
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY, created TEXT NOT NULL, labels TEXT NOT NULL,
+    options TEXT NOT NULL, anonymous INTEGER NOT NULL);
+";
+
+/// One row of the volumes table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeRow {
+    pub name: String,
+    pub created: String,
+    /// JSON objects of strings.
+    pub labels: String,
+    pub options: String,
+    pub anonymous: bool,
+}
+
+impl Db {
+    /// Adds a volume; false when one of that name exists (it is kept).
+    pub fn add_volume(&self, v: &VolumeRow) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "INSERT OR IGNORE INTO volumes (name, created, labels, options, anonymous) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![v.name, v.created, v.labels, v.options, v.anonymous as i64],
+        )? == 1)
+    }
+
+    pub fn volumes(&self) -> Result<Vec<VolumeRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT name, created, labels, options, anonymous FROM volumes ORDER BY name",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(VolumeRow {
+                name: r.get(0)?,
+                created: r.get(1)?,
+                labels: r.get(2)?,
+                options: r.get(3)?,
+                anonymous: r.get::<_, i64>(4)? != 0,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes a volume's row; false when there was none.
+    pub fn remove_volume(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM volumes WHERE name = ?1", [name])?
+            == 1)
+    }
+}
+
 /// One row of the events table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
@@ -179,13 +231,14 @@ impl Db {
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 4 {
+        if version < 5 {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(BUILD_CACHE)?;
             tx.execute_batch(FILE_HASHES)?;
             tx.execute_batch(EVENTS)?;
-            tx.execute_batch("PRAGMA user_version=4")?;
+            tx.execute_batch(VOLUMES)?;
+            tx.execute_batch("PRAGMA user_version=5")?;
             tx.commit()?;
         }
         Ok(Db { conn })

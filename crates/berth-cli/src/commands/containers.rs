@@ -653,7 +653,7 @@ pub fn each(
 pub fn rm(engine: &Engine, a: RmArgs) -> Result<i32, CliError> {
     each(&a.containers, |name| {
         engine
-            .remove_container(name, a.force)
+            .remove_container_with(name, a.force, a.volumes)
             .map(|_| vec![name.to_string()])
     })
 }

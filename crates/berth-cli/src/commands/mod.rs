@@ -7,6 +7,7 @@ pub mod images;
 pub mod lint;
 pub mod registry;
 pub mod system;
+pub mod volumes;
 
 use std::fmt;
 
@@ -190,6 +191,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Builder(BuilderCommand::Prune(a)) => build::prune(engine, a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),
+        Command::Volume(v) => volumes::run(engine, v),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)

@@ -196,7 +196,21 @@ pub fn df(engine: &Engine, a: crate::cli::DfArgs) -> Result<i32, CliError> {
             c_size,
             c_reclaim,
         ),
-        row("Local Volumes", 0, 0, 0, 0),
+        {
+            let volumes = engine.list_volumes().map_err(fail)?;
+            let mut active = 0;
+            let (mut size, mut reclaim) = (0, 0);
+            for v in &volumes {
+                let s = berth_engine::containers::dir_size(&v.mountpoint);
+                size += s;
+                if engine.volume_users(&v.name).map_err(fail)?.is_empty() {
+                    reclaim += s;
+                } else {
+                    active += 1;
+                }
+            }
+            row("Local Volumes", volumes.len(), active, size, reclaim)
+        },
         row("Build Cache", cache_n, 0, cache_size, cache_reclaim),
     ];
     let headers = [
@@ -322,6 +336,17 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
         println!();
     }
     freed += cache.reclaimed;
+    if a.volumes {
+        let (removed, volumes_freed) = engine
+            .prune_volumes(false, &|v| filters.selects(&v.created, &v.labels))
+            .map_err(fail)?;
+        if !removed.is_empty() {
+            println!("Deleted Volumes:");
+            removed.iter().for_each(|n| println!("{n}"));
+            println!();
+        }
+        freed += volumes_freed;
+    }
     // Downloads an interrupted pull left to resume.
     freed += engine.store.content.prune_partials();
     println!(

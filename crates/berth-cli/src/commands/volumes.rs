@@ -1,0 +1,133 @@
+//! `volume create|ls|inspect|rm|prune`.
+
+use berth_engine::{time, Engine};
+use serde_json::json;
+
+use super::filters::{labels_match, PruneFilters};
+use super::{fail, print_listing, CliError};
+use crate::cli::VolumeCommand;
+
+pub fn run(engine: &Engine, command: VolumeCommand) -> Result<i32, CliError> {
+    match command {
+        VolumeCommand::Create(a) => {
+            if let (Some(a), Some(b)) = (&a.name, &a.name_flag) {
+                if a != b {
+                    return Err(CliError::new(
+                        1,
+                        format!("conflicting options: either specify --name or provide positional arg, not both ({b} and {a})"),
+                    ));
+                }
+            }
+            let name = a.name.as_deref().or(a.name_flag.as_deref());
+            let v = engine
+                .create_volume(name, &a.label, a.driver.as_deref(), &a.opt, false)
+                .map_err(fail)?;
+            println!("{}", v.name);
+            Ok(0)
+        }
+        VolumeCommand::Ls(a) => {
+            let mut rows = Vec::new();
+            for v in engine.list_volumes().map_err(fail)? {
+                let mut keep = true;
+                for f in &a.filter {
+                    keep &= match f.split_once('=') {
+                        Some(("dangling", d)) => {
+                            let unused = engine.volume_users(&v.name).map_err(fail)?.is_empty();
+                            unused == matches!(d, "true" | "1")
+                        }
+                        Some(("label", l)) => labels_match(&v.labels, l),
+                        Some(("name", n)) => v.name.contains(n),
+                        Some(("driver", d)) => d == "local",
+                        _ => {
+                            return Err(CliError::new(
+                                1,
+                                format!("invalid filter {f:?}: volume ls takes dangling=, label=, name= and driver="),
+                            ))
+                        }
+                    };
+                }
+                if keep {
+                    let labels: Vec<String> =
+                        v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    rows.push(json!({
+                        "Driver": "local", "Name": v.name, "Mountpoint": v.mountpoint,
+                        "Labels": labels.join(","), "Scope": "local",
+                        "CreatedAt": v.created,
+                    }));
+                }
+            }
+            if a.quiet {
+                rows.iter()
+                    .for_each(|r| println!("{}", r["Name"].as_str().unwrap_or_default()));
+                return Ok(0);
+            }
+            print_listing(
+                a.format.as_deref(),
+                "table {{.Driver}}\t{{.Name}}",
+                &rows,
+                &[
+                    ("Driver", "DRIVER"),
+                    ("Name", "VOLUME NAME"),
+                    ("Mountpoint", "MOUNTPOINT"),
+                    ("Labels", "LABELS"),
+                    ("Scope", "SCOPE"),
+                ],
+            )
+        }
+        VolumeCommand::Inspect(a) => {
+            let mut out = Vec::new();
+            let mut failed = false;
+            for name in &a.volumes {
+                match engine.inspect_volume(name) {
+                    Ok(v) => out.push(v),
+                    Err(e) => {
+                        eprintln!("{}", fail(e));
+                        failed = true;
+                    }
+                }
+            }
+            match &a.format {
+                Some(f) => {
+                    for v in &out {
+                        println!(
+                            "{}",
+                            crate::format::render_one(f, v).map_err(|e| CliError::new(1, e))?
+                        );
+                    }
+                }
+                None => println!("{}", serde_json::to_string_pretty(&out).expect("json")),
+            }
+            Ok(if failed { 1 } else { 0 })
+        }
+        VolumeCommand::Rm(a) => super::containers::each(&a.volumes, |name| {
+            engine
+                .remove_volume(name, a.force)
+                .map(|()| vec![name.to_string()])
+        }),
+        VolumeCommand::Prune(a) => {
+            let filters = PruneFilters::parse(&a.filter)?;
+            let what = if a.all {
+                "all local volumes not used by at least one container"
+            } else {
+                "all anonymous local volumes not used by at least one container"
+            };
+            if !a.force
+                && !super::containers::confirm(&format!(
+                    "WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "
+                ))
+            {
+                return Ok(0);
+            }
+            let (removed, freed) = engine
+                .prune_volumes(a.all, &|v| filters.selects(&v.created, &v.labels))
+                .map_err(fail)?;
+            if !removed.is_empty() {
+                println!("Deleted Volumes:");
+                removed.iter().for_each(|n| println!("{n}"));
+                println!();
+            }
+            println!("Total reclaimed space: {}", time::human_size(freed));
+            Ok(0)
+        }
+    }
+}

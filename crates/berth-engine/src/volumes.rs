@@ -1,0 +1,250 @@
+//! Volumes: named or anonymous directories under `volumes/NAME/_data` (as
+//! docker's local driver keeps them) that outlive containers. A container
+//! names them in HostConfig.Mounts (type `volume`); the first container to
+//! mount an empty one gets the image's content at that path copied in.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use berth_store::db::VolumeRow;
+use serde_json::{json, Value};
+
+use crate::model::Container;
+use crate::{names, time, Engine, EngineError};
+
+#[derive(Clone, Debug)]
+pub struct Volume {
+    pub name: String,
+    pub created: String,
+    pub labels: BTreeMap<String, String>,
+    pub anonymous: bool,
+    pub mountpoint: PathBuf,
+}
+
+impl Engine {
+    /// Where volume `name`'s data lives.
+    pub fn volume_path(&self, name: &str) -> PathBuf {
+        self.root().join("volumes").join(name).join("_data")
+    }
+
+    fn volume_from_row(&self, r: VolumeRow) -> Volume {
+        Volume {
+            mountpoint: self.volume_path(&r.name),
+            labels: serde_json::from_str(&r.labels).unwrap_or_default(),
+            name: r.name,
+            created: r.created,
+            anonymous: r.anonymous,
+        }
+    }
+
+    /// `volume create`: a new volume (or the existing one of that name, as
+    /// docker answers). No name gives a random one.
+    pub fn create_volume(
+        &self,
+        name: Option<&str>,
+        labels: &[String],
+        driver: Option<&str>,
+        options: &[String],
+        anonymous: bool,
+    ) -> Result<Volume, EngineError> {
+        if let Some(d) = driver.filter(|d| *d != "local") {
+            return Err(EngineError::invalid(format!(
+                "error looking up volume plugin {d}: berth has the local driver only"
+            )));
+        }
+        if let Some(o) = options.first() {
+            return Err(EngineError::invalid(format!(
+                "volume option {o:?}: driver options (type, device, o) are not supported yet; a volume is a directory"
+            )));
+        }
+        let name = match name {
+            Some(n) if !names::valid(n) => {
+                return Err(EngineError::invalid(format!(
+                    "create {n}: \"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+                )))
+            }
+            Some(n) => n.to_string(),
+            None => berth_store::random_hex(32),
+        };
+        let mut label_map = BTreeMap::new();
+        for l in labels {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            label_map.insert(k.to_string(), v.to_string());
+        }
+        let data = self.volume_path(&name);
+        std::fs::create_dir_all(&data).map_err(|e| EngineError::io(&data, e))?;
+        let row = VolumeRow {
+            name: name.clone(),
+            created: time::now(),
+            labels: serde_json::to_string(&label_map).expect("strings serialise"),
+            options: "{}".into(),
+            anonymous,
+        };
+        if self.store.db.add_volume(&row)? {
+            self.emit(
+                "volume",
+                "create",
+                &name,
+                BTreeMap::from([("driver".to_string(), "local".to_string())]),
+            );
+        }
+        self.volume(&name)
+    }
+
+    pub fn volume(&self, name: &str) -> Result<Volume, EngineError> {
+        self.store
+            .db
+            .volumes()?
+            .into_iter()
+            .find(|v| v.name == name)
+            .map(|r| self.volume_from_row(r))
+            .ok_or_else(|| EngineError::NoSuchVolume(name.into()))
+    }
+
+    pub fn list_volumes(&self) -> Result<Vec<Volume>, EngineError> {
+        Ok(self
+            .store
+            .db
+            .volumes()?
+            .into_iter()
+            .map(|r| self.volume_from_row(r))
+            .collect())
+    }
+
+    /// The containers (ids) that mount volume `name`.
+    pub fn volume_users(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .list_containers()?
+            .into_iter()
+            .filter(|c| volume_names(c).any(|n| n == name))
+            .map(|c| c.id)
+            .collect())
+    }
+
+    /// `volume rm`: refused while a container uses it; `force` ignores a
+    /// missing one.
+    pub fn remove_volume(&self, name: &str, force: bool) -> Result<(), EngineError> {
+        let v = match self.volume(name) {
+            Ok(v) => v,
+            Err(EngineError::NoSuchVolume(_)) if force => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let users = self.volume_users(name)?;
+        if !users.is_empty() {
+            return Err(EngineError::Conflict(format!(
+                "remove {name}: volume is in use - [{}]",
+                users.join(", ")
+            )));
+        }
+        self.store.db.remove_volume(&v.name)?;
+        let dir = self.root().join("volumes").join(&v.name);
+        std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        self.emit("volume", "destroy", &v.name, BTreeMap::new());
+        Ok(())
+    }
+
+    /// `volume prune`: unused anonymous volumes (every unused one with
+    /// `all`); their names and the bytes freed.
+    pub fn prune_volumes(
+        &self,
+        all: bool,
+        selected: &dyn Fn(&Volume) -> bool,
+    ) -> Result<(Vec<String>, u64), EngineError> {
+        let mut removed = Vec::new();
+        let mut freed = 0;
+        for v in self.list_volumes()? {
+            if (all || v.anonymous) && selected(&v) && self.volume_users(&v.name)?.is_empty() {
+                freed += crate::containers::dir_size(&v.mountpoint);
+                self.remove_volume(&v.name, false)?;
+                removed.push(v.name);
+            }
+        }
+        Ok((removed, freed))
+    }
+
+    /// `volume inspect`: docker's Volume JSON.
+    pub fn inspect_volume(&self, name: &str) -> Result<Value, EngineError> {
+        let v = self.volume(name)?;
+        Ok(json!({
+            "CreatedAt": v.created,
+            "Driver": "local",
+            "Labels": v.labels,
+            "Mountpoint": v.mountpoint,
+            "Name": v.name,
+            "Options": {},
+            "Scope": "local",
+        }))
+    }
+
+    /// Copies what the image has at each volume's mount point into the
+    /// volume when it is still empty (docker's first-use copy). `rootfs` is
+    /// the container's mounted root.
+    pub(crate) fn fill_volumes(&self, c: &Container, rootfs: &Path) -> Result<(), EngineError> {
+        for m in c
+            .host_config
+            .mounts
+            .iter()
+            .flatten()
+            .filter(|m| m.kind == "volume")
+        {
+            let data = self.volume_path(&m.source);
+            let empty = std::fs::read_dir(&data)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty {
+                continue;
+            }
+            let Ok(src) = berth_image::layer::resolve_in(rootfs, Path::new(&m.target)) else {
+                continue;
+            };
+            if src.is_dir() {
+                copy_tree(&src, &data).map_err(|e| EngineError::io(&src, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the anonymous volumes of a container being removed (`rm -v`, `--rm`).
+    pub(crate) fn remove_anonymous_volumes(&self, c: &Container) {
+        for name in volume_names(c) {
+            if self.volume(name).is_ok_and(|v| v.anonymous) {
+                let _ = self.remove_volume(name, true);
+            }
+        }
+    }
+}
+
+/// The volumes a container mounts.
+pub(crate) fn volume_names(c: &Container) -> impl Iterator<Item = &str> {
+    c.host_config
+        .mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.kind == "volume")
+        .map(|m| m.source.as_str())
+}
+
+/// Copies a tree with its owners, modes and times; links stay links.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let m = std::fs::symlink_metadata(&src)?;
+        if m.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if m.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+            std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid()))?;
+        } else if m.is_file() {
+            std::fs::copy(&src, &dst)?;
+            std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid()))?;
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
