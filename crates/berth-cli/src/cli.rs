@@ -439,6 +439,12 @@ pub struct RunArgs {
     /// Log driver options: max-size=10m, max-file=3
     #[arg(long)]
     pub log_opt: Vec<String>,
+    /// Publish a container's port(s) to the host ([IP:][HOST_PORT:]CONTAINER_PORT[/PROTO])
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
     /// Attach to STDIN, STDOUT or STDERR
     #[arg(short = 'a', long)]
     pub attach: Vec<String>,

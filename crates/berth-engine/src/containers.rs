@@ -56,6 +56,9 @@ pub struct CreateOptions {
     pub init: bool,
     /// `-a STREAM`: the streams a foreground run shows (all when empty).
     pub attach: Vec<String>,
+    /// `-p` and `-P`.
+    pub publish: Vec<String>,
+    pub publish_all: bool,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -986,9 +989,33 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         ulimits: Some(ulimits).filter(|u| !u.is_empty()),
         mounts: Some(mounts).filter(|m| !m.is_empty()),
         init: o.init.then_some(true),
+        port_bindings: port_bindings(&o.publish)?,
+        publish_all_ports: o.publish_all,
         restart_policy,
         log_config: log_config(o)?,
     })
+}
+
+/// `-p` values as HostConfig.PortBindings (`80/tcp` → host address and port).
+fn port_bindings(
+    publish: &[String],
+) -> Result<Option<BTreeMap<String, Vec<crate::model::PortBinding>>>, EngineError> {
+    let mut out: BTreeMap<String, Vec<crate::model::PortBinding>> = BTreeMap::new();
+    for p in publish {
+        for s in berth_net::parse_publish(p).map_err(EngineError::invalid)? {
+            out.entry(s.key())
+                .or_default()
+                .push(crate::model::PortBinding {
+                    host_ip: s.host_ip.clone(),
+                    host_port: if s.host_port == 0 {
+                        String::new()
+                    } else {
+                        s.host_port.to_string()
+                    },
+                });
+        }
+    }
+    Ok(Some(out).filter(|o| !o.is_empty()))
 }
 
 /// json-file (with docker's max-size / max-file rotation) or none.

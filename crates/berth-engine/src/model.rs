@@ -192,6 +192,19 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     #[serde(default)]
     pub log_config: LogConfig,
+    /// `-p`: container port (`80/tcp`) to host bindings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_bindings: Option<BTreeMap<String, Vec<PortBinding>>>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
 }
 
 /// `--log-driver` and `--log-opt`: docker's HostConfig.LogConfig.

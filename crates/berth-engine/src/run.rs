@@ -117,6 +117,67 @@ impl Engine {
         code
     }
 
+    /// Binds the container's published ports (-p, and -P for the image's
+    /// EXPOSEd ports) and starts carrying them into its network namespace;
+    /// None when it publishes nothing or shares the host's network.
+    fn publish(
+        &self,
+        c: &Container,
+        netns: Option<&Path>,
+    ) -> Result<Option<berth_net::Forwarder>, EngineError> {
+        let Some(netns) = netns else { return Ok(None) };
+        let mut specs = Vec::new();
+        for (key, bindings) in c.host_config.port_bindings.iter().flatten() {
+            for b in bindings {
+                let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+                specs.push(berth_net::PortSpec {
+                    host_ip: b.host_ip.clone(),
+                    host_port: b.host_port.parse().unwrap_or(0),
+                    container_port: port.parse().unwrap_or(0),
+                    proto: proto.into(),
+                });
+            }
+        }
+        if c.host_config.publish_all_ports {
+            let image = self.container_image_config(c)?;
+            for key in image.exposed_ports.iter().flatten().map(|(k, _)| k) {
+                if !specs.iter().any(|s| s.key() == *key) {
+                    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+                    specs.push(berth_net::PortSpec {
+                        host_ip: String::new(),
+                        host_port: 0,
+                        container_port: port.parse().unwrap_or(0),
+                        proto: proto.into(),
+                    });
+                }
+            }
+        }
+        if specs.is_empty() {
+            return Ok(None);
+        }
+        let f =
+            berth_net::Forwarder::bind(&specs).map_err(|e| EngineError::Runtime(e.to_string()))?;
+        f.start(netns)
+            .map_err(|e| EngineError::Runtime(e.to_string()))?;
+        Ok(Some(f))
+    }
+
+    fn container_image_config(
+        &self,
+        c: &Container,
+    ) -> Result<berth_image::spec::ContainerConfig, EngineError> {
+        let id = c
+            .image
+            .parse()
+            .map_err(|_| EngineError::NoSuchImage(c.image.clone()))?;
+        let image = self
+            .store
+            .db
+            .image(&id)?
+            .ok_or_else(|| EngineError::NoSuchImage(c.image.clone()))?;
+        Ok(self.image_config(&image)?.config)
+    }
+
     /// An exclusive lock on starting container `key` (flock on a file in its
     /// directory), released when dropped.
     fn start_lock(&self, key: &str) -> Result<File, EngineError> {
@@ -264,6 +325,13 @@ impl Engine {
         // `run -a STREAM`: the streams not asked for go to the log only.
         pumps.stderr_to_terminal = attach.is_some() && c.config.attach_stderr;
         pumps.stdout_to_terminal = attach.is_some() && c.config.attach_stdout;
+        // Published ports are bound before the container exists, so a port
+        // in use stops the start with nothing to undo.
+        let forwarder = match self.publish(&c, spec.netns.as_deref()) {
+            Ok(f) => f,
+            Err(e) => return Err(self.failed_start(&c, e)),
+        };
+        let ports = forwarder.as_ref().map(|f| ports_json(&f.bound()));
         let mut created = match rt::create(
             &self.runtime_dir(),
             &self.store.container_dir(&c.id),
@@ -287,6 +355,9 @@ impl Engine {
             c.state.restarting = false;
             // A start lifts an earlier stop: the restart policy applies again.
             c.state.manually_stopped = false;
+            if let Some(p) = &ports {
+                c.network_settings["Ports"] = p.clone();
+            }
             c.state.health = check.as_ref().map(|_| crate::health::Health {
                 status: "starting".into(),
                 ..Default::default()
@@ -317,6 +388,7 @@ impl Engine {
         // lost (exit 137) and start the container again, under our cleanup.
         let code = rt::wait_exited(pid)?;
         drop(health);
+        drop(forwarder);
         running.finish();
         if let Some(fifo) = &stdin_fifo {
             let _ = std::fs::remove_file(fifo);
@@ -344,6 +416,9 @@ impl Engine {
             return Ok(());
         }
         self.update(&c.id, |c| {
+            if let Some(n) = c.network_settings.as_object_mut() {
+                n.remove("Ports");
+            }
             c.state.status = "exited".into();
             c.state.running = false;
             c.state.pid = 0;
@@ -472,6 +547,23 @@ impl Engine {
 
 /// The seccomp filter `--security-opt` asks for: none when unconfined or
 /// privileged, a given profile, or docker's default (as build RUN steps use).
+/// NetworkSettings.Ports as docker shows them: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
+fn ports_json(bound: &[berth_net::PortSpec]) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for s in bound {
+        let ip = if s.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &s.host_ip
+        };
+        let entry = out.entry(s.key()).or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(serde_json::json!({"HostIp": ip, "HostPort": s.host_port.to_string()}));
+        }
+    }
+    serde_json::Value::Object(out)
+}
+
 /// The container's `--log-opt max-size` / `max-file`.
 fn log_rotation(c: &Container) -> crate::logs::Rotation {
     let opts = &c.host_config.log_config.config;

@@ -62,6 +62,8 @@ fn create_options(a: RunArgs) -> CreateOptions {
         stop_timeout: a.stop_timeout,
         init: a.init,
         attach: a.attach,
+        publish: a.publish,
+        publish_all: a.publish_all,
     }
 }
 
@@ -395,26 +397,54 @@ pub fn cp(engine: &Engine, a: CpArgs) -> Result<i32, CliError> {
     }
 }
 
-/// `port`: the container's published ports. Containers have the none and
-/// host networks only until bridge networking lands (#7), so none is
-/// published: the list is empty and a port asked for is docker's error.
+/// A running container's published ports: (`80/tcp`, `0.0.0.0:8080`).
+fn published(c: &Container) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(ports) = c.network_settings.get("Ports").and_then(|p| p.as_object()) {
+        for (key, bindings) in ports {
+            for b in bindings.as_array().into_iter().flatten() {
+                let ip = b["HostIp"].as_str().unwrap_or_default();
+                let port = b["HostPort"].as_str().unwrap_or_default();
+                let host = if ip.contains(':') {
+                    format!("[{ip}]:{port}")
+                } else {
+                    format!("{ip}:{port}")
+                };
+                out.push((key.clone(), host));
+            }
+        }
+    }
+    out
+}
+
+/// `port`: `80/tcp -> 0.0.0.0:8080` lines, or the host side of one port.
 pub fn port(engine: &Engine, a: PortArgs) -> Result<i32, CliError> {
     let c = engine.container(&a.container).map_err(fail)?;
-    if let Some(p) = &a.port {
-        let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-        if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
-            return Err(CliError::new(
-                1,
-                format!("invalid port {p:?}: expected PORT[/PROTO]"),
-            ));
+    let ports = published(&c);
+    match &a.port {
+        None => ports.iter().for_each(|(k, h)| println!("{k} -> {h}")),
+        Some(p) => {
+            let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+            if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
+                return Err(CliError::new(
+                    1,
+                    format!("invalid port {p:?}: expected PORT[/PROTO]"),
+                ));
+            }
+            let key = format!("{num}/{proto}");
+            let hosts: Vec<&String> = ports
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, h)| h)
+                .collect();
+            if hosts.is_empty() {
+                return Err(CliError::new(
+                    1,
+                    format!("No public port '{key}' published for {}", c.short_name()),
+                ));
+            }
+            hosts.iter().for_each(|h| println!("{h}"));
         }
-        return Err(CliError::new(
-            1,
-            format!(
-                "No public port '{num}/{proto}' published for {}",
-                c.short_name()
-            ),
-        ));
     }
     Ok(0)
 }
@@ -609,7 +639,11 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
             "Mounts": c.mounts.iter().map(|m| m.source.clone()).collect::<Vec<_>>().join(","),
             "Names": c.short_name(),
             "Networks": c.host_config.network_mode,
-            "Ports": "",
+            "Ports": published(c)
+                .iter()
+                .map(|(k, h)| format!("{h}->{k}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             "RunningFor": time::ago(&c.created),
             "Size": size,
             "State": c.state.status,

@@ -1,0 +1,165 @@
+//! Published ports end to end: docker's -p forms, -P, port and ps, a port in
+//! use refused before the container starts, and the port freed when it
+//! stops. Traffic goes to 127.0.0.1 only, to containers this test started.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::registry::free_port;
+use common::Env;
+
+/// An HTTP GET to 127.0.0.1:port, retried for a few seconds while the
+/// server starts; the response's body.
+fn get(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(r) if r.starts_with("HTTP/1") => {
+                return r.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+            }
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("no answer on 127.0.0.1:{port}: {other:?}"),
+        }
+    }
+}
+
+const WEB: &str =
+    "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
+
+#[test]
+fn published_ports_reach_the_container() {
+    let env = Env::with_busybox();
+    let port = free_port();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--hostname",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    assert_eq!(get(port), "hello-from-web\n");
+    assert_eq!(
+        env.berth(&["port", "web"]).ok(),
+        format!("80/tcp -> 127.0.0.1:{port}\n")
+    );
+    assert_eq!(
+        env.berth(&["port", "web", "80"]).ok(),
+        format!("127.0.0.1:{port}\n")
+    );
+    assert_eq!(
+        env.berth(&["ps", "--format", "{{.Ports}}"]).ok(),
+        format!("127.0.0.1:{port}->80/tcp\n")
+    );
+    let ports = env.inspect("web", "{{json .NetworkSettings.Ports}}");
+    assert_eq!(
+        ports,
+        format!(r#"{{"80/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{port}"}}]}}"#)
+    );
+    assert_eq!(
+        env.inspect("web", "{{json .HostConfig.PortBindings}}"),
+        format!(r#"{{"80/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{port}"}}]}}"#)
+    );
+
+    // A port in use is refused before the container starts.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sleep",
+        "30",
+    ])
+    .fails(125, "port is already allocated");
+    assert_eq!(env.inspect("clash", "{{.State.Status}}"), "created");
+
+    // A free host port when none is given, and -P for the image's EXPOSEd ports.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "any",
+        "--hostname",
+        "any",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    let any: u16 = env
+        .berth(&["port", "any", "80"])
+        .ok()
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(any > 0);
+    assert_eq!(get(any), "hello-from-any\n");
+    let ctx = env.path("exposed");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nEXPOSE 80\n").unwrap();
+    env.berth(&["build", "-q", "-t", "exposed", ctx.to_str().unwrap()])
+        .ok();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "all",
+        "--hostname",
+        "all",
+        "-P",
+        "exposed",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    let mapped = env.berth(&["port", "all"]).ok();
+    assert!(mapped.starts_with("80/tcp -> 0.0.0.0:"), "{mapped}");
+    let all: u16 = mapped.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(get(all), "hello-from-all\n");
+
+    // Stopping frees the port, and the mapping is gone from port and inspect.
+    env.berth(&["stop", "-t", "1", "web"]).ok();
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the port is free again"
+    );
+    assert_eq!(env.berth(&["port", "web"]).ok(), "");
+    env.berth(&["port", "web", "80"])
+        .fails(1, "No public port '80/tcp' published for web");
+
+    // Bad input.
+    env.berth(&["run", "-p", "99999:80", "busybox", "true"])
+        .fails(125, "invalid port");
+    env.berth(&["run", "-p", "1.2.3:80:80", "busybox", "true"])
+        .fails(125, "invalid IP address");
+    env.berth(&["run", "-p", "80/sctpx", "busybox", "true"])
+        .fails(125, "invalid proto");
+    env.berth(&["rm", "-f", "web", "clash", "any", "all"]).ok();
+}
