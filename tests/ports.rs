@@ -163,3 +163,115 @@ fn published_ports_reach_the_container() {
         .fails(125, "invalid proto");
     env.berth(&["rm", "-f", "web", "clash", "any", "all"]).ok();
 }
+
+#[test]
+fn network_container_mode_hosts_dns_and_volumes_from() {
+    let env = Env::with_busybox();
+    // --network container:NAME shares the other's namespace: its loopback server answers.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "server",
+        "--hostname",
+        "server",
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    let out = env
+        .berth(&["run", "--rm", "--network", "container:server", "busybox", "sh", "-c",
+            "for i in $(seq 50); do wget -q -O - http://127.0.0.1:80/ && exit 0; sleep 0.1; done; exit 1"])
+        .ok();
+    assert_eq!(out, "hello-from-server\n");
+    let id = env.inspect("server", "{{.Id}}");
+    env.berth(&[
+        "create",
+        "--name",
+        "joiner",
+        "--network",
+        "container:server",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    assert_eq!(
+        env.inspect("joiner", "{{.HostConfig.NetworkMode}}"),
+        format!("container:{id}")
+    );
+    env.berth(&["stop", "-t", "1", "server"]).ok();
+    env.berth(&["start", "joiner"])
+        .fails(1, "cannot join network of a non running container: server");
+    env.berth(&["run", "--network", "container:nosuch", "busybox", "true"])
+        .fails(125, "No such container: nosuch");
+    env.berth(&["run", "--network", "mynet", "busybox", "true"])
+        .fails(125, "network mynet not found");
+
+    // --add-host and --dns write the container's /etc/hosts and resolv.conf.
+    let out = env
+        .berth(&[
+            "run",
+            "--rm",
+            "--add-host",
+            "db.internal:10.1.2.3",
+            "--dns",
+            "192.0.2.53",
+            "--dns-search",
+            "example.test",
+            "--dns-option",
+            "ndots:2",
+            "busybox",
+            "sh",
+            "-c",
+            "grep db.internal /etc/hosts; cat /etc/resolv.conf",
+        ])
+        .ok();
+    assert_eq!(
+        out,
+        "10.1.2.3\tdb.internal\nnameserver 192.0.2.53\nsearch example.test\noptions ndots:2\n"
+    );
+    env.berth(&["run", "--add-host", "nocolon", "busybox", "true"])
+        .fails(125, "expected HOST:IP");
+    env.berth(&["run", "--dns", "not-an-ip", "busybox", "true"])
+        .fails(125, "not-an-ip is not an ip address");
+
+    // --volumes-from takes another container's volumes (read-only with :ro).
+    env.berth(&[
+        "run",
+        "--name",
+        "owner",
+        "-v",
+        "shared:/shared",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-owner > /shared/f",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "owner",
+            "busybox",
+            "cat",
+            "/shared/f"
+        ])
+        .ok(),
+        "from-owner\n"
+    );
+    env.berth(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "owner:ro",
+        "busybox",
+        "touch",
+        "/shared/g",
+    ])
+    .fails_in_container("Read-only file system");
+    env.berth(&["rm", "-f", "server", "joiner", "owner"]).ok();
+}

@@ -59,6 +59,11 @@ pub struct CreateOptions {
     /// `-p` and `-P`.
     pub publish: Vec<String>,
     pub publish_all: bool,
+    pub add_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub volumes_from: Vec<String>,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -95,6 +100,7 @@ impl Engine {
             }
         };
         let mut host_config = host_config(opts)?;
+        self.share_from_others(&mut host_config)?;
         self.attach_volumes(&mut host_config, image_config.volumes.as_ref())?;
 
         let (entrypoint, cmd) = match &opts.entrypoint {
@@ -237,11 +243,16 @@ impl Engine {
                 .map_err(|e| EngineError::io(&dir.join(sub), e))?;
         }
         let host_net = c.host_config.network_mode == "host";
-        let hosts = if host_net {
+        let mut hosts = if host_net {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
         };
+        for h in c.host_config.extra_hosts.iter().flatten() {
+            if let Some((name, ip)) = h.split_once(':') {
+                hosts.push_str(&format!("{ip}\t{name}\n"));
+            }
+        }
         let hostname = if host_net {
             nix::unistd::gethostname()
                 .map(|h| h.to_string_lossy().into_owned())
@@ -249,7 +260,35 @@ impl Engine {
         } else {
             c.config.hostname.clone()
         };
-        let resolv = resolv_conf(host_net);
+        let h = &c.host_config;
+        let resolv = if h.dns.is_empty() && h.dns_search.is_empty() && h.dns_options.is_empty() {
+            resolv_conf(host_net)
+        } else {
+            // docker: given servers, search domains and options replace the host's.
+            let mut r = String::new();
+            let host = resolv_conf(host_net);
+            let keep = |key: &str| {
+                host.lines()
+                    .filter(|l| l.starts_with(key))
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>()
+            };
+            match h.dns.is_empty() {
+                true => r.push_str(&keep("nameserver")),
+                false => h
+                    .dns
+                    .iter()
+                    .for_each(|d| r.push_str(&format!("nameserver {d}\n"))),
+            }
+            match h.dns_search.is_empty() {
+                true => r.push_str(&keep("search")),
+                false => r.push_str(&format!("search {}\n", h.dns_search.join(" "))),
+            }
+            if !h.dns_options.is_empty() {
+                r.push_str(&format!("options {}\n", h.dns_options.join(" ")));
+            }
+            r
+        };
         for (path, content) in [
             (&c.hosts_path, hosts),
             (&c.hostname_path, format!("{hostname}\n")),
@@ -923,14 +962,31 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         ));
     }
     let network_mode = match o.network.as_deref() {
-        None | Some("none") | Some("default") => "none".to_string(),
+        None | Some("none") | Some("default") | Some("bridge") => "none".to_string(),
         Some("host") => "host".to_string(),
+        // Resolved to the other container's id by create.
+        Some(other) if other.starts_with("container:") => other.to_string(),
         Some(other) => {
             return Err(EngineError::invalid(format!(
-                "network {other} not found: berth has the none and host networks for now"
+                "network {other} not found: berth has the none, host and container:NAME networks for now"
             )))
         }
     };
+    for h in &o.add_hosts {
+        let valid = h
+            .split_once(':')
+            .is_some_and(|(name, ip)| !name.is_empty() && ip.parse::<std::net::IpAddr>().is_ok());
+        if !valid {
+            return Err(EngineError::invalid(format!(
+                "invalid argument \"{h}\" for \"--add-host\" flag: expected HOST:IP"
+            )));
+        }
+    }
+    for d in &o.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(EngineError::invalid(format!("{d} is not an ip address")));
+        }
+    }
     let memory = parse_memory(o.memory.as_deref())?;
     let memory_swap = parse_memory_swap(o.memory_swap.as_deref(), memory)?;
     let nano_cpus = parse_cpus(o.cpus.as_deref())?;
@@ -990,6 +1046,11 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         mounts: Some(mounts).filter(|m| !m.is_empty()),
         init: o.init.then_some(true),
         port_bindings: port_bindings(&o.publish)?,
+        extra_hosts: Some(o.add_hosts.clone()).filter(|h| !h.is_empty()),
+        dns: o.dns.clone(),
+        dns_search: o.dns_search.clone(),
+        dns_options: o.dns_options.clone(),
+        volumes_from: Some(o.volumes_from.clone()).filter(|v| !v.is_empty()),
         publish_all_ports: o.publish_all,
         restart_policy,
         log_config: log_config(o)?,
@@ -1107,6 +1168,39 @@ pub(crate) fn parse_cpus(s: Option<&str>) -> Result<i64, EngineError> {
 }
 
 impl Engine {
+    /// `--network container:NAME` names the other container by id, and
+    /// `--volumes-from NAME[:ro|:rw]` takes its binds and volumes.
+    fn share_from_others(&self, h: &mut HostConfig) -> Result<(), EngineError> {
+        if let Some(other) = h.network_mode.strip_prefix("container:") {
+            let target = self.container(other)?;
+            h.network_mode = format!("container:{}", target.id);
+        }
+        for spec in h.volumes_from.clone().iter().flatten() {
+            let (name, mode) = match spec.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m)),
+                _ => (spec.as_str(), None),
+            };
+            let from = self.container(name)?;
+            let fh = &from.host_config;
+            for b in fh.binds.iter().flatten() {
+                let mut parts: Vec<&str> = b.split(':').collect();
+                if let Some(m) = mode {
+                    parts.truncate(2);
+                    parts.push(m);
+                }
+                h.binds.get_or_insert_with(Vec::new).push(parts.join(":"));
+            }
+            for m in fh.mounts.iter().flatten().filter(|m| m.kind != "tmpfs") {
+                let mut m = m.clone();
+                if let Some(mode) = mode {
+                    m.read_only = mode == "ro";
+                }
+                h.mounts.get_or_insert_with(Vec::new).push(m);
+            }
+        }
+        Ok(())
+    }
+
     /// Gives each volume mount its volume (created when missing; a random
     /// name for an anonymous one), and the image's VOLUMEs that nothing
     /// mounts an anonymous volume each, as docker does.

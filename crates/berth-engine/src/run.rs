@@ -485,6 +485,19 @@ impl Engine {
         let security = h.security_opt.clone().unwrap_or_default();
         let netns = if h.network_mode == "host" {
             None
+        } else if let Some(other) = h.network_mode.strip_prefix("container:") {
+            // Joins the other container's namespace, which must be running.
+            let target = self.container(other)?;
+            if !target.state.running {
+                return Err(EngineError::Conflict(format!(
+                    "cannot join network of a non running container: {}",
+                    target.short_name()
+                )));
+            }
+            match target.host_config.network_mode.as_str() {
+                "host" => None,
+                _ => Some(self.netns_path(&target.id)),
+            }
         } else {
             let path = self.netns_path(&c.id);
             std::fs::create_dir_all(path.parent().unwrap())

@@ -64,6 +64,11 @@ fn create_options(a: RunArgs) -> CreateOptions {
         attach: a.attach,
         publish: a.publish,
         publish_all: a.publish_all,
+        add_hosts: a.add_host,
+        dns: a.dns,
+        dns_search: a.dns_search,
+        dns_options: a.dns_option,
+        volumes_from: a.volumes_from,
     }
 }
 
