@@ -135,6 +135,20 @@ fn push_then_pull_round_trip() {
     assert_eq!(image_id(&other, &by_digest), image_id(&env, "busybox"));
     other.check_clean();
     env.check_clean();
+    // The layer went as gzip (made for the push, as docker does), and goes
+    // with the image.
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{target}"),
+    ]);
+    assert!(
+        raw.contains("application/vnd.oci.image.layer.v1.tar+gzip"),
+        "{raw}"
+    );
+    env.berth(&["rmi", &target, "busybox"]).ok();
+    assert_eq!(env.store_entries(), Vec::<String>::new());
 }
 
 #[test]
@@ -362,7 +376,7 @@ fn push_mounts_across_repositories_and_sends_chunks() {
     let first = format!("{}/chunked:1", proxy.addr);
     env.berth(&["tag", "busybox", &first]).ok();
     let mut cmd = env.cmd(&["push", &first]);
-    cmd.env("BERTH_PUSH_CHUNK_SIZE", "300000");
+    cmd.env("BERTH_PUSH_CHUNK_SIZE", "150000");
     env.output(cmd).ok();
     let patches = proxy
         .seen

@@ -110,9 +110,10 @@ impl Engine {
             .db
             .image(image)?
             .ok_or_else(|| EngineError::NoSuchImage(tag.familiar()))?;
-        let manifest_bytes = self.store.content.read(&record.manifest)?;
-        let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+        let stored = self.store.content.read(&record.manifest)?;
+        let stored: Manifest = serde_json::from_slice(&stored)
             .map_err(|e| EngineError::BadContent(format!("manifest {}: {e}", record.manifest)))?;
+        let (manifest_bytes, manifest) = self.manifest_for_push(&record, stored)?;
         let media_type = manifest
             .media_type
             .clone()
@@ -185,6 +186,97 @@ impl Engine {
             digest,
             size: manifest_bytes.len(),
         })
+    }
+}
+
+impl Engine {
+    /// The manifest to push: as stored, but with every uncompressed layer
+    /// as gzip, as docker pushes them (made once per layer, several at a
+    /// time, and kept for the next push; the image id does not change).
+    /// A layer gzip cannot shrink by 3% stays uncompressed.
+    fn manifest_for_push(
+        &self,
+        record: &berth_store::ImageRecord,
+        mut manifest: Manifest,
+    ) -> Result<(Vec<u8>, Manifest), EngineError> {
+        use berth_image::spec::{
+            MEDIA_DOCKER_LAYER, MEDIA_DOCKER_LAYER_GZIP, MEDIA_OCI_LAYER, MEDIA_OCI_LAYER_GZIP,
+        };
+        let plain: Vec<usize> = (0..manifest.layers.len())
+            .filter(|&i| {
+                [MEDIA_OCI_LAYER, MEDIA_DOCKER_LAYER]
+                    .contains(&manifest.layers[i].media_type.as_str())
+            })
+            .collect();
+        if plain.is_empty() {
+            let bytes = self.store.content.read(&record.manifest)?;
+            return Ok((bytes, manifest));
+        }
+        let mut known = std::collections::HashMap::new();
+        let mut missing = Vec::new();
+        for &i in &plain {
+            let diff_id = &record.layers[i].diff_id;
+            match self.store.db.compressed(diff_id)? {
+                Some((blob, size)) if self.store.content.contains(&blob) => {
+                    known.insert(i, (blob, size));
+                }
+                _ => missing.push(i),
+            }
+        }
+        let content = &self.store.content;
+        let layers = &manifest.layers;
+        let made = parallel::run(
+            &missing,
+            PARALLEL_UPLOADS,
+            |&i| -> Result<(usize, Digest, u64), EngineError> {
+                let mut src = content.open(&layers[i].digest)?;
+                let mut w = content.writer()?;
+                let mut gz = flate2::write::GzEncoder::new(&mut w, flate2::Compression::fast());
+                std::io::copy(&mut src, &mut gz)
+                    .map_err(|e| EngineError::io(&content.path(&layers[i].digest), e))?;
+                gz.finish()
+                    .map_err(|e| EngineError::io(&content.path(&layers[i].digest), e))?;
+                let size = w.written();
+                // Incompressible content (media, already-compressed files)
+                // goes as it is: gzip would only cost every puller CPU.
+                if size as f64 > layers[i].size as f64 * 0.97 {
+                    return Ok((i, layers[i].digest.clone(), layers[i].size));
+                }
+                Ok((i, w.commit(None)?, size))
+            },
+            Result::is_err,
+        );
+        for (_, r) in made {
+            let (i, blob, size) = r?;
+            self.store
+                .db
+                .set_compressed(&record.layers[i].diff_id, &blob, size)?;
+            known.insert(i, (blob, size));
+        }
+        let docker =
+            manifest.media_type.as_deref() == Some(berth_image::spec::MEDIA_DOCKER_MANIFEST);
+        let mut changed = false;
+        for (i, (blob, size)) in known {
+            let l = &mut manifest.layers[i];
+            if l.digest == blob {
+                continue;
+            }
+            changed = true;
+            l.digest = blob;
+            l.size = size;
+            l.media_type = if docker {
+                MEDIA_DOCKER_LAYER_GZIP
+            } else {
+                MEDIA_OCI_LAYER_GZIP
+            }
+            .into();
+        }
+        let bytes = if changed {
+            serde_json::to_vec(&manifest).expect("manifest serialises")
+        } else {
+            self.store.content.read(&record.manifest)?
+        };
+        Ok((bytes, manifest))
     }
 }
 

@@ -117,6 +117,41 @@ CREATE TABLE IF NOT EXISTS events (
 
 pub const EVENTS_KEPT: i64 = 1000;
 
+/// Gzip forms of uncompressed layers, made for pushes (version 6), by diff
+/// id; kept while an image has the layer, so a second push sends the same blob.
+const COMPRESSED: &str = "
+CREATE TABLE IF NOT EXISTS compressed (
+    diff_id TEXT PRIMARY KEY, blob TEXT NOT NULL, size INTEGER NOT NULL);
+";
+
+impl Db {
+    /// The gzip blob (digest, size) made for an uncompressed layer, if any.
+    pub fn compressed(&self, diff_id: &Digest) -> Result<Option<(Digest, u64)>, StoreError> {
+        let row: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT blob, size FROM compressed WHERE diff_id = ?1",
+                [diff_id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(b, s)| Ok((digest(b)?, s as u64))).transpose()
+    }
+
+    pub fn set_compressed(
+        &self,
+        diff_id: &Digest,
+        blob: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO compressed (diff_id, blob, size) VALUES (?1, ?2, ?3)",
+            params![diff_id.as_str(), blob.as_str(), size as i64],
+        )?;
+        Ok(())
+    }
+}
+
 /// Named and anonymous volumes (version 5); their data is under `volumes/NAME/_data`.
 const VOLUMES: &str = "
 CREATE TABLE IF NOT EXISTS volumes (
@@ -231,14 +266,15 @@ impl Db {
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 5 {
+        if version < 6 {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(BUILD_CACHE)?;
             tx.execute_batch(FILE_HASHES)?;
             tx.execute_batch(EVENTS)?;
             tx.execute_batch(VOLUMES)?;
-            tx.execute_batch("PRAGMA user_version=5")?;
+            tx.execute_batch(COMPRESSED)?;
+            tx.execute_batch("PRAGMA user_version=6")?;
             tx.commit()?;
         }
         Ok(Db { conn })
@@ -444,6 +480,31 @@ impl Db {
                     )?;
                     orphan_chains.push(l.chain_id);
                 }
+                // A gzip form made for pushes goes with the last image of its layer.
+                let diff_used: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM image_layers WHERE diff_id = ?1",
+                    [l.diff_id.as_str()],
+                    |r| r.get(0),
+                )?;
+                if diff_used == 0 {
+                    let gz: Option<String> = tx
+                        .query_row(
+                            "SELECT blob FROM compressed WHERE diff_id = ?1",
+                            [l.diff_id.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    tx.execute(
+                        "DELETE FROM compressed WHERE diff_id = ?1",
+                        [l.diff_id.as_str()],
+                    )?;
+                    if let Some(gz) = gz {
+                        let gz = digest(gz)?;
+                        if !self.blob_in_use(&gz)? {
+                            orphan_blobs.push(gz);
+                        }
+                    }
+                }
                 let blob_used = i64::from(self.blob_in_use(&l.blob)?);
                 if blob_used == 0 {
                     orphan_blobs.push(l.blob);
@@ -611,7 +672,8 @@ impl Db {
         let n: i64 = self.conn.query_row(
             "SELECT (SELECT COUNT(*) FROM image_layers WHERE blob = ?1)
                   + (SELECT COUNT(*) FROM images WHERE id = ?1 OR manifest = ?1)
-                  + (SELECT COUNT(*) FROM build_cache WHERE blob = ?1)",
+                  + (SELECT COUNT(*) FROM build_cache WHERE blob = ?1)
+                  + (SELECT COUNT(*) FROM compressed WHERE blob = ?1)",
             [blob.as_str()],
             |r| r.get(0),
         )?;
