@@ -109,7 +109,69 @@ fn compile(text: &str) -> Result<Template, String> {
 
 fn render(t: &Template, value: &Json) -> Result<String, String> {
     t.render(&Context::from(to_gtmpl(value)))
+        .map(|s| go_lists(&s))
         .map_err(|e| format!("template: {e}"))
+}
+
+/// gtmpl prints a list of strings in Rust's debug form
+/// (`[String("a"), String("b")]`); Go templates print `[a b]`. Rewrites
+/// each such list; anything else is left as it is.
+fn go_lists(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("[String(\"") {
+        out.push_str(&rest[..start]);
+        match debug_list(&rest[start..]) {
+            Some((items, used)) => {
+                out.push('[');
+                out.push_str(&items.join(" "));
+                out.push(']');
+                rest = &rest[start + used..];
+            }
+            None => {
+                out.push('[');
+                rest = &rest[start + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parses `[String("a"), String("b")]` at the start of `s`: the items and
+/// the bytes taken.
+fn debug_list(s: &str) -> Option<(Vec<String>, usize)> {
+    let mut items = Vec::new();
+    let mut i = 1;
+    loop {
+        let rest = &s[i..];
+        let body = rest.strip_prefix("String(\"")?;
+        let mut item = String::new();
+        let mut chars = body.char_indices();
+        let end = loop {
+            let (at, c) = chars.next()?;
+            match c {
+                '\\' => match chars.next()?.1 {
+                    'n' => item.push('\n'),
+                    't' => item.push('\t'),
+                    other => item.push(other),
+                },
+                '"' => break at,
+                c => item.push(c),
+            }
+        };
+        items.push(item);
+        let after = &body[end + 1..];
+        let after = after.strip_prefix(')')?;
+        i = s.len() - after.len();
+        if let Some(more) = after.strip_prefix(", ") {
+            i = s.len() - more.len();
+        } else if after.starts_with(']') {
+            return Some((items, i + 1));
+        } else {
+            return None;
+        }
+    }
 }
 
 pub fn to_gtmpl(v: &Json) -> Value {
@@ -255,6 +317,15 @@ pub fn ellipsis(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_print_as_go_prints_them() {
+        assert_eq!(go_lists(r#"[String("a"), String("b c")]|x"#), "[a b c]|x");
+        assert_eq!(go_lists(r#"[String("q\"uote")]"#), "[q\"uote]");
+        assert_eq!(go_lists("[plain] [String(oops)]"), "[plain] [String(oops)]");
+        let v: Json = serde_json::json!({"L": ["sha256:1", "sha256:2"]});
+        assert_eq!(render_one("{{.L}}", &v).unwrap(), "[sha256:1 sha256:2]");
+    }
     use serde_json::json;
 
     #[test]

@@ -414,6 +414,13 @@ impl Engine {
         volumes: bool,
     ) -> Result<String, EngineError> {
         let c = self.container(key)?;
+        if force && (c.state.running || c.state.restarting) {
+            // Its restart policy must not bring it back while it is removed.
+            self.update(&c.id, |c| c.state.manually_stopped = true)?;
+        }
+        // A start under way finishes (and is then killed) before removal.
+        let _start = self.start_lock(&c.id)?;
+        let c = self.container(&c.id)?;
         if c.state.running {
             if !force {
                 return Err(EngineError::Conflict(format!(

@@ -180,7 +180,7 @@ impl Engine {
 
     /// An exclusive lock on starting container `key` (flock on a file in its
     /// directory), released when dropped.
-    fn start_lock(&self, key: &str) -> Result<File, EngineError> {
+    pub(crate) fn start_lock(&self, key: &str) -> Result<File, EngineError> {
         let id = self.container(key)?.id;
         let path = self.store.container_dir(&id).join("start.lock");
         let f = std::fs::OpenOptions::new()
