@@ -86,6 +86,19 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
     if !nix::unistd::geteuid().is_root() {
         return Err(CliError::new(125, "berth needs root for this command (rootless mode is not supported yet): run it with sudo"));
     }
+    // A probe or monitor that outlives its store (removed meanwhile) must not
+    // make a new empty one: there is nothing for it to act on.
+    if matches!(command, Command::Exec(_) | Command::ContainerMonitor { .. })
+        && !cli.root.join("berth.db").exists()
+    {
+        return Err(CliError::new(
+            125,
+            format!(
+                "no berth store at {}: no such container",
+                cli.root.display()
+            ),
+        ));
+    }
     let mut engine = berth_engine::Engine::open(&cli.root, &cli.state_dir)
         .map_err(|e| CliError::engine(125, e))?;
     engine.set_registries_config(cli.registries_config.clone());
