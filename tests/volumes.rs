@@ -223,3 +223,104 @@ fn anonymous_volumes_get_the_images_content_and_go_with_rm_v() {
     assert_eq!(env.berth(&["volume", "ls", "-q"]).ok(), "");
     env.check_clean();
 }
+
+#[test]
+fn local_driver_options_tmpfs_and_bind() {
+    let env = Env::with_busybox();
+    let create = |args: &[&str]| {
+        let mut all = vec!["volume", "create"];
+        all.extend_from_slice(args);
+        env.berth(&all)
+    };
+    // type=tmpfs: the volume is a tmpfs with the given options.
+    create(&[
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "ramvol",
+    ])
+    .ok();
+    let out = env
+        .berth(&[
+            "run",
+            "--rm",
+            "-v",
+            "ramvol:/ram",
+            "busybox",
+            "sh",
+            "-c",
+            "echo in-ram > /ram/f && grep ' /ram ' /proc/mounts | cut -d' ' -f3",
+        ])
+        .ok();
+    assert_eq!(out, "tmpfs\n");
+    assert_eq!(
+        env.berth(&[
+            "run",
+            "--rm",
+            "-v",
+            "ramvol:/ram",
+            "busybox",
+            "cat",
+            "/ram/f"
+        ])
+        .ok(),
+        "in-ram\n"
+    );
+    assert_eq!(
+        env.berth(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Options.type}} {{.Options.o}}",
+            "ramvol"
+        ])
+        .ok(),
+        "tmpfs size=1m\n"
+    );
+    // type=none,o=bind: the volume is a host directory, never filled from the image.
+    let host = env.path("bound");
+    std::fs::create_dir_all(&host).unwrap();
+    create(&[
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &format!("device={}", host.display()),
+        "hostdir",
+    ])
+    .ok();
+    env.berth(&[
+        "run",
+        "--rm",
+        "-v",
+        "hostdir:/etc",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /etc | wc -l; echo written > /etc/f",
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("f")).unwrap(),
+        "written\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(&host).unwrap().count(),
+        1,
+        "nothing copied in from the image"
+    );
+    env.berth(&["volume", "rm", "ramvol", "hostdir"]).ok();
+    assert!(
+        host.join("f").exists(),
+        "removing the volume leaves the host directory alone"
+    );
+    create(&["-o", "type=nfs", "x"]).fails(1, "volume type \"nfs\" is not supported");
+    create(&["-o", "type=none", "-o", "device=/nonexistent", "x"])
+        .fails(1, "give o=bind and device=");
+    create(&["-o", "colour=red", "x"]).fails(1, "invalid option key");
+    env.check_clean();
+}

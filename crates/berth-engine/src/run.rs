@@ -467,6 +467,9 @@ impl Engine {
             &dir.join("work"),
             &rootfs,
         )?;
+        for name in crate::volumes::volume_names(c) {
+            self.mount_volume_if_tmpfs(name)?;
+        }
         self.fill_volumes(c, &rootfs)?;
         if !c.config.working_dir.is_empty() {
             // docker creates a missing working directory.

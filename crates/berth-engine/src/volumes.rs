@@ -22,9 +22,56 @@ pub struct Volume {
 }
 
 impl Engine {
-    /// Where volume `name`'s data lives.
+    /// Where volume `name`'s data lives: its own directory, or the host
+    /// directory a `type=none,o=bind,device=PATH` volume names.
     pub fn volume_path(&self, name: &str) -> PathBuf {
-        self.root().join("volumes").join(name).join("_data")
+        let own = self.root().join("volumes").join(name).join("_data");
+        match self.volume_options(name) {
+            Some(o) if o.get("type").map(String::as_str) == Some("none") => {
+                o.get("device").map(PathBuf::from).unwrap_or(own)
+            }
+            _ => own,
+        }
+    }
+
+    fn volume_options(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        let row = self
+            .store
+            .db
+            .volumes()
+            .ok()?
+            .into_iter()
+            .find(|v| v.name == name)?;
+        serde_json::from_str(&row.options).ok()
+    }
+
+    /// A tmpfs volume is mounted on its directory when a container first
+    /// needs it, and stays until the volume is removed.
+    pub(crate) fn mount_volume_if_tmpfs(&self, name: &str) -> Result<(), EngineError> {
+        let Some(o) = self.volume_options(name) else {
+            return Ok(());
+        };
+        if o.get("type").map(String::as_str) != Some("tmpfs") {
+            return Ok(());
+        }
+        let dir = self.root().join("volumes").join(name).join("_data");
+        let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(&dir.display().to_string()));
+        if mounted {
+            return Ok(());
+        }
+        let data = std::ffi::CString::new(o.get("o").cloned().unwrap_or_default())
+            .map_err(|_| EngineError::invalid("volume option o: no NUL bytes"))?;
+        rustix::mount::mount(
+            "tmpfs",
+            &dir,
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            Some(data.as_c_str()),
+        )
+        .map_err(|e| EngineError::io(&dir, e.into()))
     }
 
     fn volume_from_row(&self, r: VolumeRow) -> Volume {
@@ -52,11 +99,7 @@ impl Engine {
                 "error looking up volume plugin {d}: berth has the local driver only"
             )));
         }
-        if let Some(o) = options.first() {
-            return Err(EngineError::invalid(format!(
-                "volume option {o:?}: driver options (type, device, o) are not supported yet; a volume is a directory"
-            )));
-        }
+        let opts = volume_options(options)?;
         let name = match name {
             Some(n) if !names::valid(n) => {
                 return Err(EngineError::invalid(format!(
@@ -77,7 +120,7 @@ impl Engine {
             name: name.clone(),
             created: time::now(),
             labels: serde_json::to_string(&label_map).expect("strings serialise"),
-            options: "{}".into(),
+            options: serde_json::to_string(&opts).expect("strings serialise"),
             anonymous,
         };
         if self.store.db.add_volume(&row)? {
@@ -138,6 +181,7 @@ impl Engine {
         }
         self.store.db.remove_volume(&v.name)?;
         let dir = self.root().join("volumes").join(&v.name);
+        let _ = rustix::mount::unmount(dir.join("_data"), rustix::mount::UnmountFlags::DETACH);
         std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
         self.emit("volume", "destroy", &v.name, BTreeMap::new());
         Ok(())
@@ -171,7 +215,7 @@ impl Engine {
             "Labels": v.labels,
             "Mountpoint": v.mountpoint,
             "Name": v.name,
-            "Options": {},
+            "Options": self.volume_options(name).unwrap_or_default(),
             "Scope": "local",
         }))
     }
@@ -187,6 +231,13 @@ impl Engine {
             .flatten()
             .filter(|m| m.kind == "volume")
         {
+            let bound = self
+                .volume_options(&m.source)
+                .is_some_and(|o| o.get("type").map(String::as_str) == Some("none"));
+            if bound {
+                // A host directory is never filled from the image.
+                continue;
+            }
             let data = self.volume_path(&m.source);
             let empty = std::fs::read_dir(&data)
                 .map(|mut d| d.next().is_none())
@@ -212,6 +263,42 @@ impl Engine {
             }
         }
     }
+}
+
+/// The local driver's `-o type=tmpfs|none`, `device=`, `o=`, checked.
+fn volume_options(options: &[String]) -> Result<BTreeMap<String, String>, EngineError> {
+    let mut out = BTreeMap::new();
+    for o in options {
+        let (k, v) = o.split_once('=').ok_or_else(|| {
+            EngineError::invalid(format!("invalid option {o:?}: expected key=value"))
+        })?;
+        if !matches!(k, "type" | "device" | "o") {
+            return Err(EngineError::invalid(format!(
+                "invalid option key: {k:?}: the local driver takes type, device and o"
+            )));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    match out.get("type").map(String::as_str) {
+        None if out.is_empty() => {}
+        Some("tmpfs") => {}
+        Some("none") => {
+            let bind = out.get("o").is_some_and(|o| o.split(',').any(|x| x == "bind"));
+            let device = out.get("device").map(PathBuf::from);
+            if !bind || !device.as_ref().is_some_and(|d| d.is_absolute() && d.is_dir()) {
+                return Err(EngineError::invalid(
+                    "a type=none volume binds a host directory: give o=bind and device=/an/existing/directory",
+                ));
+            }
+        }
+        other => {
+            return Err(EngineError::invalid(format!(
+                "volume type {:?} is not supported: berth's local driver takes type=tmpfs and type=none (o=bind)",
+                other.unwrap_or("")
+            )))
+        }
+    }
+    Ok(out)
 }
 
 /// The volumes a container mounts.
