@@ -493,17 +493,41 @@ impl Engine {
         logs::follow(path, opts, stdout, stderr, &running).map_err(|e| EngineError::io(path, e))
     }
 
+    /// The image a container was made from.
+    pub(crate) fn container_image(
+        &self,
+        c: &Container,
+    ) -> Result<berth_store::ImageRecord, EngineError> {
+        c.image
+            .parse()
+            .ok()
+            .and_then(|id| self.store.db.image(&id).ok().flatten())
+            .ok_or_else(|| EngineError::NoSuchImage(c.config.image.clone()))
+    }
+
+    /// Mounts the container's root (its image's layers under its own upper
+    /// directory) at `rootfs` in its directory, and returns that path.
+    pub(crate) fn mount_rootfs(&self, c: &Container) -> Result<PathBuf, EngineError> {
+        let image = self.container_image(c)?;
+        let dir = self.store.container_dir(&c.id);
+        let rootfs = dir.join("rootfs");
+        let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
+        berth_store::snapshot::unmount(&rootfs)?;
+        self.store.snapshots.mount_overlay(
+            &chain,
+            &dir.join("upper"),
+            &dir.join("work"),
+            &rootfs,
+        )?;
+        Ok(rootfs)
+    }
+
     /// `diff`: what the container changed, from its upper directory: `A` added,
     /// `C` changed (it exists below), `D` deleted (a whiteout), sorted by path.
     pub fn container_changes(&self, key: &str) -> Result<Vec<(char, String)>, EngineError> {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let c = self.container(key)?;
-        let image = c
-            .image
-            .parse()
-            .ok()
-            .and_then(|id| self.store.db.image(&id).ok().flatten())
-            .ok_or_else(|| EngineError::NoSuchImage(c.image.clone()))?;
+        let image = self.container_image(&c)?;
         let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
         let upper = self.store.container_dir(&c.id).join("upper");
         let mut out = Vec::new();
@@ -558,13 +582,7 @@ impl Engine {
     /// The container's writable layer size and that plus its image (`ps -s`).
     pub fn container_size(&self, c: &Container) -> (u64, u64) {
         let rw = dir_size(&self.store.container_dir(&c.id).join("upper"));
-        let image = c
-            .image
-            .parse()
-            .ok()
-            .and_then(|id| self.store.db.image(&id).ok().flatten())
-            .map(|i| i.size)
-            .unwrap_or(0);
+        let image = self.container_image(c).map_or(0, |i| i.size);
         (rw, rw + image)
     }
 

@@ -29,31 +29,13 @@ impl Engine {
         c: &Container,
         f: impl FnOnce(&Path) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
-        let dir = self.store.container_dir(&c.id);
-        let rootfs = dir.join("rootfs");
         if c.state.running {
-            return f(&rootfs);
+            return f(&self.store.container_dir(&c.id).join("rootfs"));
         }
-        let image = self.container_image(c)?;
-        let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
-        berth_store::snapshot::unmount(&rootfs)?;
-        self.store.snapshots.mount_overlay(
-            &chain,
-            &dir.join("upper"),
-            &dir.join("work"),
-            &rootfs,
-        )?;
+        let rootfs = self.mount_rootfs(c)?;
         let result = f(&rootfs);
         berth_store::snapshot::unmount(&rootfs)?;
         result
-    }
-
-    fn container_image(&self, c: &Container) -> Result<berth_store::ImageRecord, EngineError> {
-        c.image
-            .parse()
-            .ok()
-            .and_then(|id| self.store.db.image(&id).ok().flatten())
-            .ok_or_else(|| EngineError::NoSuchImage(c.image.clone()))
     }
 
     /// `export`: the container's filesystem (not its volumes) as one tar.

@@ -166,15 +166,7 @@ impl Engine {
         &self,
         c: &Container,
     ) -> Result<berth_image::spec::ContainerConfig, EngineError> {
-        let id = c
-            .image
-            .parse()
-            .map_err(|_| EngineError::NoSuchImage(c.image.clone()))?;
-        let image = self
-            .store
-            .db
-            .image(&id)?
-            .ok_or_else(|| EngineError::NoSuchImage(c.image.clone()))?;
+        let image = self.container_image(c)?;
         Ok(self.image_config(&image)?.config)
     }
 
@@ -448,25 +440,7 @@ impl Engine {
 
     /// Mounts the rootfs and turns the record into a runtime spec.
     fn prepare(&self, c: &Container) -> Result<ContainerSpec, EngineError> {
-        let image = self
-            .store
-            .db
-            .image(
-                &c.image
-                    .parse()
-                    .map_err(|_| EngineError::NoSuchImage(c.image.clone()))?,
-            )?
-            .ok_or_else(|| EngineError::NoSuchImage(c.config.image.clone()))?;
-        let dir = self.store.container_dir(&c.id);
-        let rootfs = dir.join("rootfs");
-        let chain: Vec<_> = image.layers.iter().map(|l| l.chain_id.clone()).collect();
-        berth_store::snapshot::unmount(&rootfs)?;
-        self.store.snapshots.mount_overlay(
-            &chain,
-            &dir.join("upper"),
-            &dir.join("work"),
-            &rootfs,
-        )?;
+        let rootfs = self.mount_rootfs(c)?;
         for name in crate::volumes::volume_names(c) {
             self.mount_volume_if_tmpfs(name)?;
         }
