@@ -88,12 +88,8 @@ impl Engine {
         registry: &str,
     ) -> Result<Client, EngineError> {
         let creds = berth_registry::DockerConfig::load()?;
-        let host = endpoint
-            .address
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
         let credential = if endpoint.mirror {
-            creds.get(host)?
+            creds.get(endpoint.host())?
         } else {
             creds.get(registry)?
         };
@@ -738,11 +734,7 @@ pub fn logout(server: &str) -> Result<(String, bool), EngineError> {
 
 /// `https://host:5000/` → `host:5000`; Docker Hub's names → `docker.io`.
 fn normalise_server(server: &str) -> String {
-    let s = server
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let host = s.split('/').next().unwrap_or(s);
-    match host {
+    match berth_registry::config::host_of(server) {
         "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".into(),
         other => other.to_string(),
     }

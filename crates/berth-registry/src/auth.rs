@@ -81,7 +81,7 @@ impl DockerConfig {
         let by_host = self
             .doc
             .get("credHelpers")
-            .and_then(|h| h.get(key.trim_start_matches("https://").trim_end_matches('/')))
+            .and_then(|h| h.get(crate::config::host_of(key)))
             .or_else(|| self.doc.get("credHelpers").and_then(|h| h.get(key)));
         by_host
             .or_else(|| self.doc.get("credsStore"))
@@ -102,7 +102,7 @@ impl DockerConfig {
         // docker also accepts entries written with a scheme or a path.
         let entry = auths
             .iter()
-            .find(|(k, _)| *k == &key || normalise_key(k) == normalise_key(&key));
+            .find(|(k, _)| *k == &key || crate::config::host_of(k) == crate::config::host_of(&key));
         let Some((_, entry)) = entry else {
             return Ok(None);
         };
@@ -201,14 +201,6 @@ impl DockerConfig {
         f.sync_all().map_err(err)?;
         std::fs::rename(&tmp, &self.path).map_err(err)
     }
-}
-
-fn normalise_key(k: &str) -> &str {
-    let k = k
-        .strip_prefix("https://")
-        .or_else(|| k.strip_prefix("http://"))
-        .unwrap_or(k);
-    k.split('/').next().unwrap_or(k)
 }
 
 fn helper_get(helper: &str, key: &str) -> Result<Option<Credential>, RegistryError> {

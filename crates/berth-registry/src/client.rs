@@ -131,10 +131,7 @@ impl Client {
         } else {
             vec![format!("https://{addr}")]
         };
-        let host = addr
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .to_string();
+        let host = endpoint.host().to_string();
         let agent = agent(endpoint.insecure);
         let mut last = None;
         for base in candidates {
@@ -630,51 +627,41 @@ impl Client {
             format!("{loc}{sep}digest={digest}")
         };
         let octet = ("Content-Type", "application/octet-stream".to_string());
-        if size <= chunk {
-            let resp = self.send(
-                Method::PUT,
-                &with_digest(&location),
-                &[octet],
-                Payload::File {
-                    path,
-                    offset: 0,
-                    len: size,
-                    progress,
-                },
-            )?;
-            return match resp.status().as_u16() {
-                201 | 204 => Ok(()),
-                _ => Err(self.failure(resp, &what)),
-            };
-        }
         let mut location = location;
-        let mut offset = 0;
-        while offset < size {
-            let len = chunk.min(size - offset);
-            let range = ("Content-Range", format!("{}-{}", offset, offset + len - 1));
-            let resp = self.send(
-                Method::PATCH,
-                &location,
-                &[octet.clone(), range],
-                Payload::File {
-                    path,
-                    offset,
-                    len,
-                    progress,
-                },
-            )?;
-            if resp.status().as_u16() != 202 {
-                return Err(self.failure(resp, &what));
+        // A small blob goes whole with the closing PUT; a big one in PATCH
+        // chunks first, and the PUT then carries nothing.
+        let closing = if size <= chunk {
+            Payload::File {
+                path,
+                offset: 0,
+                len: size,
+                progress,
             }
-            location = self.location(&resp)?;
-            offset += len;
-        }
-        let resp = self.send(
-            Method::PUT,
-            &with_digest(&location),
-            &[octet],
-            Payload::Bytes(&[]),
-        )?;
+        } else {
+            let mut offset = 0;
+            while offset < size {
+                let len = chunk.min(size - offset);
+                let range = ("Content-Range", format!("{}-{}", offset, offset + len - 1));
+                let resp = self.send(
+                    Method::PATCH,
+                    &location,
+                    &[octet.clone(), range],
+                    Payload::File {
+                        path,
+                        offset,
+                        len,
+                        progress,
+                    },
+                )?;
+                if resp.status().as_u16() != 202 {
+                    return Err(self.failure(resp, &what));
+                }
+                location = self.location(&resp)?;
+                offset += len;
+            }
+            Payload::Bytes(&[])
+        };
+        let resp = self.send(Method::PUT, &with_digest(&location), &[octet], closing)?;
         match resp.status().as_u16() {
             201 | 204 => Ok(()),
             _ => Err(self.failure(resp, &what)),

@@ -54,6 +54,13 @@ pub struct Endpoint {
     pub mirror: bool,
 }
 
+impl Endpoint {
+    /// The host (with port) this endpoint names.
+    pub fn host(&self) -> &str {
+        host_of(&self.address)
+    }
+}
+
 impl RegistriesConfig {
     /// Reads `path`, or the default file; a missing default file is no configuration.
     pub fn load(path: Option<&Path>) -> Result<Self, RegistryError> {
@@ -108,7 +115,7 @@ impl RegistriesConfig {
             .unwrap_or_default()
             .iter()
             .map(|m| {
-                let host = strip_scheme(m);
+                let host = host_of(m);
                 Endpoint {
                     address: m.trim_end_matches('/').to_string(),
                     insecure: self.insecure(host) || m.starts_with("http://"),
@@ -134,7 +141,8 @@ impl RegistriesConfig {
     }
 }
 
-fn strip_scheme(s: &str) -> &str {
+/// The `host[:port]` of a registry address or URL (`https://h:5000/v1/` → `h:5000`).
+pub fn host_of(s: &str) -> &str {
     let s = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
