@@ -80,12 +80,9 @@ fn run_error(e: EngineError) -> CliError {
 /// `--pull missing|always|never` for run and create, with docker's messages
 /// and the pull's progress on stderr.
 fn ensure_image(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
-    pull_if_needed(engine, a)?;
+    let image = image_for_run(engine, a)?;
     // As docker: an image for another platform runs only if the kernel can.
-    if let Ok(config) = engine
-        .resolve_image(&a.image)
-        .and_then(|i| engine.image_config(&i))
-    {
+    if let Ok(config) = engine.image_config(&image) {
         let host = berth_image::spec::host_platform();
         if config.architecture != host.architecture || config.os != host.os {
             eprintln!(
@@ -97,7 +94,8 @@ fn ensure_image(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn pull_if_needed(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
+/// The local image, or the one pulled for it.
+fn image_for_run(engine: &Engine, a: &RunArgs) -> Result<berth_store::ImageRecord, CliError> {
     let image = &a.image;
     match a.pull.as_str() {
         "always" => {}
@@ -110,19 +108,24 @@ fn pull_if_needed(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
                     .unwrap_or_else(|_| image.clone());
                 eprintln!("Unable to find image '{shown}' locally");
             }
-            other => return other.map(|_| ()).map_err(run_error),
+            other => return other.map_err(run_error),
         },
     }
     let tty = std::io::stderr().is_terminal();
-    super::registry::pull_with_progress(
+    let pulled = super::registry::pull_with_progress(
         engine,
         image,
         &Default::default(),
         Box::new(std::io::stderr()),
         tty,
     )
-    .map(|_| ())
-    .map_err(run_error)
+    .map_err(run_error)?;
+    engine
+        .store
+        .db
+        .image(&pulled.image)
+        .map_err(|e| run_error(e.into()))?
+        .ok_or_else(|| run_error(EngineError::NoSuchImage(image.clone())))
 }
 
 pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
@@ -710,11 +713,7 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<i32, CliError> {
     let (removed, freed) = engine
         .prune_containers(&|c| filters.selects(&c.created, &c.config.labels))
         .map_err(fail)?;
-    if !removed.is_empty() {
-        println!("Deleted Containers:");
-        removed.iter().for_each(|id| println!("{id}"));
-        println!();
-    }
+    super::print_deleted("Containers", &removed);
     println!("Total reclaimed space: {}", time::human_size(freed));
     Ok(0)
 }

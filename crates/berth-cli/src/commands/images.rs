@@ -243,11 +243,7 @@ pub fn import(engine: &Engine, a: ImportArgs) -> Result<i32, CliError> {
 /// `image prune`.
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     let filters = super::filters::PruneFilters::parse(&a.filter)?;
-    let what = if a.all {
-        "all images without at least one container associated to them"
-    } else {
-        "all dangling images"
-    };
+    let what = super::images_to_prune(a.all);
     if !a.force
         && !super::containers::confirm(&format!(
             "WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "
@@ -258,11 +254,7 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     let (lines, freed) = engine
         .prune_images(a.all, &|i| filters.selects(&i.record.created, &i.labels))
         .map_err(fail)?;
-    if !lines.is_empty() {
-        println!("Deleted Images:");
-        lines.iter().for_each(|l| println!("{l}"));
-        println!();
-    }
+    super::print_deleted("Images", &lines);
     println!("Total reclaimed space: {}", time::human_size(freed));
     Ok(0)
 }

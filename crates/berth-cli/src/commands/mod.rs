@@ -69,6 +69,24 @@ fn print_listing(
     Ok(0)
 }
 
+/// docker's prune report for one kind: `Deleted Images:`, the items, a blank line.
+fn print_deleted(kind: &str, items: &[String]) {
+    if !items.is_empty() {
+        println!("Deleted {kind}:");
+        items.iter().for_each(|i| println!("{i}"));
+        println!();
+    }
+}
+
+/// What `image prune` and `system prune` remove of images, in docker's words.
+fn images_to_prune(all: bool) -> &'static str {
+    if all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    }
+}
+
 /// Writes a tar stream to `path` (beside it first, then renamed, so a
 /// failure leaves no half file) or to stdout, which must not be a terminal.
 /// `what` names the job in errors: `failed to save image: ...`.

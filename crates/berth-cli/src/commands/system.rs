@@ -298,11 +298,7 @@ fn df_verbose(
 /// cache and partial downloads.
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     let filters = super::filters::PruneFilters::parse(&a.filter)?;
-    let images = if a.all {
-        "all images without at least one container associated to them"
-    } else {
-        "all dangling images"
-    };
+    let images = super::images_to_prune(a.all);
     let prompt = format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
     if !a.force && !super::containers::confirm(&prompt) {
         return Ok(0);
@@ -310,20 +306,12 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     let (containers, containers_freed) = engine
         .prune_containers(&|c| filters.selects(&c.created, &c.config.labels))
         .map_err(fail)?;
-    if !containers.is_empty() {
-        println!("Deleted Containers:");
-        containers.iter().for_each(|id| println!("{id}"));
-        println!();
-    }
+    super::print_deleted("Containers", &containers);
     let (lines, mut freed) = engine
         .prune_images(a.all, &|i| filters.selects(&i.record.created, &i.labels))
         .map_err(fail)?;
     freed += containers_freed;
-    if !lines.is_empty() {
-        println!("Deleted Images:");
-        lines.iter().for_each(|l| println!("{l}"));
-        println!();
-    }
+    super::print_deleted("Images", &lines);
     let cache = engine
         .prune_build_cache(a.all, filters.until)
         .map_err(fail)?;
@@ -340,11 +328,7 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
         let (removed, volumes_freed) = engine
             .prune_volumes(false, &|v| filters.selects(&v.created, &v.labels))
             .map_err(fail)?;
-        if !removed.is_empty() {
-            println!("Deleted Volumes:");
-            removed.iter().for_each(|n| println!("{n}"));
-            println!();
-        }
+        super::print_deleted("Volumes", &removed);
         freed += volumes_freed;
     }
     // Downloads an interrupted pull left to resume.

@@ -121,11 +121,7 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<i32, CliError> {
             let (removed, freed) = engine
                 .prune_volumes(a.all, &|v| filters.selects(&v.created, &v.labels))
                 .map_err(fail)?;
-            if !removed.is_empty() {
-                println!("Deleted Volumes:");
-                removed.iter().for_each(|n| println!("{n}"));
-                println!();
-            }
+            super::print_deleted("Volumes", &removed);
             println!("Total reclaimed space: {}", time::human_size(freed));
             Ok(0)
         }
