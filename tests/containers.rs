@@ -950,6 +950,37 @@ fn healthchecks_report_starting_healthy_and_unhealthy() {
         .inspect("slow", "{{json .State.Health.Log}}")
         .contains("Health check exceeded timeout"));
 
+    // Failures in the start period do not count: it stays starting.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "warming",
+        "--health-cmd",
+        "false",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "--health-start-period",
+        "30s",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    common::wait_until("probes in the start period", || {
+        env.inspect("warming", "{{len .State.Health.Log}}") != "0"
+    });
+    assert_eq!(
+        env.inspect(
+            "warming",
+            "{{.State.Health.Status}} {{.State.Health.FailingStreak}}"
+        ),
+        "starting 0"
+    );
+    env.berth(&["rm", "-f", "warming"]).ok();
+
     // The image's HEALTHCHECK, and --no-healthcheck turning it off.
     let ctx = env.path("hc-image");
     std::fs::create_dir_all(&ctx).unwrap();

@@ -891,6 +891,11 @@ fn tls_registries_and_pushing_every_tag() {
     for t in ["a", "b", "c"] {
         assert!(out.contains(&format!("\n{t}: digest: sha256:")), "{out}");
     }
+    assert_eq!(
+        env.berth(&["push", "-q", &format!("{repo}:a")]).ok(),
+        format!("{repo}:a\n"),
+        "-q prints only the name"
+    );
     let other = Env::new();
     other.berth(&["pull", "-a", "-q", &repo]).ok();
     assert_eq!(other.berth(&["images", "-q"]).ok().lines().count(), 1);

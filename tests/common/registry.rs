@@ -12,6 +12,29 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// A self-signed key and certificate (`NAME.key`, `NAME.crt` in `dir`) made by openssl.
+fn self_signed(dir: &Path, name: &str, subject: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let (key, cert) = (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.crt")),
+    );
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject,
+        ])
+        .args(extra)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs")
+        .success();
+    assert!(ok, "openssl made no certificate");
+    (key, cert)
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -93,29 +116,7 @@ impl Registry {
                 ));
             }
             Auth::Token { user, password } => {
-                let key = dir.path().join("key.pem");
-                let cert = dir.path().join("cert.pem");
-                let ok = Command::new("openssl")
-                    .args([
-                        "req",
-                        "-x509",
-                        "-newkey",
-                        "rsa:2048",
-                        "-nodes",
-                        "-days",
-                        "2",
-                        "-subj",
-                        "/CN=berth-test-token",
-                    ])
-                    .arg("-keyout")
-                    .arg(&key)
-                    .arg("-out")
-                    .arg(&cert)
-                    .stderr(Stdio::null())
-                    .status()
-                    .expect("openssl runs")
-                    .success();
-                assert!(ok, "openssl made no key");
+                let (key, cert) = self_signed(dir.path(), "token", "/CN=berth-test-token", &[]);
                 let token_port = free_port();
                 let script = Path::new(env!("CARGO_MANIFEST_DIR"))
                     .join("../../tests/fixtures/token-server.py");
@@ -139,30 +140,12 @@ impl Registry {
             }
         }
         if tls {
-            let (key, cert) = (dir.path().join("tls.key"), dir.path().join("tls.crt"));
-            let ok = Command::new("openssl")
-                .args([
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                ])
-                .arg("-keyout")
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert)
-                .stderr(Stdio::null())
-                .status()
-                .expect("openssl runs")
-                .success();
-            assert!(ok, "openssl made no certificate");
+            let (key, cert) = self_signed(
+                dir.path(),
+                "tls",
+                "/CN=127.0.0.1",
+                &["-addext", "subjectAltName=IP:127.0.0.1"],
+            );
             config = config.replace(
                 &format!("  addr: 127.0.0.1:{port}\n"),
                 &format!(
