@@ -4,33 +4,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::time::{Duration, Instant};
-
 use common::registry::free_port;
 use common::Env;
 
-/// An HTTP GET to 127.0.0.1:port, retried for a few seconds while the
-/// server starts; the response's body.
 fn get(port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })();
-        match attempt {
-            Ok(r) if r.starts_with("HTTP/1") => {
-                return r.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
-            }
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            other => panic!("no answer on 127.0.0.1:{port}: {other:?}"),
-        }
-    }
+    common::http_get("127.0.0.1", port)
 }
 
 const WEB: &str =
@@ -274,4 +252,47 @@ fn network_container_mode_hosts_dns_and_volumes_from() {
     ])
     .fails_in_container("Read-only file system");
     env.berth(&["rm", "-f", "server", "joiner", "owner"]).ok();
+}
+
+/// A UDP echo server: the host's python3, mounted read-only into a busybox
+/// container (busybox has no UDP server of its own).
+const UDP_ECHO: &str = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 9999))\nwhile True:\n    d, a = s.recvfrom(2048)\n    s.sendto(b'echo:' + d, a)\n";
+
+#[test]
+fn udp_ports_are_relayed() {
+    let python = std::fs::canonicalize("/usr/bin/python3").expect("python3 is installed");
+    let env = Env::with_busybox();
+    let port = free_port();
+    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), "echo".into()];
+    args.extend(["-p".into(), format!("127.0.0.1:{port}:9999/udp")]);
+    for dir in ["/usr", "/lib", "/lib64"] {
+        let real = std::fs::canonicalize(dir).unwrap();
+        args.extend(["-v".into(), format!("{}:{dir}:ro", real.display())]);
+    }
+    args.extend([
+        "busybox".into(),
+        python.display().to_string(),
+        "-c".into(),
+        UDP_ECHO.into(),
+    ]);
+    env.berth(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok();
+    assert_eq!(
+        env.berth(&["port", "echo"]).ok(),
+        format!("9999/udp -> 127.0.0.1:{port}\n")
+    );
+    // Two clients, each answered on its own address; datagrams may be lost
+    // while the server starts, so each asks until answered (bounded).
+    for who in ["one", "two"] {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let answer = (0..50).find_map(|_| {
+            s.send_to(who.as_bytes(), ("127.0.0.1", port)).unwrap();
+            s.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
+        });
+        assert_eq!(answer.as_deref(), Some(format!("echo:{who}").as_bytes()));
+    }
+    env.berth(&["rm", "-f", "echo"]).ok();
 }

@@ -14,6 +14,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_berth");
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// This test's default bridge device: tests run side by side, each
+    /// with a bridge of its own.
+    pub bridge: String,
 }
 
 /// What a berth invocation did.
@@ -92,7 +95,19 @@ impl Env {
             .prefix("berth-e2e-")
             .tempdir()
             .expect("tempdir");
-        Env { dir }
+        let suffix: String = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .rev()
+            .take(6)
+            .collect();
+        Env {
+            dir,
+            bridge: format!("bt-{suffix}"),
+        }
     }
 
     /// A store with the busybox image imported as `busybox:latest`.
@@ -123,7 +138,10 @@ impl Env {
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("HTTP_PROXY", "http://127.0.0.1:9")
             .env("NO_PROXY", "127.0.0.1,localhost,::1")
-            .env_remove("BERTH_REGISTRIES_CONFIG");
+            .env_remove("BERTH_REGISTRIES_CONFIG")
+            .env("BERTH_BRIDGE", &self.bridge)
+            // Test networks keep to a range of their own.
+            .env("BERTH_DEFAULT_ADDRESS_POOL", "base=10.213.0.0/16,size=24");
         c.arg("--root")
             .arg(self.root())
             .arg("--state-dir")
@@ -208,6 +226,26 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Takes every bridge network of this store off the host (device and
+    /// packet filter rules), read from the store itself so nothing new is made.
+    fn remove_networks(&self) {
+        let Ok(db) = berth_store::Db::open(&self.root().join("berth.db")) else {
+            return;
+        };
+        for row in db.networks().unwrap_or_default() {
+            let n: serde_json::Value = serde_json::from_str(&row.record).unwrap_or_default();
+            let bridge = n["Options"]["com.docker.network.bridge.name"].as_str();
+            let subnet = n["IPAM"]["Config"][0]["Subnet"].as_str();
+            if let (Some(bridge), Some(Ok(subnet))) = (bridge, subnet.map(str::parse)) {
+                let internal = n["Internal"].as_bool().unwrap_or(false);
+                berth_net::firewall::remove(bridge, subnet, internal);
+                let _ = berth_net::link::delete(bridge);
+            }
+        }
+    }
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         // Containers first (kills, cgroups, namespaces), then any mount left below the dir.
@@ -216,6 +254,7 @@ impl Drop for Env {
                 let _ = self.cmd(&["rm", "-f", id]).output();
             }
         }
+        self.remove_networks();
         let base = self.dir.path().to_string_lossy().into_owned();
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let mut targets: Vec<&str> = mounts
@@ -367,6 +406,31 @@ pub fn read_until(master: &mut std::fs::File, seen: &mut String, needle: &str) {
         match std::io::Read::read(master, &mut buf) {
             Ok(n) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
             _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+}
+
+/// An HTTP GET to host:port (127.0.0.1, or a container this test started),
+/// retried for a few seconds while the server starts; the response's body.
+pub fn http_get(host: &str, port: u16) -> String {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect((host, port))?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(r) if r.starts_with("HTTP/1") => {
+                return r.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+            }
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("no answer on {host}:{port}: {other:?}"),
         }
     }
 }

@@ -101,6 +101,7 @@ fn compile(text: &str) -> Result<Template, String> {
         ("split", split as gtmpl::Func),
         ("truncate", truncate as gtmpl::Func),
         ("pad", pad as gtmpl::Func),
+        ("len", len as gtmpl::Func),
     ]);
     t.parse(text)
         .map_err(|e| format!("template parsing error: {e}"))?;
@@ -239,6 +240,14 @@ fn json(args: &[Value]) -> Result<Value, FuncError> {
         .first()
         .ok_or_else(|| FuncError::ExactlyXArgs("json".into(), 1))?;
     Ok(Value::String(serde_json::to_string(&to_json(v)).unwrap()))
+}
+
+/// Go's len, which also counts a map's keys (gtmpl's leaves maps out).
+fn len(args: &[Value]) -> Result<Value, FuncError> {
+    match args {
+        [Value::Map(m)] => Ok(Value::from(m.len() as i64)),
+        _ => gtmpl::funcs::len(args),
+    }
 }
 
 fn join(args: &[Value]) -> Result<Value, FuncError> {

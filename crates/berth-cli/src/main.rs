@@ -59,7 +59,25 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// `--bridge` and `--default-address-pool`.
+fn network_config(cli: &Cli) -> Result<berth_engine::networks::NetConfig, CliError> {
+    let mut config = berth_engine::networks::NetConfig {
+        bridge: cli.bridge.clone(),
+        ..Default::default()
+    };
+    if !cli.default_address_pool.is_empty() {
+        config.pools = cli
+            .default_address_pool
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<_, String>>()
+            .map_err(|e| CliError::new(125, format!("--default-address-pool: {e}")))?;
+    }
+    Ok(config)
+}
+
 fn dispatch(cli: Cli) -> Result<i32, CliError> {
+    let net_config = network_config(&cli)?;
     let Some(command) = cli.command else {
         if cli.version {
             println!("berth version {}", berth_engine::VERSION);
@@ -102,6 +120,7 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
     let mut engine = berth_engine::Engine::open(&cli.root, &cli.state_dir)
         .map_err(|e| CliError::engine(125, e))?;
     engine.set_registries_config(cli.registries_config.clone());
+    engine.set_network_config(net_config);
     if let Command::ContainerMonitor { id } = &command {
         return Ok(commands::containers::monitor(&engine, id));
     }

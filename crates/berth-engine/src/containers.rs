@@ -60,6 +60,10 @@ pub struct CreateOptions {
     pub publish: Vec<String>,
     pub publish_all: bool,
     pub add_hosts: Vec<String>,
+    /// `--ip`, `--network-alias`, `--mac-address`.
+    pub ip: Option<String>,
+    pub network_aliases: Vec<String>,
+    pub mac_address: Option<String>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
@@ -101,6 +105,13 @@ impl Engine {
         };
         let mut host_config = host_config(opts)?;
         self.share_from_others(&mut host_config)?;
+        let (network_mode, endpoints) = self.initial_endpoints(
+            &host_config.network_mode,
+            opts.ip.as_deref(),
+            &opts.network_aliases,
+        )?;
+        host_config.network_mode = network_mode;
+        let mac_address = opts.mac_address.as_deref().map(parse_mac).transpose()?;
         self.attach_volumes(&mut host_config, image_config.volumes.as_ref())?;
 
         let (entrypoint, cmd) = match &opts.entrypoint {
@@ -202,10 +213,15 @@ impl Engine {
                     None => image_config.stop_signal.clone(),
                 },
                 stop_timeout: opts.stop_timeout,
+                mac_address,
                 healthcheck: crate::health::merge(image_config.healthcheck.as_ref(), &opts.health)?,
                 ..Config::default()
             },
-            network_settings: json!({"Networks": {host_config.network_mode.clone(): {}}}),
+            network_settings: json!({
+                "Bridge": "", "SandboxID": "", "HairpinMode": false,
+                "Ports": {}, "SandboxKey": "", "IPAddress": "", "IPPrefixLen": 0,
+                "Gateway": "", "MacAddress": "", "Networks": endpoints,
+            }),
             host_config,
         };
         if !container.config.working_dir.is_empty()
@@ -261,7 +277,26 @@ impl Engine {
             c.config.hostname.clone()
         };
         let h = &c.host_config;
-        let resolv = if h.dns.is_empty() && h.dns_search.is_empty() && h.dns_options.is_empty() {
+        let mode = h.network_mode.as_str();
+        let embedded_dns =
+            !matches!(mode, "bridge" | "host" | "none") && !mode.starts_with("container:");
+        let resolv = if embedded_dns {
+            // docker's embedded DNS: it forwards what it does not know to
+            // the --dns servers or the host's.
+            let host = resolv_conf(false);
+            let mut r = format!("nameserver {}\n", berth_net::dns::ADDRESS);
+            match h.dns_search.is_empty() {
+                true => host
+                    .lines()
+                    .filter(|l| l.starts_with("search"))
+                    .for_each(|l| r.push_str(&format!("{l}\n"))),
+                false => r.push_str(&format!("search {}\n", h.dns_search.join(" "))),
+            }
+            let mut options = vec!["ndots:0".to_string()];
+            options.extend(h.dns_options.iter().cloned());
+            r.push_str(&format!("options {}\n", options.join(" ")));
+            r
+        } else if h.dns.is_empty() && h.dns_search.is_empty() && h.dns_options.is_empty() {
             resolv_conf(host_net)
         } else {
             // docker: given servers, search domains and options replace the host's.
@@ -591,6 +626,7 @@ impl Engine {
     pub(crate) fn release(&self, c: &Container) {
         berth_runtime::container::delete(&self.runtime_dir(), &c.id, &Self::cgroups_path(&c.id));
         let _ = berth_runtime::netns::remove(&self.netns_path(&c.id));
+        let _ = self.store.db.release_addresses(&c.id, None);
         let _ = berth_store::snapshot::unmount(&self.store.container_dir(&c.id).join("rootfs"));
     }
 }
@@ -625,6 +661,21 @@ fn from_json(s: &str) -> Result<Container, EngineError> {
 
 /// The host's resolv.conf; with a private network, loopback resolvers are
 /// unreachable and dropped, as docker does.
+/// `--mac-address`: six hex octets, as docker takes them.
+fn parse_mac(s: &str) -> Result<String, EngineError> {
+    let octets: Vec<&str> = s.split([':', '-']).collect();
+    let valid = octets.len() == 6
+        && octets
+            .iter()
+            .all(|o| o.len() == 2 && o.chars().all(|c| c.is_ascii_hexdigit()));
+    if !valid {
+        return Err(EngineError::invalid(format!(
+            "{s} is not a valid mac address"
+        )));
+    }
+    Ok(octets.join(":").to_lowercase())
+}
+
 fn resolv_conf(host_net: bool) -> String {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     if host_net {
@@ -987,15 +1038,9 @@ fn host_config(o: &CreateOptions) -> Result<HostConfig, EngineError> {
         ));
     }
     let network_mode = match o.network.as_deref() {
-        None | Some("none") | Some("default") | Some("bridge") => "none".to_string(),
-        Some("host") => "host".to_string(),
-        // Resolved to the other container's id by create.
-        Some(other) if other.starts_with("container:") => other.to_string(),
-        Some(other) => {
-            return Err(EngineError::invalid(format!(
-                "network {other} not found: berth has the none, host and container:NAME networks for now"
-            )))
-        }
+        None | Some("default") => "bridge".to_string(),
+        // Resolved to the network (or the other container's id) by create.
+        Some(other) => other.to_string(),
     };
     for h in &o.add_hosts {
         let valid = h

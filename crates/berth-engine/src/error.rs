@@ -12,6 +12,9 @@ pub enum EngineError {
     NoSuchContainer(String),
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
+    /// The whole message: docker words it differently per command.
+    #[error("{0}")]
+    NoSuchNetwork(String),
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]

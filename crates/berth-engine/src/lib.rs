@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod model;
 mod names;
+pub mod networks;
 mod parallel;
 pub mod pull;
 pub mod push;
@@ -36,6 +37,8 @@ pub struct Engine {
     state_dir: PathBuf,
     /// `--registries-config`; None reads the default file.
     registries_config: Option<PathBuf>,
+    /// The default bridge and address pools, for networks made from now on.
+    net_config: networks::NetConfig,
 }
 
 impl Engine {
@@ -45,6 +48,7 @@ impl Engine {
             store: Store::open(root)?,
             state_dir: state_dir.to_path_buf(),
             registries_config: None,
+            net_config: Default::default(),
         })
     }
 

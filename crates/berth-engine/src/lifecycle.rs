@@ -435,6 +435,9 @@ impl Engine {
             ));
         }
         let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Output from now on: taken before stdin flows, so that what the
+        // container answers at once is not missed.
+        let from = chrono::Utc::now();
         let _raw = if c.config.tty && nix::unistd::isatty(0).unwrap_or(false) {
             berth_runtime::tty::RawMode::enter(std::io::stdin()).ok()
         } else {
@@ -503,7 +506,7 @@ impl Engine {
         };
         let opts = crate::logs::LogOptions {
             follow: true,
-            tail: Some(0),
+            since: Some(from),
             ..Default::default()
         };
         let path = std::path::Path::new(&c.log_path);

@@ -324,6 +324,15 @@ impl Engine {
             Err(e) => return Err(self.failed_start(&c, e)),
         };
         let ports = forwarder.as_ref().map(|f| ports_json(&f.bound()));
+        // The embedded DNS server of user networks, ready before the command runs.
+        let own_netns = spec
+            .netns
+            .as_deref()
+            .filter(|p| *p == self.netns_path(&c.id));
+        let dns = match own_netns.map(|ns| self.dns_server(&c, ns)).transpose() {
+            Ok(dns) => dns.flatten(),
+            Err(e) => return Err(self.failed_start(&c, e)),
+        };
         let mut created = match rt::create(
             &self.runtime_dir(),
             &self.store.container_dir(&c.id),
@@ -381,6 +390,7 @@ impl Engine {
         let code = rt::wait_exited(pid)?;
         drop(health);
         drop(forwarder);
+        drop(dns);
         running.finish();
         if let Some(fifo) = &stdin_fifo {
             let _ = std::fs::remove_file(fifo);
@@ -411,6 +421,7 @@ impl Engine {
             if let Some(n) = c.network_settings.as_object_mut() {
                 n.remove("Ports");
             }
+            crate::networks::forget_addresses(c);
             c.state.status = "exited".into();
             c.state.running = false;
             c.state.pid = 0;
@@ -481,6 +492,7 @@ impl Engine {
                 .map_err(|e| EngineError::io(&path, e))?;
             berth_runtime::netns::remove(&path).map_err(|e| EngineError::io(&path, e))?;
             berth_runtime::netns::create(&path).map_err(|e| EngineError::io(&path, e))?;
+            self.attach_networks(c, &path)?;
             Some(path)
         };
         let mut env = c.config.env.clone();

@@ -3,9 +3,11 @@
 //! connection is carried to 127.0.0.1:PORT inside the container's network
 //! namespace. Sockets keep the namespace they were made in, so one thread
 //! that entered the container's namespace makes them all; bytes move with
-//! splice(2) through a pipe, never through user space.
+//! splice(2) through a pipe, never through user space. UDP ports relay each
+//! client's datagrams through a socket of its own inside the container.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,11 +22,26 @@ pub struct ForwardError(String);
 
 /// Listeners for a container's published ports, and the threads serving them.
 pub struct Forwarder {
-    listeners: Vec<(PortSpec, TcpListener)>,
+    listeners: Vec<(PortSpec, Listener)>,
     stop: Arc<AtomicBool>,
 }
 
-type Request = (u16, mpsc::Sender<std::io::Result<TcpStream>>);
+enum Listener {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+/// What the thread inside the container's namespace makes: a connection to
+/// a TCP port, or a UDP socket connected to a port.
+enum Request {
+    Tcp(u16, mpsc::Sender<std::io::Result<TcpStream>>),
+    Udp(u16, mpsc::Sender<std::io::Result<UdpSocket>>),
+}
+
+/// How long a UDP relay waits before looking at the stop flag again.
+const UDP_TICK: std::time::Duration = std::time::Duration::from_millis(500);
+/// UDP clients relayed at once per port; beyond, new ones are dropped.
+const UDP_FLOWS: usize = 1024;
 
 impl Forwarder {
     /// Binds every port (`host_port` 0 takes a free one). A port in use is
@@ -32,12 +49,6 @@ impl Forwarder {
     pub fn bind(specs: &[PortSpec]) -> Result<Forwarder, ForwardError> {
         let mut listeners = Vec::new();
         for s in specs {
-            if s.proto != "tcp" {
-                return Err(ForwardError(format!(
-                    "publishing {} ports is not supported yet: TCP only",
-                    s.proto
-                )));
-            }
             let ip = if s.host_ip.is_empty() {
                 "0.0.0.0"
             } else {
@@ -54,7 +65,12 @@ impl Forwarder {
             )
             .parse()
             .map_err(|_| ForwardError(format!("invalid host address {ip:?}")))?;
-            let l = TcpListener::bind(addr).map_err(|e| {
+            let bound = if s.proto == "udp" {
+                UdpSocket::bind(addr).map(Listener::Udp)
+            } else {
+                TcpListener::bind(addr).map(Listener::Tcp)
+            };
+            let l = bound.map_err(|e| {
                 ForwardError(format!(
                     "driver failed programming external connectivity: Bind for {addr} failed: {}",
                     if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -64,8 +80,12 @@ impl Forwarder {
                     }
                 ))
             })?;
+            let local = match &l {
+                Listener::Tcp(t) => t.local_addr(),
+                Listener::Udp(u) => u.local_addr(),
+            };
             let mut bound = s.clone();
-            bound.host_port = l.local_addr().map(|a| a.port()).unwrap_or(s.host_port);
+            bound.host_port = local.map(|a| a.port()).unwrap_or(s.host_port);
             listeners.push((bound, l));
         }
         Ok(Forwarder {
@@ -94,31 +114,90 @@ impl Forwarder {
                 tracing::warn!("cannot enter the container's network namespace");
                 return;
             }
-            for (port, reply) in rx {
-                let _ = reply.send(TcpStream::connect(("127.0.0.1", port)));
+            for request in rx {
+                match request {
+                    Request::Tcp(port, reply) => {
+                        let _ = reply.send(TcpStream::connect(("127.0.0.1", port)));
+                    }
+                    Request::Udp(port, reply) => {
+                        let socket = UdpSocket::bind(("127.0.0.1", 0))
+                            .and_then(|u| u.connect(("127.0.0.1", port)).map(|()| u));
+                        let _ = reply.send(socket);
+                    }
+                }
             }
         });
         for (spec, l) in &self.listeners {
-            let l = l.try_clone().map_err(|e| ForwardError(e.to_string()))?;
             let (tx, stop, port) = (tx.clone(), self.stop.clone(), spec.container_port);
+            match l {
+                Listener::Tcp(l) => {
+                    let l = l.try_clone().map_err(|e| ForwardError(e.to_string()))?;
+                    std::thread::spawn(move || serve_tcp(&l, &tx, &stop, port));
+                }
+                Listener::Udp(u) => {
+                    let u = u.try_clone().map_err(|e| ForwardError(e.to_string()))?;
+                    let _ = u.set_read_timeout(Some(UDP_TICK));
+                    std::thread::spawn(move || serve_udp(&u, &tx, &stop, port));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn serve_tcp(l: &TcpListener, tx: &mpsc::Sender<Request>, stop: &AtomicBool, port: u16) {
+    for conn in l.incoming() {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(client) = conn else { continue };
+        let (reply_tx, reply_rx) = mpsc::channel();
+        if tx.send(Request::Tcp(port, reply_tx)).is_err() {
+            return;
+        }
+        match reply_rx.recv() {
+            Ok(Ok(upstream)) => carry(client, upstream),
+            _ => drop(client),
+        }
+    }
+}
+
+/// Relays datagrams: each client gets a socket inside the container, and a
+/// thread sending that socket's replies back to the client.
+fn serve_udp(host: &UdpSocket, tx: &mpsc::Sender<Request>, stop: &Arc<AtomicBool>, port: u16) {
+    let mut flows: HashMap<SocketAddr, UdpSocket> = HashMap::new();
+    let mut buf = vec![0u8; 65536];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, client)) = host.recv_from(&mut buf) else {
+            continue;
+        };
+        if !flows.contains_key(&client) {
+            if flows.len() >= UDP_FLOWS {
+                continue;
+            }
+            let (reply_tx, reply_rx) = mpsc::channel();
+            if tx.send(Request::Udp(port, reply_tx)).is_err() {
+                return;
+            }
+            let Ok(Ok(inner)) = reply_rx.recv() else {
+                continue;
+            };
+            let _ = inner.set_read_timeout(Some(UDP_TICK));
+            let (Ok(back), Ok(host)) = (inner.try_clone(), host.try_clone()) else {
+                continue;
+            };
+            let stop = stop.clone();
             std::thread::spawn(move || {
-                for conn in l.incoming() {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let Ok(client) = conn else { continue };
-                    let (reply_tx, reply_rx) = mpsc::channel();
-                    if tx.send((port, reply_tx)).is_err() {
-                        return;
-                    }
-                    match reply_rx.recv() {
-                        Ok(Ok(upstream)) => carry(client, upstream),
-                        _ => drop(client),
+                let mut buf = vec![0u8; 65536];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(n) = back.recv(&mut buf) {
+                        let _ = host.send_to(&buf[..n], client);
                     }
                 }
             });
+            flows.insert(client, inner);
         }
-        Ok(())
+        let _ = flows[&client].send(&buf[..n]);
     }
 }
 
@@ -126,9 +205,12 @@ impl Drop for Forwarder {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for (_, l) in &self.listeners {
-            // Wakes the accept loop, which then sees the stop flag.
-            // SAFETY: shutdown on a socket we own.
-            unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+            // Wakes the accept loop, which then sees the stop flag (UDP
+            // relays see it within their read timeout).
+            if let Listener::Tcp(l) = l {
+                // SAFETY: shutdown on a socket we own.
+                unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+            }
         }
     }
 }

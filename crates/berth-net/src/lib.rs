@@ -1,10 +1,50 @@
-//! berth-net: container networking. For now, published ports: `-p` specs
-//! parsed as docker takes them, and a forwarder that listens on the host and
-//! carries each connection into the container's network namespace with
-//! splice(2), so a container needs no bridge or NAT rule to be reachable.
+//! berth-net: container networking.
+//! - bridge networks: subnets and addresses ([`ipam`]), the bridge and each
+//!   container's veth pair ([`link`]), the packet filter rules for NAT and
+//!   isolation ([`firewall`]), and the embedded DNS server of user
+//!   networks ([`dns`]);
+//! - published ports: `-p` specs parsed as docker takes them, and a
+//!   forwarder that listens on the host and carries each connection into the
+//!   container's network namespace with splice(2).
 
+pub mod dns;
+pub mod firewall;
 mod forward;
+pub mod ipam;
+pub mod link;
 mod publish;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
 
 pub use forward::Forwarder;
 pub use publish::{parse_publish, PortSpec};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NetError(pub String);
+
+/// An exclusive lock over the host's network configuration, held while a
+/// subnet is chosen and its bridge made, so that two berths (with separate
+/// stores, even) never take the same subnet. Released when dropped.
+pub struct HostLock(#[allow(dead_code)] File);
+
+impl HostLock {
+    pub fn take() -> Result<HostLock, NetError> {
+        let path = "/run/berth-network.lock";
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| NetError(format!("{path}: {e}")))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(NetError(format!(
+                "{path}: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(HostLock(f))
+    }
+}

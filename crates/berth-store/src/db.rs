@@ -204,6 +204,105 @@ impl Db {
     }
 }
 
+/// Networks and the addresses handed out on them (version 7). An address
+/// row is the lease: its primary key makes a second holder impossible.
+const NETWORKS: &str = "
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS addresses (
+    network TEXT NOT NULL, address TEXT NOT NULL, container TEXT NOT NULL,
+    PRIMARY KEY (network, address));
+";
+
+/// One row of the networks table; `record` is the engine's JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkRow {
+    pub id: String,
+    pub name: String,
+    pub record: String,
+}
+
+impl Db {
+    /// Adds a network; false when the name is taken (nothing changes).
+    pub fn add_network(&self, n: &NetworkRow) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "INSERT OR IGNORE INTO networks (id, name, record) VALUES (?1, ?2, ?3)",
+            params![n.id, n.name, n.record],
+        )? == 1)
+    }
+
+    pub fn networks(&self) -> Result<Vec<NetworkRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, name, record FROM networks ORDER BY name")?;
+        let rows = st.query_map([], |r| {
+            Ok(NetworkRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                record: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes a network and its leases; false when there was none.
+    pub fn remove_network(&self, id: &str) -> Result<bool, StoreError> {
+        let tx = self.write_tx()?;
+        tx.execute("DELETE FROM addresses WHERE network = ?1", [id])?;
+        let n = tx.execute("DELETE FROM networks WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    /// Leases an address on `network` to `container`, in one transaction:
+    /// `pick` sees the addresses held (leases of removed containers are
+    /// dropped first) and names the one to take, or fails.
+    pub fn lease_address<E: From<StoreError>>(
+        &self,
+        network: &str,
+        container: &str,
+        pick: impl FnOnce(&[String]) -> Result<String, E>,
+    ) -> Result<String, E> {
+        let tx = self.write_tx()?;
+        let held: Vec<String> = (|| {
+            tx.execute(
+                "DELETE FROM addresses WHERE container NOT IN (SELECT id FROM containers)",
+                [],
+            )?;
+            let mut st = tx.prepare("SELECT address FROM addresses WHERE network = ?1")?;
+            let rows = st.query_map([network], |r| r.get(0))?;
+            rows.collect::<Result<Vec<String>, _>>()
+        })()
+        .map_err(StoreError::from)?;
+        let address = pick(&held)?;
+        tx.execute(
+            "INSERT INTO addresses (network, address, container) VALUES (?1, ?2, ?3)",
+            params![network, address, container],
+        )
+        .map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(address)
+    }
+
+    /// Gives back a container's leases: on one network, or on all (None).
+    pub fn release_addresses(
+        &self,
+        container: &str,
+        network: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match network {
+            Some(n) => self.conn.execute(
+                "DELETE FROM addresses WHERE container = ?1 AND network = ?2",
+                [container, n],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM addresses WHERE container = ?1", [container])?,
+        };
+        Ok(())
+    }
+}
+
 /// One row of the events table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
@@ -266,7 +365,7 @@ impl Db {
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 6 {
+        if version < 7 {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(BUILD_CACHE)?;
@@ -274,7 +373,8 @@ impl Db {
             tx.execute_batch(EVENTS)?;
             tx.execute_batch(VOLUMES)?;
             tx.execute_batch(COMPRESSED)?;
-            tx.execute_batch("PRAGMA user_version=6")?;
+            tx.execute_batch(NETWORKS)?;
+            tx.execute_batch("PRAGMA user_version=7")?;
             tx.commit()?;
         }
         Ok(Db { conn })

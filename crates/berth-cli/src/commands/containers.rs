@@ -68,6 +68,9 @@ fn create_options(a: RunArgs) -> CreateOptions {
         dns: a.dns,
         dns_search: a.dns_search,
         dns_options: a.dns_option,
+        ip: a.ip,
+        network_aliases: a.network_alias,
+        mac_address: a.mac_address,
         volumes_from: a.volumes_from,
     }
 }

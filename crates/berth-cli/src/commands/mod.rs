@@ -5,6 +5,7 @@ pub mod containers;
 mod filters;
 pub mod images;
 pub mod lint;
+pub mod networks;
 pub mod registry;
 pub mod system;
 pub mod volumes;
@@ -67,6 +68,38 @@ fn print_listing(
     crate::format::print_rows(&mut std::io::stdout().lock(), &format, rows, headers)
         .map_err(|e| CliError::new(1, e))?;
     Ok(0)
+}
+
+/// `volume inspect`, `network inspect`: a JSON array of what was found (or
+/// each through `--format`); a name not found is reported and makes exit 1.
+fn inspect_each<T: serde::Serialize>(
+    names: &[String],
+    format: Option<&str>,
+    find: impl Fn(&str) -> Result<T, EngineError>,
+) -> Result<i32, CliError> {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for name in names {
+        match find(name) {
+            Ok(v) => out.push(serde_json::to_value(v).expect("json")),
+            Err(e) => {
+                eprintln!("{}", fail(e));
+                failed = true;
+            }
+        }
+    }
+    match format {
+        Some(f) => {
+            for v in &out {
+                println!(
+                    "{}",
+                    crate::format::render_one(f, v).map_err(|e| CliError::new(1, e))?
+                );
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&out).expect("json")),
+    }
+    Ok(if failed { 1 } else { 0 })
 }
 
 /// docker's prune report for one kind: `Deleted Images:`, the items, a blank line.
@@ -210,6 +243,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(engine, a),
         Command::Version(a) => system::version(&a),
         Command::Volume(v) => volumes::run(engine, v),
+        Command::Network(n) => networks::run(engine, n),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)

@@ -74,31 +74,9 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<i32, CliError> {
                 ],
             )
         }
-        VolumeCommand::Inspect(a) => {
-            let mut out = Vec::new();
-            let mut failed = false;
-            for name in &a.volumes {
-                match engine.inspect_volume(name) {
-                    Ok(v) => out.push(v),
-                    Err(e) => {
-                        eprintln!("{}", fail(e));
-                        failed = true;
-                    }
-                }
-            }
-            match &a.format {
-                Some(f) => {
-                    for v in &out {
-                        println!(
-                            "{}",
-                            crate::format::render_one(f, v).map_err(|e| CliError::new(1, e))?
-                        );
-                    }
-                }
-                None => println!("{}", serde_json::to_string_pretty(&out).expect("json")),
-            }
-            Ok(if failed { 1 } else { 0 })
-        }
+        VolumeCommand::Inspect(a) => super::inspect_each(&a.volumes, a.format.as_deref(), |v| {
+            engine.inspect_volume(v)
+        }),
         VolumeCommand::Rm(a) => super::containers::each(&a.volumes, |name| {
             engine
                 .remove_volume(name, a.force)

@@ -1,0 +1,916 @@
+//! Networks, as docker has them: the predefined `bridge` (the default, a
+//! bridge device with NAT to the world), `host` and `none`, and user bridge
+//! networks whose containers find each other by name through an embedded
+//! DNS server. A network is a row in the store plus, for bridges, a device
+//! and packet filter rules on the host; a container's place on a network
+//! (its endpoint) lives in its record's NetworkSettings.Networks and its
+//! address in the store's leases.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use berth_net::ipam::{self, Pool, Subnet};
+use berth_net::{firewall, link, HostLock};
+use berth_store::db::NetworkRow;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::Container;
+use crate::{names, time, Engine, EngineError};
+
+/// Where the options keep a bridge network's device name, as docker's do.
+const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+
+/// How the host side of networking is set up (dockerd's `--bridge` and
+/// `--default-address-pool`); read when a network is first made.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// The default bridge's device.
+    pub bridge: String,
+    pub pools: Vec<Pool>,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            bridge: "berth0".into(),
+            pools: ipam::default_pools(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Network {
+    pub name: String,
+    #[serde(rename = "Id")]
+    pub id: String,
+    pub created: String,
+    pub scope: String,
+    pub driver: String,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    pub ipam: Ipam,
+    pub internal: bool,
+    pub attachable: bool,
+    pub ingress: bool,
+    pub config_only: bool,
+    /// Filled in when shown: the containers running on it.
+    pub containers: BTreeMap<String, NetworkContainer>,
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ipam {
+    pub driver: String,
+    pub options: Option<BTreeMap<String, String>>,
+    pub config: Vec<IpamConfig>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamConfig {
+    pub subnet: String,
+    pub gateway: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkContainer {
+    pub name: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub mac_address: String,
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
+/// A container's place on one network (EndpointSettings in docker's API).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Endpoint {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpam>,
+    pub links: Option<Vec<String>>,
+    pub aliases: Option<Vec<String>>,
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u8,
+    pub mac_address: String,
+    pub driver_opts: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EndpointIpam {
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+}
+
+/// `network create`'s options.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkCreate {
+    pub name: String,
+    pub driver: Option<String>,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub labels: Vec<String>,
+    pub options: Vec<String>,
+}
+
+impl Network {
+    /// The bridge device of a bridge network.
+    pub fn bridge(&self) -> Option<&str> {
+        (self.driver == "bridge")
+            .then(|| self.options.get(BRIDGE_NAME).map(String::as_str))
+            .flatten()
+    }
+
+    fn subnet(&self) -> Option<(Subnet, Ipv4Addr)> {
+        let c = self.ipam.config.first()?;
+        Some((c.subnet.parse().ok()?, c.gateway.parse().ok()?))
+    }
+
+    /// bridge, host and none: made by berth, never removed.
+    pub fn predefined(&self) -> bool {
+        matches!(self.name.as_str(), "bridge" | "host" | "none")
+    }
+
+    /// A network whose containers resolve each other by name.
+    fn user_bridge(&self) -> bool {
+        self.driver == "bridge" && !self.predefined()
+    }
+
+    fn from_row(row: &NetworkRow) -> Result<Network, EngineError> {
+        serde_json::from_str(&row.record)
+            .map_err(|e| EngineError::BadContent(format!("network {}: {e}", row.name)))
+    }
+
+    /// Makes the bridge device and its rules when missing (after a reboot).
+    fn ensure_device(&self) -> Result<(), EngineError> {
+        let (Some(bridge), Some((subnet, gateway))) = (self.bridge(), self.subnet()) else {
+            return Ok(());
+        };
+        if link::exists(bridge) {
+            return Ok(());
+        }
+        let _lock = HostLock::take().map_err(net_error)?;
+        make_device(bridge, subnet, gateway, self.internal)
+    }
+}
+
+fn net_error(e: berth_net::NetError) -> EngineError {
+    EngineError::Runtime(e.0)
+}
+
+/// The bridge, its rules, and forwarding on; the caller holds [`HostLock`].
+fn make_device(
+    bridge: &str,
+    subnet: Subnet,
+    gateway: Ipv4Addr,
+    internal: bool,
+) -> Result<(), EngineError> {
+    link::ensure_bridge(bridge, gateway, subnet).map_err(net_error)?;
+    let done = link::enable_forwarding().and_then(|()| firewall::install(bridge, subnet, internal));
+    if let Err(e) = done {
+        firewall::remove(bridge, subnet, internal);
+        let _ = link::delete(bridge);
+        return Err(net_error(e));
+    }
+    Ok(())
+}
+
+/// A container's endpoints, from its record.
+pub fn endpoints(c: &Container) -> BTreeMap<String, Endpoint> {
+    c.network_settings
+        .get("Networks")
+        .and_then(|n| serde_json::from_value(n.clone()).ok())
+        .unwrap_or_default()
+}
+
+fn set_endpoints(c: &mut Container, eps: &BTreeMap<String, Endpoint>) {
+    if !c.network_settings.is_object() {
+        c.network_settings = Value::Object(Default::default());
+    }
+    c.network_settings["Networks"] = serde_json::to_value(eps).unwrap_or(Value::Null);
+    // docker shows the default bridge's address at the top level too.
+    let bridge = eps.get("bridge");
+    let field = |f: fn(&Endpoint) -> Value| bridge.map_or(Value::from(""), f);
+    c.network_settings["IPAddress"] = field(|e| e.ip_address.clone().into());
+    c.network_settings["Gateway"] = field(|e| e.gateway.clone().into());
+    c.network_settings["MacAddress"] = field(|e| e.mac_address.clone().into());
+    c.network_settings["IPPrefixLen"] = bridge.map_or(0.into(), |e| e.ip_prefix_len.into());
+}
+
+impl Engine {
+    pub fn set_network_config(&mut self, config: NetConfig) {
+        self.net_config = config;
+    }
+
+    fn network_rows(&self) -> Result<Vec<Network>, EngineError> {
+        self.store
+            .db
+            .networks()?
+            .iter()
+            .map(Network::from_row)
+            .collect()
+    }
+
+    /// Every network, the predefined ones made on first use.
+    fn all_networks(&self) -> Result<Vec<Network>, EngineError> {
+        let nets = self.network_rows()?;
+        if ["bridge", "host", "none"]
+            .iter()
+            .all(|n| nets.iter().any(|x| x.name == *n))
+        {
+            return Ok(nets);
+        }
+        // Chosen under the host lock, after reading again: another berth
+        // may have made them meanwhile.
+        let _lock = HostLock::take().map_err(net_error)?;
+        let nets = self.network_rows()?;
+        for (name, driver) in [("bridge", "bridge"), ("host", "host"), ("none", "null")] {
+            if nets.iter().any(|x| x.name == name) {
+                continue;
+            }
+            let mut n = Network {
+                name: name.into(),
+                driver: driver.into(),
+                ..self.new_network()
+            };
+            if name == "bridge" {
+                let subnet = self.free_subnet(&nets)?;
+                let gateway = subnet.first_host();
+                n.ipam.config.push(IpamConfig {
+                    subnet: subnet.to_string(),
+                    gateway: gateway.to_string(),
+                });
+                let bridge = self.net_config.bridge.clone();
+                n.options.extend([
+                    (BRIDGE_NAME.to_string(), bridge.clone()),
+                    (
+                        "com.docker.network.bridge.default_bridge".into(),
+                        "true".into(),
+                    ),
+                    ("com.docker.network.driver.mtu".into(), "1500".into()),
+                ]);
+                make_device(&bridge, subnet, gateway, false)?;
+            }
+            self.insert_network(&n)?;
+        }
+        self.network_rows()
+    }
+
+    fn new_network(&self) -> Network {
+        Network {
+            id: berth_store::random_hex(32),
+            created: time::now(),
+            scope: "local".into(),
+            ipam: Ipam {
+                driver: "default".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn insert_network(&self, n: &Network) -> Result<bool, EngineError> {
+        let record = serde_json::to_string(n).expect("network serialises");
+        Ok(self.store.db.add_network(&NetworkRow {
+            id: n.id.clone(),
+            name: n.name.clone(),
+            record,
+        })?)
+    }
+
+    /// A subnet from the pools that neither the host routes nor another
+    /// network of this store has.
+    fn free_subnet(&self, nets: &[Network]) -> Result<Subnet, EngineError> {
+        let mut in_use = ipam::host_routes();
+        in_use.extend(nets.iter().filter_map(|n| n.subnet().map(|(s, _)| s)));
+        ipam::pick_subnet(&self.net_config.pools, &in_use).ok_or_else(|| {
+            EngineError::invalid(
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+            )
+        })
+    }
+
+    /// A network by name, id or unique id prefix.
+    pub fn network(&self, key: &str) -> Result<Network, EngineError> {
+        let nets = self.all_networks()?;
+        if let Some(n) = nets.iter().find(|n| n.name == key || n.id == key) {
+            return Ok(n.clone());
+        }
+        let matches: Vec<&Network> = nets.iter().filter(|n| n.id.starts_with(key)).collect();
+        match matches.as_slice() {
+            [n] => Ok((*n).clone()),
+            [] => Err(EngineError::NoSuchNetwork(format!(
+                "No such network: {key}"
+            ))),
+            _ => Err(EngineError::invalid(format!(
+                "network {key} is ambiguous ({} matches found based on ID prefix)",
+                matches.len()
+            ))),
+        }
+    }
+
+    /// Every network with the containers running on it.
+    pub fn list_networks(&self) -> Result<Vec<Network>, EngineError> {
+        let mut nets = self.all_networks()?;
+        let containers = self.list_containers()?;
+        for n in &mut nets {
+            n.containers = attached(n, &containers);
+        }
+        Ok(nets)
+    }
+
+    /// One network as `network inspect` shows it.
+    pub fn inspect_network(&self, key: &str) -> Result<Network, EngineError> {
+        let mut n = self.network(key)?;
+        n.containers = attached(&n, &self.list_containers()?);
+        Ok(n)
+    }
+
+    /// `network create`.
+    pub fn create_network(&self, o: &NetworkCreate) -> Result<Network, EngineError> {
+        if !names::valid(&o.name) {
+            return Err(EngineError::invalid(format!(
+                "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                o.name
+            )));
+        }
+        match o.driver.as_deref().unwrap_or("bridge") {
+            "bridge" => {}
+            "host" | "null" => {
+                return Err(EngineError::Conflict(format!(
+                    "only one instance of \"{}\" network is allowed",
+                    o.driver.as_deref().unwrap_or_default()
+                )))
+            }
+            other => {
+                return Err(EngineError::NoSuchNetwork(format!(
+                    "plugin \"{other}\" not found: berth has the bridge driver"
+                )))
+            }
+        }
+        let subnet = o
+            .subnet
+            .as_deref()
+            .map(|s| s.parse::<Subnet>())
+            .transpose()
+            .map_err(EngineError::invalid)?;
+        let gateway = match (&o.gateway, subnet) {
+            (Some(_), None) => {
+                return Err(EngineError::invalid(
+                    "a gateway needs a subnet: give --subnet too",
+                ))
+            }
+            (Some(g), Some(s)) => {
+                let g: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| EngineError::invalid(format!("invalid gateway address {g}")))?;
+                if !s.usable(g) {
+                    return Err(EngineError::invalid(format!(
+                        "invalid gateway {g}: it is not a host address of subnet {s}"
+                    )));
+                }
+                Some(g)
+            }
+            _ => None,
+        };
+        let labels = key_values(&o.labels);
+        let mut options = key_values(&o.options);
+        let mut n = Network {
+            name: o.name.clone(),
+            driver: "bridge".into(),
+            internal: o.internal,
+            attachable: o.attachable,
+            labels,
+            ..self.new_network()
+        };
+        let bridge = options
+            .entry(BRIDGE_NAME.to_string())
+            .or_insert_with(|| format!("br-{}", &n.id[..12]))
+            .clone();
+        if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ']) {
+            return Err(EngineError::invalid(format!(
+                "invalid bridge name {bridge:?}: at most 15 characters, no '/' or spaces"
+            )));
+        }
+        n.options = options;
+        // The predefined networks first: making them takes the lock too.
+        self.all_networks()?;
+        let _lock = HostLock::take().map_err(net_error)?;
+        let nets = self.network_rows()?;
+        if nets.iter().any(|x| x.name == o.name) {
+            return Err(EngineError::Conflict(format!(
+                "network with name {} already exists",
+                o.name
+            )));
+        }
+        if link::exists(&bridge) {
+            return Err(EngineError::Conflict(format!(
+                "bridge {bridge} already exists on this host: choose another com.docker.network.bridge.name"
+            )));
+        }
+        let subnet = match subnet {
+            Some(s) => {
+                let mut in_use = ipam::host_routes();
+                in_use.extend(nets.iter().filter_map(|n| n.subnet().map(|(s, _)| s)));
+                if in_use.iter().any(|u| u.overlaps(&s)) {
+                    return Err(EngineError::Conflict(format!(
+                        "Pool overlaps with other one on this address space: {s} is in use on this host"
+                    )));
+                }
+                s
+            }
+            None => self.free_subnet(&nets)?,
+        };
+        let gateway = gateway.unwrap_or_else(|| subnet.first_host());
+        n.ipam.config.push(IpamConfig {
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+        });
+        make_device(&bridge, subnet, gateway, n.internal)?;
+        if let Err(e) = self.insert_network(&n) {
+            firewall::remove(&bridge, subnet, n.internal);
+            let _ = link::delete(&bridge);
+            return Err(e);
+        }
+        self.emit_network(&n, "create", &[]);
+        Ok(n)
+    }
+
+    /// `network rm`: refused for the predefined networks and while a
+    /// running container is on it.
+    pub fn remove_network(&self, key: &str) -> Result<Network, EngineError> {
+        let n = self.network(key)?;
+        if n.predefined() {
+            return Err(EngineError::Conflict(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )));
+        }
+        let running = attached(&n, &self.list_containers()?);
+        if !running.is_empty() {
+            return Err(EngineError::Conflict(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                n.name, n.id
+            )));
+        }
+        let _lock = HostLock::take().map_err(net_error)?;
+        self.store.db.remove_network(&n.id)?;
+        if let (Some(bridge), Some((subnet, _))) = (n.bridge(), n.subnet()) {
+            firewall::remove(bridge, subnet, n.internal);
+            link::delete(bridge).map_err(net_error)?;
+        }
+        self.emit_network(&n, "destroy", &[]);
+        Ok(n)
+    }
+
+    /// `network prune`: user networks no container refers to, that `keep`
+    /// does not keep. Returns their names.
+    pub fn prune_networks(
+        &self,
+        prune: &dyn Fn(&Network) -> bool,
+    ) -> Result<Vec<String>, EngineError> {
+        let containers = self.list_containers()?;
+        let mut removed = Vec::new();
+        for n in self.all_networks()? {
+            let used = containers
+                .iter()
+                .any(|c| endpoints(c).values().any(|e| e.network_id == n.id));
+            if n.predefined() || used || !prune(&n) {
+                continue;
+            }
+            self.remove_network(&n.id)?;
+            removed.push(n.name);
+        }
+        Ok(removed)
+    }
+
+    fn emit_network(&self, n: &Network, action: &str, extra: &[(&str, String)]) {
+        let mut attrs = BTreeMap::from([
+            ("name".to_string(), n.name.clone()),
+            ("type".to_string(), n.driver.clone()),
+        ]);
+        attrs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        self.emit("network", action, &n.id, attrs);
+    }
+
+    /// The endpoints `create` records for `--network`: the network's, with
+    /// the requested address and aliases. `mode` is what `--network` said.
+    pub(crate) fn initial_endpoints(
+        &self,
+        mode: &str,
+        ip: Option<&str>,
+        aliases: &[String],
+    ) -> Result<(String, BTreeMap<String, Endpoint>), EngineError> {
+        if mode.starts_with("container:") {
+            if ip.is_some() || !aliases.is_empty() {
+                return Err(EngineError::invalid(
+                    "conflicting options: --ip and --network-alias cannot be used with --network container:NAME",
+                ));
+            }
+            return Ok((mode.to_string(), BTreeMap::new()));
+        }
+        let n = match mode {
+            "default" => self.network("bridge")?,
+            other => self.network(other).map_err(|e| match e {
+                EngineError::NoSuchNetwork(_) => {
+                    EngineError::NoSuchNetwork(format!("network {other} not found"))
+                }
+                e => e,
+            })?,
+        };
+        if !n.user_bridge() && !aliases.is_empty() {
+            return Err(EngineError::invalid(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+        if !n.user_bridge() && ip.is_some() {
+            return Err(EngineError::invalid(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        if let Some(ip) = ip {
+            let addr: Ipv4Addr = ip
+                .parse()
+                .map_err(|_| EngineError::invalid(format!("invalid IPv4 address: {ip}")))?;
+            let (subnet, _) = n.subnet().expect("a bridge network has a subnet");
+            if !subnet.usable(addr) {
+                return Err(EngineError::invalid(format!(
+                    "no configured subnet or ip-range contain the IP address {ip}"
+                )));
+            }
+        }
+        let ep = Endpoint {
+            network_id: n.id.clone(),
+            ipam_config: ip.map(|ip| EndpointIpam {
+                ipv4_address: ip.to_string(),
+            }),
+            aliases: Some(aliases.to_vec()).filter(|a| !a.is_empty()),
+            ..Default::default()
+        };
+        let mode = match n.name.as_str() {
+            "bridge" => "bridge".to_string(),
+            _ => n.name.clone(),
+        };
+        Ok((mode, BTreeMap::from([(n.name.clone(), ep)])))
+    }
+
+    /// Plugs a starting container into its bridge networks: an address
+    /// leased on each, a veth pair per network into the namespace at
+    /// `netns`, and the default route through the first. Recorded in the
+    /// container; released by [`Engine::release`].
+    pub(crate) fn attach_networks(&self, c: &Container, netns: &Path) -> Result<(), EngineError> {
+        let mut eps = endpoints(c);
+        // The container's own network first: it is eth0 and holds the route.
+        let mut order: Vec<String> = eps.keys().cloned().collect();
+        order.sort_by_key(|name| *name != c.host_config.network_mode);
+        let nets = self.all_networks()?;
+        let mut first = true;
+        for (i, name) in order.iter().enumerate() {
+            let ep = eps.get_mut(name).expect("listed");
+            let Some(n) = nets.iter().find(|n| n.id == ep.network_id) else {
+                return Err(EngineError::NoSuchNetwork(format!(
+                    "network {name} not found"
+                )));
+            };
+            if n.bridge().is_none() {
+                continue;
+            }
+            let route = first && !n.internal;
+            first = false;
+            self.plug(c, n, ep, netns, &format!("eth{i}"), route)?;
+        }
+        let mine: Vec<String> = eps.values().map(|e| e.ip_address.clone()).collect();
+        self.update(&c.id, |c| set_endpoints(c, &eps))?;
+        // docker's /etc/hosts names the container's own address.
+        if let Some(ip) = mine.iter().find(|ip| !ip.is_empty()) {
+            let path = Path::new(&c.hosts_path);
+            let hostname = &c.config.hostname;
+            let old = std::fs::read_to_string(path).unwrap_or_default();
+            let mut hosts: String = old
+                .lines()
+                .filter(|l| !l.ends_with(&format!("\t{hostname}")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            hosts.push_str(&format!("{ip}\t{hostname}\n"));
+            std::fs::write(path, hosts).map_err(|e| EngineError::io(path, e))?;
+        }
+        Ok(())
+    }
+
+    /// One endpoint: lease, veth, addresses, filled into `ep`.
+    fn plug(
+        &self,
+        c: &Container,
+        n: &Network,
+        ep: &mut Endpoint,
+        netns: &Path,
+        ifname: &str,
+        route: bool,
+    ) -> Result<(), EngineError> {
+        n.ensure_device()?;
+        let (subnet, gateway) = n.subnet().expect("a bridge network has a subnet");
+        let wanted = ep.ipam_config.as_ref().map(|i| i.ipv4_address.clone());
+        let address = self
+            .store
+            .db
+            .lease_address(&n.id, &c.id, |held| -> Result<String, EngineError> {
+                let held: Vec<Ipv4Addr> = held.iter().filter_map(|a| a.parse().ok()).collect();
+                match &wanted {
+                    Some(w) => {
+                        let ip: Ipv4Addr = w.parse().map_err(|_| {
+                            EngineError::invalid(format!("invalid IPv4 address: {w}"))
+                        })?;
+                        if held.contains(&ip) || ip == gateway {
+                            return Err(EngineError::Conflict(format!(
+                                "Address already in use: {ip} on network {}",
+                                n.name
+                            )));
+                        }
+                        Ok(ip.to_string())
+                    }
+                    None => subnet
+                        .next_free(gateway, &held)
+                        .map(|ip| ip.to_string())
+                        .ok_or_else(|| {
+                            EngineError::Conflict(format!(
+                                "no available IPv4 addresses on network {}: all of {subnet} are in use",
+                                n.name
+                            ))
+                        }),
+                }
+            })?;
+        let ip: Ipv4Addr = address.parse().expect("leased addresses are valid");
+        let endpoint_id = berth_store::random_hex(32);
+        let mac = c
+            .config
+            .mac_address
+            .clone()
+            .filter(|_| ifname == "eth0")
+            .unwrap_or_else(|| ipam::mac_for(ip));
+        let host_if = format!("veth{}", &endpoint_id[..7]);
+        let plugged = link::attach(
+            netns,
+            &link::Endpoint {
+                bridge: n.bridge().expect("a bridge network"),
+                host_if: &host_if,
+                ifname,
+                address: ip,
+                subnet,
+                mac: &mac,
+                default_route: route.then_some(gateway),
+            },
+        );
+        if let Err(e) = plugged {
+            let _ = self.store.db.release_addresses(&c.id, Some(&n.id));
+            return Err(net_error(e));
+        }
+        ep.endpoint_id = endpoint_id;
+        ep.ip_address = address;
+        ep.ip_prefix_len = subnet.prefix;
+        ep.gateway = gateway.to_string();
+        ep.mac_address = mac;
+        Ok(())
+    }
+
+    /// `network connect`: on a running container the interface appears at
+    /// once; a stopped one gets it when it starts.
+    pub fn connect_network(
+        &self,
+        network: &str,
+        container: &str,
+        ip: Option<&str>,
+        aliases: &[String],
+    ) -> Result<(), EngineError> {
+        let n = self.network(network)?;
+        let c = self.container(container)?;
+        let mode = &c.host_config.network_mode;
+        if mode == "host" || mode == "none" || mode.starts_with("container:") {
+            return Err(EngineError::Conflict(format!(
+                "container {} is on the {mode} network and cannot be connected to another",
+                c.short_name()
+            )));
+        }
+        let mut eps = endpoints(&c);
+        if eps.contains_key(&n.name) {
+            return Err(EngineError::Conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                c.short_name(),
+                n.name
+            )));
+        }
+        let (_, mut new) = self.initial_endpoints(&n.name, ip, aliases)?;
+        let mut ep = new.remove(&n.name).expect("made for this network");
+        if c.state.running {
+            let ifname = format!("eth{}", eps.len());
+            self.plug(&c, &n, &mut ep, &self.netns_path(&c.id), &ifname, false)?;
+        }
+        eps.insert(n.name.clone(), ep);
+        self.update(&c.id, |c| set_endpoints(c, &eps))?;
+        self.emit_network(&n, "connect", &[("container", c.id.clone())]);
+        Ok(())
+    }
+
+    /// `network disconnect`.
+    pub fn disconnect_network(&self, network: &str, container: &str) -> Result<(), EngineError> {
+        let n = self.network(network)?;
+        let c = self.container(container)?;
+        let mut eps = endpoints(&c);
+        let Some(ep) = eps.remove(&n.name) else {
+            return Err(EngineError::Conflict(format!(
+                "container {} is not connected to network {}",
+                c.short_name(),
+                n.name
+            )));
+        };
+        if !ep.endpoint_id.is_empty() {
+            // Deleting the host end takes the pair, and the container's interface.
+            link::delete(&format!("veth{}", &ep.endpoint_id[..7])).map_err(net_error)?;
+        }
+        self.store.db.release_addresses(&c.id, Some(&n.id))?;
+        self.update(&c.id, |c| {
+            set_endpoints(c, &eps);
+            if c.host_config.network_mode == n.name {
+                c.host_config.network_mode = eps.keys().next().cloned().unwrap_or("none".into());
+            }
+        })?;
+        self.emit_network(&n, "disconnect", &[("container", c.id.clone())]);
+        Ok(())
+    }
+
+    /// The embedded DNS server for a container on a user network; None on
+    /// the default bridge (which uses the host's resolvers, as docker's).
+    pub(crate) fn dns_server(
+        &self,
+        c: &Container,
+        netns: &Path,
+    ) -> Result<Option<berth_net::dns::DnsServer>, EngineError> {
+        let nets = self.all_networks()?;
+        let eps = endpoints(c);
+        let on_user_net = eps
+            .values()
+            .any(|e| nets.iter().any(|n| n.id == e.network_id && n.user_bridge()));
+        if !on_user_net {
+            return Ok(None);
+        }
+        let upstream = upstream_resolvers(&c.host_config.dns);
+        let db_path = self.root().join("berth.db");
+        let me = c.id.clone();
+        let db = std::sync::Mutex::new(None::<berth_store::Db>);
+        let lookup = Box::new(move |name: &str| {
+            let mut db = db.lock().ok()?;
+            if db.is_none() {
+                *db = berth_store::Db::open(&db_path).ok();
+            }
+            resolve(db.as_ref()?, &me, name)
+        });
+        berth_net::dns::DnsServer::start(netns, lookup, upstream)
+            .map(Some)
+            .map_err(net_error)
+    }
+}
+
+/// Clears the addresses from the record of a container that stopped (its
+/// leases are given back by [`Engine::release`], its veths went with its
+/// namespace); what was asked for (address, aliases) stays.
+pub(crate) fn forget_addresses(c: &mut Container) {
+    let mut eps = endpoints(c);
+    if eps.values().all(|e| e.ip_address.is_empty()) {
+        return;
+    }
+    for e in eps.values_mut() {
+        *e = Endpoint {
+            ipam_config: e.ipam_config.take(),
+            aliases: e.aliases.take(),
+            network_id: std::mem::take(&mut e.network_id),
+            ..Default::default()
+        };
+    }
+    set_endpoints(c, &eps);
+}
+
+/// The containers running on `n`, as `network inspect` shows them.
+fn attached(n: &Network, containers: &[Container]) -> BTreeMap<String, NetworkContainer> {
+    containers
+        .iter()
+        .filter(|c| c.state.running)
+        .filter_map(|c| {
+            let ep = endpoints(c)
+                .into_values()
+                .find(|e| e.network_id == n.id && !e.ip_address.is_empty())?;
+            Some((
+                c.id.clone(),
+                NetworkContainer {
+                    name: c.short_name().to_string(),
+                    endpoint_id: ep.endpoint_id,
+                    mac_address: ep.mac_address,
+                    ipv4_address: format!("{}/{}", ep.ip_address, ep.ip_prefix_len),
+                    ipv6_address: String::new(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What the embedded DNS answers for `name` asked by container `me`: the
+/// addresses of running containers on a user network `me` is on, found by
+/// name, short id, hostname or alias (also as `NAME.NETWORK`).
+fn resolve(db: &berth_store::Db, me: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+    let nets: Vec<Network> = db
+        .networks()
+        .ok()?
+        .iter()
+        .filter_map(|r| Network::from_row(r).ok())
+        .filter(Network::user_bridge)
+        .collect();
+    let containers: Vec<Container> = db
+        .containers()
+        .ok()?
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.record).ok())
+        .collect();
+    let mine: Vec<String> = containers
+        .iter()
+        .find(|c| c.id == me)
+        .map(|c| endpoints(c).into_values().map(|e| e.network_id).collect())?;
+    let mut found = Vec::new();
+    for c in containers.iter().filter(|c| c.state.running) {
+        for (net_name, ep) in endpoints(c) {
+            if !mine.contains(&ep.network_id)
+                || !nets.iter().any(|n| n.id == ep.network_id)
+                || ep.ip_address.is_empty()
+            {
+                continue;
+            }
+            let mut names = vec![
+                c.short_name().to_lowercase(),
+                c.short_id().to_string(),
+                c.config.hostname.to_lowercase(),
+            ];
+            names.extend(ep.aliases.iter().flatten().map(|a| a.to_lowercase()));
+            let hit = names
+                .iter()
+                .any(|n| name == n || name == format!("{n}.{}", net_name.to_lowercase()));
+            if hit {
+                if let Ok(ip) = ep.ip_address.parse() {
+                    found.push(ip);
+                }
+            }
+        }
+    }
+    (!found.is_empty()).then_some(found)
+}
+
+/// Where the embedded DNS sends other questions: `--dns` servers, or the
+/// host's (which it reaches from the host's namespace, loopback ones too).
+fn upstream_resolvers(dns: &[String]) -> Vec<SocketAddr> {
+    let host;
+    let servers: Vec<&str> = if dns.is_empty() {
+        host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        host.lines()
+            .filter_map(|l| l.strip_prefix("nameserver"))
+            .map(str::trim)
+            .collect()
+    } else {
+        dns.iter().map(String::as_str).collect()
+    };
+    servers
+        .iter()
+        .filter_map(|s| s.parse::<std::net::IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+/// `KEY=VALUE` flags as a map (a bare key maps to "").
+fn key_values(items: &[String]) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}

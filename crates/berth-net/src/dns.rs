@@ -1,0 +1,253 @@
+//! The embedded DNS server of user networks, as docker's: it listens on
+//! 127.0.0.11:53 inside a container's namespace, answers the names of the
+//! containers it shares a network with, and forwards other questions to the
+//! host's resolvers from the host's namespace (so a resolver on the host's
+//! loopback still answers).
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::NetError;
+
+/// Answers a name (lowercase, no trailing dot): Some addresses when it is a
+/// container's, None to forward the question.
+pub type Lookup = Box<dyn Fn(&str) -> Option<Vec<Ipv4Addr>> + Send>;
+
+/// A running server; it stops when dropped.
+pub struct DnsServer {
+    stop: Arc<AtomicBool>,
+}
+
+/// Where the server listens inside the container.
+pub const ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+
+impl DnsServer {
+    /// Binds 127.0.0.11:53 in the namespace at `netns` and serves from a thread.
+    pub fn start(
+        netns: &Path,
+        lookup: Lookup,
+        upstream: Vec<SocketAddr>,
+    ) -> Result<DnsServer, NetError> {
+        let ns = std::fs::File::open(netns)
+            .map_err(|e| NetError(format!("{}: {e}", netns.display())))?;
+        // A socket keeps the namespace it was made in: a short-lived thread
+        // enters the container's to bind it.
+        let socket = std::thread::spawn(move || {
+            // SAFETY: setns on an open namespace file, for this thread only.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            UdpSocket::bind((ADDRESS, 53))
+        })
+        .join()
+        .map_err(|_| NetError("dns: thread panicked".into()))?
+        .map_err(|e| NetError(format!("embedded DNS server on {ADDRESS}:53: {e}")))?;
+        let _ = socket.set_read_timeout(Some(Duration::from_secs(1)));
+        let (socket, stop) = (Arc::new(socket), Arc::new(AtomicBool::new(false)));
+        let (s, st) = (socket.clone(), stop.clone());
+        let upstream = Arc::new(upstream);
+        std::thread::spawn(move || serve(&s, &st, &lookup, &upstream));
+        Ok(DnsServer { stop })
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        // The serving thread sees it within its read timeout. (Not shutdown(2):
+        // a UDP receive it wakes returns no address, which std asserts on.)
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(socket: &UdpSocket, stop: &AtomicBool, lookup: &Lookup, upstream: &Arc<Vec<SocketAddr>>) {
+    let mut buf = [0u8; 1500];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, client)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let query = &buf[..n];
+        let Some(q) = Question::parse(query) else {
+            continue;
+        };
+        match lookup(&q.name) {
+            Some(ips) => {
+                let _ = socket.send_to(&q.answer(query, &ips), client);
+            }
+            None => {
+                let (socket, query, upstream) =
+                    (socket.try_clone(), query.to_vec(), upstream.clone());
+                std::thread::spawn(move || {
+                    let Ok(socket) = socket else { return };
+                    let reply = forward(&query, &upstream).unwrap_or_else(|| {
+                        Question::parse(&query).map_or_else(Vec::new, |q| q.fail(&query))
+                    });
+                    if !reply.is_empty() {
+                        let _ = socket.send_to(&reply, client);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Asks each upstream resolver in turn; None when none answered.
+fn forward(query: &[u8], upstream: &[SocketAddr]) -> Option<Vec<u8>> {
+    for server in upstream {
+        let bind: SocketAddr = if server.is_ipv4() {
+            "0.0.0.0:0".parse().ok()?
+        } else {
+            "[::]:0".parse().ok()?
+        };
+        let Ok(s) = UdpSocket::bind(bind) else {
+            continue;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.send_to(query, server).is_err() {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        if let Ok((n, _)) = s.recv_from(&mut buf) {
+            if n >= 2 && buf[..2] == query[..2] {
+                return Some(buf[..n].to_vec());
+            }
+        }
+    }
+    None
+}
+
+/// The one question of a standard query.
+struct Question {
+    name: String,
+    qtype: u16,
+    /// Where the question section ends in the query.
+    end: usize,
+}
+
+const TYPE_A: u16 = 1;
+const TYPE_ANY: u16 = 255;
+
+impl Question {
+    fn parse(m: &[u8]) -> Option<Question> {
+        if m.len() < 12 || m[2] & 0x80 != 0 || (m[2] >> 3) & 0xf != 0 {
+            return None; // a response, or not a standard query
+        }
+        if u16::from_be_bytes([m[4], m[5]]) != 1 {
+            return None;
+        }
+        let (mut i, mut labels) = (12, Vec::new());
+        loop {
+            let len = *m.get(i)? as usize;
+            i += 1;
+            if len == 0 {
+                break;
+            }
+            if len > 63 {
+                return None; // compression has no place in a question
+            }
+            labels.push(String::from_utf8_lossy(m.get(i..i + len)?).to_lowercase());
+            i += len;
+        }
+        let qtype = u16::from_be_bytes([*m.get(i)?, *m.get(i + 1)?]);
+        m.get(i + 3)?;
+        Some(Question {
+            name: labels.join("."),
+            qtype,
+            end: i + 4,
+        })
+    }
+
+    /// A response with the header, the question, and `rcode`.
+    fn header(&self, query: &[u8], answers: u16, rcode: u8) -> Vec<u8> {
+        let mut r = Vec::with_capacity(self.end + 16 * answers as usize);
+        r.extend_from_slice(&query[..2]);
+        // QR, AA, RD copied, RA; then the response code.
+        r.push(0x84 | (query[2] & 0x01));
+        r.push(0x80 | rcode);
+        r.extend_from_slice(&[0, 1]);
+        r.extend_from_slice(&answers.to_be_bytes());
+        r.extend_from_slice(&[0, 0, 0, 0]);
+        r.extend_from_slice(&query[12..self.end]);
+        r
+    }
+
+    /// The addresses of a known name: A records for an A (or ANY) question,
+    /// an empty answer for other types (the name exists, has no such record).
+    fn answer(&self, query: &[u8], ips: &[Ipv4Addr]) -> Vec<u8> {
+        let ips = if self.qtype == TYPE_A || self.qtype == TYPE_ANY {
+            ips
+        } else {
+            &[]
+        };
+        let mut r = self.header(query, ips.len() as u16, 0);
+        for ip in ips {
+            // A pointer to the question's name, type A, class IN, TTL 600.
+            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 2, 0x58, 0, 4]);
+            r.extend_from_slice(&ip.octets());
+        }
+        r
+    }
+
+    /// SERVFAIL: nobody could answer.
+    fn fail(&self, query: &[u8]) -> Vec<u8> {
+        self.header(query, 0, 2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &str, qtype: u16) -> Vec<u8> {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in name.split('.') {
+            q.push(label.len() as u8);
+            q.extend_from_slice(label.as_bytes());
+        }
+        q.push(0);
+        q.extend_from_slice(&qtype.to_be_bytes());
+        q.extend_from_slice(&[0, 1]);
+        q
+    }
+
+    #[test]
+    fn answers_a_questions_with_every_address() {
+        let q = query("Web.example", TYPE_A);
+        let parsed = Question::parse(&q).unwrap();
+        assert_eq!(parsed.name, "web.example");
+        let r = parsed.answer(
+            &q,
+            &[Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
+        );
+        assert_eq!(&r[..2], &[0x12, 0x34], "the id is kept");
+        assert_eq!(r[3] & 0x0f, 0, "NOERROR");
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 2);
+        assert_eq!(&r[r.len() - 4..], &[10, 0, 0, 3]);
+    }
+
+    #[test]
+    fn other_types_get_an_empty_answer_and_junk_is_ignored() {
+        let q = query("web", 28);
+        let r = Question::parse(&q)
+            .unwrap()
+            .answer(&q, &[Ipv4Addr::LOCALHOST]);
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 0);
+        assert!(Question::parse(&[1, 2, 3]).is_none());
+        let mut response = query("web", 1);
+        response[2] |= 0x80;
+        assert!(Question::parse(&response).is_none());
+        let mut truncated = query("web", 1);
+        truncated.truncate(15);
+        assert!(Question::parse(&truncated).is_none());
+    }
+
+    #[test]
+    fn failures_are_servfail() {
+        let q = query("nowhere", TYPE_A);
+        let r = Question::parse(&q).unwrap().fail(&q);
+        assert_eq!(r[3] & 0x0f, 2);
+    }
+}

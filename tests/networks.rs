@@ -1,0 +1,369 @@
+//! Networks end to end: the default bridge (addresses, routes, /etc/hosts,
+//! reachability), user networks (names through the embedded DNS, aliases,
+//! static addresses, isolation, connect and disconnect), and every bad input.
+//! Each test has a bridge and an address range of its own (see
+//! common::Env), taken off the host when it ends; traffic goes only to
+//! containers the test started.
+
+mod common;
+
+use std::path::Path;
+
+use common::{http_get, Env};
+
+const WEB: &str =
+    "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
+
+/// `wget` from a new container on `flags`' network, tried for a few seconds.
+fn fetch_from(env: &Env, flags: &[&str], url: &str) -> String {
+    let script = format!(
+        "for i in $(seq 50); do timeout 3 wget -q -O - {url} && exit 0; sleep 0.1; done; exit 1"
+    );
+    env.sh(flags, &script).ok()
+}
+
+fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+#[test]
+fn default_bridge_gives_each_container_an_address() {
+    let env = Env::with_busybox();
+    let out = env.berth(&["network", "ls"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("NETWORK ID     NAME      DRIVER    SCOPE"),
+        "{out}"
+    );
+    for (name, driver) in [("bridge", "bridge"), ("host", "host"), ("none", "null")] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()[1..] == [name, driver, "local"]),
+            "{name} missing: {out}"
+        );
+    }
+    assert!(
+        link_exists(&env.bridge),
+        "the default bridge device is made"
+    );
+    let subnet = env
+        .berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "bridge",
+        ])
+        .ok();
+    assert!(
+        subnet.starts_with("10.213."),
+        "from the test's pool: {subnet}"
+    );
+
+    // Eight containers started at once: eight different addresses.
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            let name = format!("web{i}");
+            let mut cmd = env.cmd(&["run", "-d", "--name", &name, "busybox", "sh", "-c", WEB]);
+            cmd.stdout(std::process::Stdio::null());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for mut r in runs {
+        assert!(r.wait().unwrap().success());
+    }
+    let mut ips: Vec<String> = (0..8)
+        .map(|i| env.inspect(&format!("web{i}"), "{{.NetworkSettings.IPAddress}}"))
+        .collect();
+    let gateway = env.inspect("web0", "{{.NetworkSettings.Gateway}}");
+    assert!(ips.iter().all(|ip| ip.starts_with("10.213.")), "{ips:?}");
+    ips.sort();
+    ips.dedup();
+    assert_eq!(
+        ips.len(),
+        8,
+        "an address is never handed out twice: {ips:?}"
+    );
+
+    // The host reaches a container's address; containers reach each other.
+    let ip0 = env.inspect("web0", "{{.NetworkSettings.IPAddress}}");
+    let id0 = env.inspect("web0", "{{.Config.Hostname}}");
+    assert_eq!(http_get(&ip0, 80), format!("hello-from-{id0}\n"));
+    assert_eq!(
+        fetch_from(&env, &[], &format!("http://{ip0}/")),
+        format!("hello-from-{id0}\n")
+    );
+    let inside = env
+        .sh(
+            &[],
+            "ip route; grep $(hostname) /etc/hosts; cat /sys/class/net/eth0/address",
+        )
+        .ok();
+    assert!(
+        inside.contains(&format!("default via {gateway} dev eth0")),
+        "{inside}"
+    );
+    assert!(
+        inside.contains("02:42:0a:d5:"),
+        "docker's MAC from the address: {inside}"
+    );
+    let inspected = env
+        .berth(&["network", "inspect", "-f", "{{len .Containers}}", "bridge"])
+        .ok();
+    assert_eq!(inspected.trim(), "8");
+
+    // A stopped container gives its address back; a restart takes one again.
+    env.berth(&["stop", "-t", "1", "web0"]).ok();
+    assert_eq!(env.inspect("web0", "{{.NetworkSettings.IPAddress}}"), "");
+    env.berth(&["start", "web0"]).ok();
+    assert!(env
+        .inspect("web0", "{{.NetworkSettings.IPAddress}}")
+        .starts_with("10.213."));
+
+    // --mac-address, and --network none keeping only loopback.
+    let mac = env
+        .sh(
+            &["--mac-address", "92:d0:c6:0a:29:33"],
+            "cat /sys/class/net/eth0/address",
+        )
+        .ok();
+    assert_eq!(mac, "92:d0:c6:0a:29:33\n");
+    let none = env.sh(&["--network", "none"], "ls /sys/class/net").ok();
+    assert_eq!(none, "lo\n");
+    env.check_clean();
+}
+
+#[test]
+fn user_networks_resolve_names_and_stay_apart() {
+    let env = Env::with_busybox();
+    let id = env
+        .berth(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.214.7.0/24",
+            "--gateway",
+            "10.214.7.254",
+            "--label",
+            "team=web",
+            "app",
+        ])
+        .ok();
+    assert_eq!(id.trim().len(), 64);
+    let bridge = format!("br-{}", &id.trim()[..12]);
+    assert!(link_exists(&bridge));
+    env.berth(&["network", "create", "other"]).ok();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "app",
+        "--network-alias",
+        "www",
+        "--ip",
+        "10.214.7.50",
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    assert_eq!(
+        env.inspect(
+            "web",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}"
+        ),
+        "10.214.7.50 10.214.7.254"
+    );
+    let hostname = env.inspect("web", "{{.Config.Hostname}}");
+    let hello = format!("hello-from-{hostname}\n");
+
+    // By name, alias and NAME.NETWORK, through the resolver at 127.0.0.11.
+    for url in ["http://web/", "http://www/", "http://web.app/"] {
+        assert_eq!(fetch_from(&env, &["--network", "app"], url), hello, "{url}");
+    }
+    let resolv = env.sh(&["--network", "app"], "cat /etc/resolv.conf").ok();
+    assert!(resolv.starts_with("nameserver 127.0.0.11\n"), "{resolv}");
+    assert!(resolv.contains("options ndots:0"), "{resolv}");
+
+    // Another network reaches neither the address nor the name.
+    let blocked = env.sh(
+        &["--network", "other"],
+        "timeout 3 wget -q -O - http://10.214.7.50/ && echo reached",
+    );
+    assert!(!blocked.stdout.contains("reached"), "networks are isolated");
+
+    // connect and disconnect a running container.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "other",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    env.berth(&["network", "connect", "--alias", "c2", "app", "client"])
+        .ok();
+    let via = env
+        .berth(&[
+            "exec",
+            "client",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://10.214.7.50/",
+        ])
+        .ok();
+    assert_eq!(via, hello);
+    let both = env.inspect(
+        "client",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+    );
+    let mut both: Vec<&str> = both.split_whitespace().collect();
+    both.sort();
+    assert_eq!(both, ["app", "other"]);
+    env.berth(&["network", "connect", "app", "client"])
+        .fails(1, "already exists in network app");
+    env.berth(&["network", "disconnect", "app", "client"]).ok();
+    let ifaces = env.berth(&["exec", "client", "ls", "/sys/class/net"]).ok();
+    assert_eq!(ifaces, "eth0\nlo\n");
+    env.berth(&["network", "disconnect", "app", "client"])
+        .fails(1, "is not connected to network app");
+
+    // In use: refused; removed with its last container: device and rules gone.
+    env.berth(&["network", "rm", "app"])
+        .fails(1, "has active endpoints");
+    let ls = env
+        .berth(&[
+            "network",
+            "ls",
+            "--filter",
+            "label=team=web",
+            "--format",
+            "{{.Name}}",
+        ])
+        .ok();
+    assert_eq!(ls, "app\n");
+    env.berth(&["rm", "-f", "web", "client"]).ok();
+    env.berth(&["network", "rm", "app"]).ok();
+    assert!(!link_exists(&bridge), "the bridge goes with the network");
+    let rules = std::process::Command::new("iptables")
+        .args(["-S", "BERTH-FORWARD"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&rules.stdout).contains(&bridge));
+    let pruned = env.berth(&["network", "prune", "-f"]).ok();
+    assert_eq!(pruned, "Deleted Networks:\nother\n\n");
+    env.check_clean();
+}
+
+#[test]
+fn network_bad_inputs() {
+    let env = Env::with_busybox();
+    env.berth(&["network", "create", "--subnet", "10.215.1.0/24", "taken"])
+        .ok();
+    let before = env.berth(&["network", "ls", "-q"]).ok();
+    env.berth(&["network", "create", "bad/name"])
+        .fails(1, "invalid network name");
+    env.berth(&["network", "create", "taken"])
+        .fails(1, "network with name taken already exists");
+    env.berth(&["network", "create", "--subnet", "10.215.1.5/24", "n1"])
+        .fails(1, "it should be 10.215.1.0/24");
+    env.berth(&["network", "create", "--subnet", "10.215.0.0/16", "n2"])
+        .fails(1, "Pool overlaps with other one on this address space");
+    env.berth(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.216.0.0/24",
+        "--gateway",
+        "10.9.9.9",
+        "n3",
+    ])
+    .fails(1, "not a host address of subnet 10.216.0.0/24");
+    env.berth(&["network", "create", "--gateway", "10.9.9.9", "n4"])
+        .fails(1, "a gateway needs a subnet");
+    env.berth(&["network", "create", "-d", "overlay", "n5"])
+        .fails(1, "plugin \"overlay\" not found");
+    assert_eq!(
+        env.berth(&["network", "ls", "-q"]).ok(),
+        before,
+        "nothing made"
+    );
+
+    env.berth(&["network", "rm", "bridge"])
+        .fails(1, "bridge is a pre-defined network and cannot be removed");
+    env.berth(&["network", "rm", "nosuch"])
+        .fails(1, "No such network: nosuch");
+    env.berth(&["network", "rm", "-f", "nosuch"]).ok();
+    env.berth(&["network", "inspect", "nosuch"])
+        .fails(1, "No such network: nosuch");
+    env.berth(&["network", "connect", "nosuch", "nobody"])
+        .fails(1, "No such network: nosuch");
+
+    env.berth(&["run", "--network", "nosuch", "busybox", "true"])
+        .fails(125, "network nosuch not found");
+    env.berth(&["run", "--ip", "10.1.1.1", "busybox", "true"])
+        .fails(
+            125,
+            "user specified IP address is supported on user defined networks only",
+        );
+    env.berth(&["run", "--network-alias", "x", "busybox", "true"])
+        .fails(
+            125,
+            "network-scoped alias is supported only for containers in user defined networks",
+        );
+    env.berth(&[
+        "run",
+        "--network",
+        "taken",
+        "--ip",
+        "10.99.0.1",
+        "busybox",
+        "true",
+    ])
+    .fails(
+        125,
+        "no configured subnet or ip-range contain the IP address 10.99.0.1",
+    );
+    env.berth(&["run", "--mac-address", "zz:00", "busybox", "true"])
+        .fails(125, "zz:00 is not a valid mac address");
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "--network",
+        "taken",
+        "--ip",
+        "10.215.1.9",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    env.berth(&[
+        "run",
+        "--name",
+        "second",
+        "--network",
+        "taken",
+        "--ip",
+        "10.215.1.9",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "Address already in use");
+    env.berth(&["rm", "-f", "first", "second"]).ok();
+    env.berth(&["--default-address-pool", "base=10.0.0.0/8", "network", "ls"])
+        .fails(125, "expected base=CIDR,size=N");
+    env.check_clean();
+}
