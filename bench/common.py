@@ -1,6 +1,7 @@
 """Shared helpers for the whole-process benchmarks in bench/: building the
 release binary, a private berth root, the busybox image, timing, docker."""
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -65,13 +66,30 @@ class Workspace:
         self.berth = berth_binary()
         self.dir = tempfile.mkdtemp(prefix="berth-bench-")
         self.tar = busybox_tar(self.dir)
-        self.base = [self.berth, "--root", os.path.join(self.dir, "root"), "--state-dir", os.path.join(self.dir, "state")]
+        # A default bridge of its own, taken off the host on exit.
+        self.bridge = f"bb-{os.getpid()}"[:15]
+        self.base = [self.berth, "--root", os.path.join(self.dir, "root"), "--state-dir", os.path.join(self.dir, "state"),
+                     "--bridge", self.bridge]
         subprocess.run(self.base + ["import", self.tar, "busybox"], check=True, stdout=subprocess.DEVNULL)
         return self
 
     def __exit__(self, *exc):
+        ids = subprocess.run(self.base + ["ps", "-aq"], capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(self.base + ["rm", "-f"] + ids, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        remove_bridge(self.bridge)
         subprocess.run(["sh", "-c", f"grep -o ' {self.dir}[^ ]*' /proc/self/mounts | xargs -r -n1 umount -l"], stderr=subprocess.DEVNULL)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def remove_bridge(name):
+    """Deletes a bridge and every berth iptables rule that names it."""
+    for table, chain in [("filter", "BERTH-FORWARD"), ("filter", "BERTH-ISOLATION"), ("nat", "BERTH-POSTROUTING")]:
+        rules = subprocess.run(["iptables", "-t", table, "-S", chain], capture_output=True, text=True).stdout
+        for line in rules.splitlines():
+            if line.startswith("-A ") and name in line.split():
+                subprocess.run(["iptables", "-t", table, "-D"] + shlex.split(line)[1:], stderr=subprocess.DEVNULL)
+    subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
 
 
 def machine():
@@ -113,6 +131,10 @@ class LocalRegistry:
         sys.exit("docker-registry did not start")
 
     def __exit__(self, *exc):
+        ids = subprocess.run(self.base + ["ps", "-aq"], capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(self.base + ["rm", "-f"] + ids, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        remove_bridge(self.bridge)
         self.proc.kill()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)

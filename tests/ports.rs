@@ -296,3 +296,78 @@ fn udp_ports_are_relayed() {
     }
     env.berth(&["rm", "-f", "echo"]).ok();
 }
+
+/// berth's DNAT rules (nat table) that send host port `port` somewhere.
+fn dnat_rules(port: u16) -> Vec<String> {
+    let out = std::process::Command::new("iptables")
+        .args(["-w", "5", "-t", "nat", "-S", "BERTH-DNAT"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("--dport {port} ")))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_kernel_forwards_published_ports_and_crashes_leave_no_rules() {
+    let env = Env::with_busybox();
+    let port = free_port();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--hostname",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    let ip = env.inspect("web", "{{.NetworkSettings.IPAddress}}");
+    let rules = dnat_rules(port);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert!(
+        rules[0].contains(&format!("--to-destination {ip}:80")),
+        "{rules:?}"
+    );
+    assert_eq!(get(port), "hello-from-web\n");
+
+    // The process holding the rules dies without cleaning up (SIGKILL, as a
+    // crash): the next container that publishes removes what it left.
+    let owner: i32 = rules[0]
+        .split("berth:")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the rule names its owner");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(owner), nix::sys::signal::SIGKILL).unwrap();
+    common::wait_until("the owner to die", || {
+        !std::path::Path::new(&format!("/proc/{owner}")).exists()
+    });
+    assert_eq!(dnat_rules(port).len(), 1, "a crash leaves its rule");
+    env.berth(&["rm", "-f", "web"]).ok();
+    let other = free_port();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "next",
+        "-p",
+        &format!("127.0.0.1:{other}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    assert!(dnat_rules(port).is_empty(), "the stale rule is gone");
+    assert_eq!(dnat_rules(other).len(), 1);
+    env.berth(&["rm", "-f", "next"]).ok();
+    assert!(dnat_rules(other).is_empty(), "rules go with the container");
+}

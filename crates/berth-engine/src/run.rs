@@ -162,6 +162,29 @@ impl Engine {
         Ok(Some(f))
     }
 
+    /// Kernel (DNAT) rules for published ports, to the container's address
+    /// on its first bridge network; None where it has none, or the rules
+    /// could not be made (the forwarder then carries everything).
+    fn kernel_forward(
+        &self,
+        id: &str,
+        ports: &[berth_net::PortSpec],
+    ) -> Option<berth_net::firewall::PortRules> {
+        let c = self.container(id).ok()?;
+        let (name, ep) = crate::networks::endpoints(&c)
+            .into_iter()
+            .find(|(_, e)| !e.ip_address.is_empty())?;
+        let network = self.network(&name).ok()?;
+        let ip = ep.ip_address.parse().ok()?;
+        match berth_net::firewall::publish(network.bridge()?, ip, ports) {
+            Ok(rules) => Some(rules),
+            Err(e) => {
+                tracing::warn!("published ports stay in userland: {e}");
+                None
+            }
+        }
+    }
+
     fn container_image_config(
         &self,
         c: &Container,
@@ -324,6 +347,11 @@ impl Engine {
             Err(e) => return Err(self.failed_start(&c, e)),
         };
         let ports = forwarder.as_ref().map(|f| ports_json(&f.bound()));
+        // The kernel carries what it can; the forwarder keeps the ports
+        // bound, and serves what the kernel rules do not cover (IPv6).
+        let kernel_ports = forwarder
+            .as_ref()
+            .and_then(|f| self.kernel_forward(&c.id, &f.bound()));
         // The embedded DNS server of user networks, ready before the command runs.
         let own_netns = spec
             .netns
@@ -389,6 +417,7 @@ impl Engine {
         // lost (exit 137) and start the container again, under our cleanup.
         let code = rt::wait_exited(pid)?;
         drop(health);
+        drop(kernel_ports);
         drop(forwarder);
         drop(dns);
         running.finish();

@@ -9,15 +9,25 @@
 //!   another goes through BERTH-ISOLATION, which drops it.
 //! - BERTH-POSTROUTING (nat): containers' traffic leaving the host is
 //!   masqueraded.
+//! - BERTH-DNAT (nat, from PREROUTING and OUTPUT for local addresses): a
+//!   published port goes to the container's address in the kernel, for
+//!   other hosts and the host itself, 127.0.0.1 included (the bridge gets
+//!   route_localnet, and loopback sources are masqueraded onto it).
+//!   Each rule is commented with the pid of the process that holds the
+//!   container, so rules a crash left behind are known and removed.
 
-use std::process::Command;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
 
 use crate::ipam::Subnet;
+use crate::publish::PortSpec;
 use crate::NetError;
 
 const FORWARD: &str = "BERTH-FORWARD";
 const ISOLATION: &str = "BERTH-ISOLATION";
 const POSTROUTING: &str = "BERTH-POSTROUTING";
+const DNAT: &str = "BERTH-DNAT";
 
 /// One rule: table, chain, and the match and target.
 type Rule = (&'static str, &'static str, Vec<String>);
@@ -60,6 +70,12 @@ fn rules(bridge: &str, subnet: Subnet, internal: bool) -> Vec<Rule> {
             args(&format!("-s {subnet} ! -o {b} -j MASQUERADE")),
         ));
     }
+    // Published ports reached from the host's loopback.
+    r.push((
+        "nat",
+        POSTROUTING,
+        args(&format!("-s 127.0.0.0/8 -o {b} -j MASQUERADE")),
+    ));
     r
 }
 
@@ -84,16 +100,18 @@ fn iptables(table: &str, op: &str, chain: &str, rule: &[String]) -> Result<bool,
 
 /// Makes berth's chains and the jumps to them, once.
 fn ensure_chains() -> Result<(), NetError> {
-    for (table, chain, from) in [
-        ("filter", FORWARD, "FORWARD"),
-        ("filter", ISOLATION, ""),
-        ("nat", POSTROUTING, "POSTROUTING"),
+    for (table, chain, from, only) in [
+        ("filter", FORWARD, "FORWARD", ""),
+        ("filter", ISOLATION, "", ""),
+        ("nat", POSTROUTING, "POSTROUTING", ""),
+        ("nat", DNAT, "PREROUTING", "-m addrtype --dst-type LOCAL"),
+        ("nat", DNAT, "OUTPUT", "-m addrtype --dst-type LOCAL"),
     ] {
         iptables(table, "-N", chain, &[])?;
         if from.is_empty() {
             continue;
         }
-        let jump = args(&format!("-j {chain}"));
+        let jump = args(&format!("{only} -j {chain}"));
         if !iptables(table, "-C", from, &jump)? {
             let mut first = vec!["1".to_string()];
             first.extend(jump);
@@ -107,6 +125,9 @@ fn ensure_chains() -> Result<(), NetError> {
 /// Callers hold [`crate::HostLock`], so two berths do not interleave.
 pub fn install(bridge: &str, subnet: Subnet, internal: bool) -> Result<(), NetError> {
     ensure_chains()?;
+    // Packets from 127.0.0.1 may leave through the bridge (to a published port).
+    let localnet = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    std::fs::write(&localnet, "1").map_err(|e| NetError(format!("{localnet}: {e}")))?;
     for (table, chain, rule) in rules(bridge, subnet, internal) {
         if !iptables(table, "-C", chain, &rule)? {
             // Isolation and drops go before the accepts that follow them.
@@ -141,4 +162,132 @@ pub fn installed(bridge: &str, subnet: Subnet, internal: bool) -> bool {
     rules(bridge, subnet, internal)
         .iter()
         .all(|(table, chain, rule)| iptables(table, "-C", chain, rule).unwrap_or(false))
+}
+
+/// The kernel rules of one container's published ports, removed when dropped.
+pub struct PortRules {
+    rules: Vec<Rule>,
+}
+
+/// Forwards `ports` to `container_ip` on `bridge` in the kernel. Ports on an
+/// IPv6 host address are left to the userland forwarder. Rules that a dead
+/// process left behind are removed first.
+pub fn publish(
+    bridge: &str,
+    container_ip: Ipv4Addr,
+    ports: &[PortSpec],
+) -> Result<PortRules, NetError> {
+    remove_stale();
+    // A bridge made by an older berth, or rules flushed by hand: loopback
+    // traffic must be able to reach the bridge, and come back.
+    let localnet = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    if std::fs::read_to_string(&localnet).is_ok_and(|v| v.trim() != "1") {
+        std::fs::write(&localnet, "1").map_err(|e| NetError(format!("{localnet}: {e}")))?;
+    }
+    let masquerade = args(&format!("-s 127.0.0.0/8 -o {bridge} -j MASQUERADE"));
+    if !iptables("nat", "-C", POSTROUTING, &masquerade)? {
+        ensure_chains()?;
+        iptables("nat", "-A", POSTROUTING, &masquerade)?;
+    }
+    let owner = format!("berth:{}", std::process::id());
+    let mut rules = Vec::new();
+    for p in ports.iter().filter(|p| !p.host_ip.contains(':')) {
+        let dest = match p.host_ip.as_str() {
+            "" | "0.0.0.0" => String::new(),
+            ip => format!("-d {ip}/32 "),
+        };
+        let (proto, hp, cp) = (&p.proto, p.host_port, p.container_port);
+        rules.push((
+            "nat",
+            DNAT,
+            args(&format!(
+                "{dest}! -i {bridge} -p {proto} -m {proto} --dport {hp} -m comment --comment {owner} -j DNAT --to-destination {container_ip}:{cp}"
+            )),
+        ));
+        rules.push((
+            "filter",
+            FORWARD,
+            args(&format!(
+                "-d {container_ip}/32 ! -i {bridge} -o {bridge} -p {proto} -m {proto} --dport {cp} -m comment --comment {owner} -j ACCEPT"
+            )),
+        ));
+    }
+    if rules.is_empty() {
+        return Ok(PortRules { rules });
+    }
+    if restore("-A", &rules).is_err() {
+        // Chains from an older berth, or removed by hand: make them, once more.
+        ensure_chains()?;
+        restore("-A", &rules)?;
+    }
+    Ok(PortRules { rules })
+}
+
+impl Drop for PortRules {
+    fn drop(&mut self) {
+        if !self.rules.is_empty() {
+            let _ = restore("-D", &self.rules);
+        }
+    }
+}
+
+/// Adds (`-A`) or deletes (`-D`) rules in one `iptables-restore --noflush`.
+fn restore(op: &str, rules: &[Rule]) -> Result<(), NetError> {
+    let mut script = String::new();
+    for table in ["nat", "filter"] {
+        script.push_str(&format!("*{table}\n"));
+        for (_, chain, rule) in rules.iter().filter(|(t, _, _)| *t == table) {
+            script.push_str(&format!("{op} {chain} {}\n", rule.join(" ")));
+        }
+        script.push_str("COMMIT\n");
+    }
+    let mut child = Command::new("iptables-restore")
+        .args(["--noflush", "-w", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| NetError(format!("running iptables-restore (install iptables): {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let _ = stdin.write_all(script.as_bytes());
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .map_err(|e| NetError(format!("iptables-restore: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(NetError(format!(
+            "iptables-restore: {}",
+            err.lines().next().unwrap_or("failed").trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Deletes port rules whose owning process is gone (a crash, a SIGKILL).
+fn remove_stale() {
+    let mut stale: Vec<Rule> = Vec::new();
+    for (table, chain) in [("nat", DNAT), ("filter", FORWARD)] {
+        let Ok(out) = Command::new("iptables")
+            .args(["-w", "5", "-t", table, "-S", chain])
+            .output()
+        else {
+            return;
+        };
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some(rule) = line.strip_prefix(&format!("-A {chain} ")) else {
+                continue;
+            };
+            let owner = rule
+                .split_whitespace()
+                .find_map(|w| w.trim_matches('"').strip_prefix("berth:"))
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if owner.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+                stale.push((table, chain, args(rule)));
+            }
+        }
+    }
+    if !stale.is_empty() {
+        let _ = restore("-D", &stale);
+    }
 }
