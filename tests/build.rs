@@ -947,3 +947,48 @@ fn a_fully_cached_rebuild_gives_the_same_image() {
         ""
     );
 }
+
+#[test]
+fn run_steps_get_the_default_bridge_unless_told_otherwise() {
+    let env = Env::with_busybox();
+    let dir = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN ip route > /route && ls /sys/class/net > /nets\nRUN --network=none ls /sys/class/net > /none\n",
+        )],
+    );
+    build(&env, &dir, &["-t", "netcheck"]).ok();
+    let gateway = env
+        .berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+            "bridge",
+        ])
+        .ok();
+    let out = env
+        .berth(&["run", "--rm", "netcheck", "cat", "/route", "/nets", "/none"])
+        .ok();
+    assert!(
+        out.contains(&format!("default via {} dev eth0", gateway.trim())),
+        "{out}"
+    );
+    assert!(out.ends_with("eth0\nlo\nlo\n"), "{out}");
+    // The steps gave their addresses back.
+    let db = berth_store::Db::open(&env.root().join("berth.db")).unwrap();
+    let bridge = env
+        .berth(&["network", "inspect", "-f", "{{.Id}}", "bridge"])
+        .ok();
+    let held = db
+        .lease_address(
+            bridge.trim(),
+            "probe",
+            |held| -> Result<String, berth_store::StoreError> { Ok(format!("{}", held.len())) },
+        )
+        .unwrap();
+    assert_eq!(held, "0", "no lease is left behind");
+    env.check_clean();
+}

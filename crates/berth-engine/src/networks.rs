@@ -601,7 +601,8 @@ impl Engine {
             }
             let route = first && !n.internal;
             first = false;
-            self.plug(c, n, ep, netns, &format!("eth{i}"), route)?;
+            let mac = c.config.mac_address.as_deref();
+            self.plug(&c.id, mac, n, ep, netns, &format!("eth{i}"), route)?;
         }
         let mine: Vec<String> = eps.values().map(|e| e.ip_address.clone()).collect();
         self.update(&c.id, |c| set_endpoints(c, &eps))?;
@@ -621,10 +622,13 @@ impl Engine {
         Ok(())
     }
 
-    /// One endpoint: lease, veth, addresses, filled into `ep`.
+    /// One endpoint: lease, veth, addresses, filled into `ep`. `holder`
+    /// holds the lease: a container id, or a build step's.
+    #[allow(clippy::too_many_arguments)]
     fn plug(
         &self,
-        c: &Container,
+        holder: &str,
+        mac: Option<&str>,
         n: &Network,
         ep: &mut Endpoint,
         netns: &Path,
@@ -637,7 +641,7 @@ impl Engine {
         let address = self
             .store
             .db
-            .lease_address(&n.id, &c.id, |held| -> Result<String, EngineError> {
+            .lease_address(&n.id, holder, |held| -> Result<String, EngineError> {
                 let held: Vec<Ipv4Addr> = held.iter().filter_map(|a| a.parse().ok()).collect();
                 match &wanted {
                     Some(w) => {
@@ -665,12 +669,9 @@ impl Engine {
             })?;
         let ip: Ipv4Addr = address.parse().expect("leased addresses are valid");
         let endpoint_id = berth_store::random_hex(32);
-        let mac = c
-            .config
-            .mac_address
-            .clone()
+        let mac = mac
             .filter(|_| ifname == "eth0")
-            .unwrap_or_else(|| ipam::mac_for(ip));
+            .map_or_else(|| ipam::mac_for(ip), str::to_string);
         let host_if = format!("veth{}", &endpoint_id[..7]);
         let plugged = link::attach(
             netns,
@@ -685,7 +686,7 @@ impl Engine {
             },
         );
         if let Err(e) = plugged {
-            let _ = self.store.db.release_addresses(&c.id, Some(&n.id));
+            let _ = self.store.db.release_addresses(holder, Some(&n.id));
             return Err(net_error(e));
         }
         ep.endpoint_id = endpoint_id;
@@ -694,6 +695,15 @@ impl Engine {
         ep.gateway = gateway.to_string();
         ep.mac_address = mac;
         Ok(())
+    }
+
+    /// Plugs a build step's namespace into the default bridge (as `docker
+    /// build` runs RUN steps); its lease is given back when the step ends,
+    /// or by the next lease once its process is gone.
+    pub(crate) fn plug_build_step(&self, holder: &str, netns: &Path) -> Result<(), EngineError> {
+        let n = self.network("bridge")?;
+        let mut ep = Endpoint::default();
+        self.plug(holder, None, &n, &mut ep, netns, "eth0", true)
     }
 
     /// `network connect`: on a running container the interface appears at
@@ -726,7 +736,8 @@ impl Engine {
         let mut ep = new.remove(&n.name).expect("made for this network");
         if c.state.running {
             let ifname = format!("eth{}", eps.len());
-            self.plug(&c, &n, &mut ep, &self.netns_path(&c.id), &ifname, false)?;
+            let netns = self.netns_path(&c.id);
+            self.plug(&c.id, None, &n, &mut ep, &netns, &ifname, false)?;
         }
         eps.insert(n.name.clone(), ep);
         self.update(&c.id, |c| set_endpoints(c, &eps))?;
@@ -791,6 +802,16 @@ impl Engine {
             .map(Some)
             .map_err(net_error)
     }
+}
+
+/// The lease holder of a build step: `build-PID-RANDOM`, so a lease whose
+/// process died is known as stale (see `Db::lease_address`).
+pub(crate) fn build_holder() -> String {
+    format!(
+        "build-{}-{}",
+        std::process::id(),
+        berth_store::random_hex(8)
+    )
 }
 
 /// Clears the addresses from the record of a container that stopped (its

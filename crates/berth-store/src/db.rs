@@ -255,8 +255,9 @@ impl Db {
     }
 
     /// Leases an address on `network` to `container`, in one transaction:
-    /// `pick` sees the addresses held (leases of removed containers are
-    /// dropped first) and names the one to take, or fails.
+    /// `pick` sees the addresses held and names the one to take, or fails.
+    /// Stale leases are dropped first: those of removed containers, and
+    /// those of build steps (`build-PID-...`) whose process is gone.
     pub fn lease_address<E: From<StoreError>>(
         &self,
         network: &str,
@@ -265,10 +266,19 @@ impl Db {
     ) -> Result<String, E> {
         let tx = self.write_tx()?;
         let held: Vec<String> = (|| {
-            tx.execute(
-                "DELETE FROM addresses WHERE container NOT IN (SELECT id FROM containers)",
-                [],
-            )?;
+            let orphans: Vec<String> = tx
+                .prepare("SELECT DISTINCT container FROM addresses WHERE container NOT IN (SELECT id FROM containers)")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for holder in orphans {
+                let live_build = holder
+                    .strip_prefix("build-")
+                    .and_then(|rest| rest.split('-').next())
+                    .is_some_and(|pid| Path::new("/proc").join(pid).exists());
+                if !live_build {
+                    tx.execute("DELETE FROM addresses WHERE container = ?1", [&holder])?;
+                }
+            }
             let mut st = tx.prepare("SELECT address FROM addresses WHERE network = ?1")?;
             let rows = st.query_map([network], |r| r.get(0))?;
             rows.collect::<Result<Vec<String>, _>>()
@@ -970,6 +980,52 @@ mod tests {
         assert_eq!(chains, vec![a.layers[0].chain_id.clone()]);
         assert_eq!(blobs.len(), 3);
         assert!(db.tags().unwrap().is_empty(), "tags go with the image");
+    }
+
+    #[test]
+    fn leases_are_unique_and_stale_ones_go() {
+        let t = tempfile::tempdir().unwrap();
+        let db = Db::open(&t.path().join("db")).unwrap();
+        let row = ContainerRow {
+            id: "c1".into(),
+            name: "web".into(),
+            image_id: "i".into(),
+            record: "{}".into(),
+        };
+        db.insert_container(&row, "t").unwrap();
+        let take = |holder: &str, addr: &str| {
+            db.lease_address("n1", holder, |held| -> Result<String, StoreError> {
+                Ok(if held.contains(&addr.to_string()) {
+                    format!("{addr}-taken")
+                } else {
+                    addr.to_string()
+                })
+            })
+        };
+        assert_eq!(take("c1", "10.0.0.2").unwrap(), "10.0.0.2");
+        let live = format!("build-{}-x", std::process::id());
+        assert_eq!(take(&live, "10.0.0.3").unwrap(), "10.0.0.3");
+        // A removed container's lease and a dead build step's are stale.
+        assert_eq!(take("gone", "10.0.0.4").unwrap(), "10.0.0.4");
+        assert_eq!(take("build-999999999-y", "10.0.0.5").unwrap(), "10.0.0.5");
+        let held = |db: &Db| {
+            db.lease_address("n1", "probe", |h| -> Result<String, StoreError> {
+                Err(StoreError::Corrupt(h.join(",")))
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        let now = held(&db);
+        assert!(
+            now.contains("10.0.0.2") && now.contains("10.0.0.3"),
+            "{now}"
+        );
+        assert!(
+            !now.contains("10.0.0.4") && !now.contains("10.0.0.5"),
+            "{now}"
+        );
+        db.release_addresses("c1", None).unwrap();
+        assert!(!held(&db).contains("10.0.0.2"));
     }
 
     #[test]

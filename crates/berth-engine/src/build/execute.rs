@@ -18,15 +18,25 @@ pub(crate) struct RunStep {
     pub env: Vec<String>,
     pub cwd: String,
     pub user: String,
-    /// `--network none` (the default and `host` share the host's network).
-    pub no_network: bool,
+    pub network: StepNetwork,
     /// `RUN --mount=...` mounts.
     pub mounts: Vec<MountSpec>,
 }
 
+/// Where a RUN step's network comes from (`--network`, `RUN --network`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StepNetwork {
+    /// The default bridge, as `docker build` gives.
+    Bridge,
+    /// The host's own network.
+    Host,
+    /// Loopback only.
+    None,
+}
+
 /// Runs the step and returns its exit code; output goes to `step` line by line.
 pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, EngineError> {
-    let id = format!("build-{}", berth_store::random_hex(16));
+    let id = crate::networks::build_holder();
     let cwd = if r.cwd.is_empty() {
         "/".to_string()
     } else {
@@ -37,13 +47,19 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
     let user = berth_runtime::user::resolve(&r.rootfs, &r.user)
         .map_err(|e| EngineError::invalid(e.to_string()))?;
     let bundle = engine.store.temp_dir("run")?;
-    let netns = if r.no_network {
+    let netns = if r.network == StepNetwork::Host {
+        None
+    } else {
         let path = engine.netns_path(&id);
         std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| EngineError::io(&path, e))?;
         berth_runtime::netns::create(&path).map_err(|e| EngineError::io(&path, e))?;
+        if r.network == StepNetwork::Bridge {
+            if let Err(e) = engine.plug_build_step(&id, &path) {
+                let _ = berth_runtime::netns::remove(&path);
+                return Err(e);
+            }
+        }
         Some(path)
-    } else {
-        None
     };
     let capabilities = berth_runtime::caps::effective(&[], &[], false)
         .map_err(|e| EngineError::invalid(e.to_string()))?;
@@ -151,6 +167,7 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
     rt::delete(&engine.runtime_dir(), &id, &spec.cgroups_path);
     if let Some(p) = netns {
         let _ = berth_runtime::netns::remove(&p);
+        let _ = engine.store.db.release_addresses(&id, None);
     }
     result
 }

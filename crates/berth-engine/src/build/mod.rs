@@ -49,7 +49,7 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     pub no_cache: bool,
     pub labels: BTreeMap<String, String>,
-    /// `none` runs RUN steps without a network.
+    /// RUN steps' network: the default bridge, `host` or `none`.
     pub network: Option<String>,
     /// `--secret` sources by id.
     pub secrets: BTreeMap<String, mounts::SecretSource>,
@@ -495,8 +495,13 @@ impl Engine {
                         args.join(" ")
                     )
                 };
-                let no_network =
-                    inst.flag("network").or(opts.network.clone()).as_deref() == Some("none");
+                let network = inst.flag("network").or(opts.network.clone());
+                let no_network = network.as_deref() == Some("none");
+                let step_network = match network.as_deref() {
+                    Some("none") => execute::StepNetwork::None,
+                    Some("host") => execute::StepNetwork::Host,
+                    _ => execute::StepNetwork::Bridge,
+                };
                 let key = Digest::of(
                     format!(
                         "{}\nRUN\n{}\n{}\n{}\n{}\n{no_network}",
@@ -553,7 +558,7 @@ impl Engine {
                             env: run_env,
                             cwd,
                             user,
-                            no_network,
+                            network: step_network,
                             mounts: prepared.mounts.clone(),
                         };
                         let code = execute::run(self, &r, step)?;
