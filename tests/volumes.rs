@@ -324,3 +324,78 @@ fn local_driver_options_tmpfs_and_bind() {
     create(&["-o", "colour=red", "x"]).fails(1, "invalid option key");
     env.check_clean();
 }
+
+#[test]
+fn mount_flag_volume_options() {
+    let env = Env::with_busybox();
+    // volume-opt and volume-label make the missing volume as `volume create -o` would.
+    let out = env
+        .berth(&[
+            "run", "--rm", "--mount",
+            "type=volume,src=mounted,dst=/data,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=team=db",
+            "busybox", "sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f3",
+        ])
+        .ok();
+    assert_eq!(out, "tmpfs\n");
+    assert_eq!(
+        env.berth(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Options.type}} {{.Labels.team}}",
+            "mounted"
+        ])
+        .ok(),
+        "tmpfs db\n"
+    );
+    // volume-nocopy: the image's files at the path are not copied in.
+    let listed = env
+        .berth(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=empty,dst=/etc,volume-nocopy",
+            "busybox",
+            "ls",
+            "/etc",
+        ])
+        .ok();
+    assert!(!listed.contains("passwd"), "{listed}");
+    let copied = env
+        .berth(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=full,dst=/etc",
+            "busybox",
+            "ls",
+            "/etc",
+        ])
+        .ok();
+    assert!(copied.contains("passwd"), "{copied}");
+    env.berth(&[
+        "run",
+        "--mount",
+        "type=bind,src=/tmp,dst=/x,volume-nocopy",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "volume options need type=volume");
+    env.berth(&[
+        "run",
+        "--mount",
+        "type=volume,src=bad/name,dst=/x",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "invalid volume name \"bad/name\"");
+    env.berth(&[
+        "run",
+        "--mount",
+        "type=volume,src=vol,dst=/x,volume-driver=nfs",
+        "busybox",
+        "true",
+    ])
+    .fails(125, "berth has the local driver only");
+    env.check_clean();
+}

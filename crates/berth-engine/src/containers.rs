@@ -823,6 +823,11 @@ fn parse_ulimit(s: &str) -> Result<Ulimit, EngineError> {
 fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
     let mut m = MountConfig::default();
     let mut tmpfs = TmpfsOptions::default();
+    let mut volume = crate::model::VolumeOptions::default();
+    let key_value = |v: &str| {
+        let (k, v) = v.split_once('=').unwrap_or((v, ""));
+        (k.to_string(), v.to_string())
+    };
     for field in s.split(',') {
         let (k, v) = field.split_once('=').unwrap_or((field, ""));
         match k {
@@ -837,6 +842,20 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
                         .map_err(|_| EngineError::invalid(format!("invalid tmpfs-mode: {v}")))?,
                 )
             }
+            "volume-nocopy" => volume.no_copy = !matches!(v, "false" | "0"),
+            "volume-label" => {
+                volume.labels.extend([key_value(v)]);
+            }
+            "volume-driver" => {
+                volume
+                    .driver_config
+                    .get_or_insert_with(Default::default)
+                    .name = v.into()
+            }
+            "volume-opt" => {
+                let driver = volume.driver_config.get_or_insert_with(Default::default);
+                driver.options.extend([key_value(v)]);
+            }
             "bind-propagation" | "consistency" => {}
             _ => {
                 return Err(EngineError::invalid(format!(
@@ -844,6 +863,14 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
                 )))
             }
         }
+    }
+    if volume != crate::model::VolumeOptions::default() {
+        if m.kind != "volume" {
+            return Err(EngineError::invalid(format!(
+                "invalid mount config: volume options need type=volume in --mount {s:?}"
+            )));
+        }
+        m.volume_options = Some(volume);
     }
     if m.target.is_empty() {
         return Err(EngineError::invalid(format!(
@@ -1301,7 +1328,18 @@ impl Engine {
         for m in mounts.iter_mut().filter(|m| m.kind == "volume") {
             let anonymous = m.source.is_empty();
             let name = (!anonymous).then_some(m.source.as_str());
-            m.source = self.create_volume(name, &[], None, &[], anonymous)?.name;
+            let o = m.volume_options.clone().unwrap_or_default();
+            let labels: Vec<String> = o.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let driver = o.driver_config.unwrap_or_default();
+            let opts: Vec<String> = driver
+                .options
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let driver = Some(driver.name.as_str()).filter(|d| !d.is_empty());
+            m.source = self
+                .create_volume(name, &labels, driver, &opts, anonymous)?
+                .name;
         }
         h.mounts = Some(mounts).filter(|m| !m.is_empty());
         Ok(())

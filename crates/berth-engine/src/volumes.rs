@@ -230,6 +230,7 @@ impl Engine {
             .iter()
             .flatten()
             .filter(|m| m.kind == "volume")
+            .filter(|m| !m.volume_options.as_ref().is_some_and(|o| o.no_copy))
         {
             let bound = self
                 .volume_options(&m.source)
