@@ -367,3 +367,95 @@ fn network_bad_inputs() {
         .fails(125, "expected base=CIDR,size=N");
     env.check_clean();
 }
+
+#[test]
+fn internal_networks_bridge_names_filters_and_prune() {
+    let env = Env::with_busybox();
+    let bridge = format!("{}-in", env.bridge);
+    env.berth(&[
+        "network",
+        "create",
+        "--internal",
+        "-o",
+        &format!("com.docker.network.bridge.name={bridge}"),
+        "--subnet",
+        "10.217.3.0/24",
+        "inside",
+    ])
+    .ok();
+    assert!(link_exists(&bridge), "the bridge takes the name asked for");
+    // No way out: no default route, and the filter drops what leaves the bridge.
+    let routes = env.sh(&["--network", "inside"], "ip route").ok();
+    assert!(!routes.contains("default"), "{routes}");
+    let rules = std::process::Command::new("iptables")
+        .args(["-S", "BERTH-FORWARD"])
+        .output()
+        .unwrap();
+    let rules = String::from_utf8_lossy(&rules.stdout).to_string();
+    assert!(
+        rules.contains(&format!(
+            "-A BERTH-FORWARD -i {bridge} ! -o {bridge} -j DROP"
+        )),
+        "{rules}"
+    );
+    let nat = std::process::Command::new("iptables")
+        .args(["-t", "nat", "-S", "BERTH-POSTROUTING"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&nat.stdout).contains("10.217.3.0/24"),
+        "an internal network is not masqueraded"
+    );
+
+    // ps filters and shows networks; events record the network's life.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "inner",
+        "--network",
+        "inside",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    env.berth(&["run", "-d", "--name", "outer", "busybox", "sleep", "60"])
+        .ok();
+    let on = env
+        .berth(&[
+            "ps",
+            "--filter",
+            "network=inside",
+            "--format",
+            "{{.Names}} {{.Networks}}",
+        ])
+        .ok();
+    assert_eq!(on, "inner inside\n");
+    let events = env
+        .berth(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            "0s",
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .ok();
+    assert!(events.starts_with("create inside\n"), "{events}");
+    env.berth(&["network", "create", "unused"]).ok();
+    env.berth(&["rm", "-f", "inner", "outer"]).ok();
+    let pruned = env.berth(&["system", "prune", "-f"]).ok();
+    assert!(pruned.contains("Deleted Networks:\n"), "{pruned}");
+    assert!(
+        pruned.contains("inside\n") && pruned.contains("unused\n"),
+        "{pruned}"
+    );
+    assert!(!link_exists(&bridge));
+    let left = env.berth(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert_eq!(left, "bridge\nhost\nnone\n");
+    env.check_clean();
+}

@@ -495,7 +495,8 @@ impl Engine {
     ) -> Result<Vec<String>, EngineError> {
         let containers = self.list_containers()?;
         let mut removed = Vec::new();
-        for n in self.all_networks()? {
+        // Rows only: the predefined networks are never pruned, so none is made.
+        for n in self.network_rows()? {
             let used = containers
                 .iter()
                 .any(|c| endpoints(c).values().any(|e| e.network_id == n.id));

@@ -572,7 +572,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
     let filters = Filters::parse(
         &a.filter,
         &[
-            "status", "name", "label", "ancestor", "exited", "id", "health",
+            "status", "name", "label", "ancestor", "exited", "id", "health", "network", "volume",
         ],
     )?;
     let mut list = engine.list_containers().map_err(fail)?;
@@ -602,6 +602,13 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
             "label" => labels_match(&c.config.labels, v),
             "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
             "id" => c.id.starts_with(v),
+            "network" => berth_engine::networks::endpoints(c)
+                .iter()
+                .any(|(name, e)| name == v || e.network_id.starts_with(v)),
+            "volume" => c
+                .mounts
+                .iter()
+                .any(|m| m.name.as_deref() == Some(v) || m.destination == v),
             "ancestor" => {
                 c.config.image == v
                     || engine
@@ -649,7 +656,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
             "LocalVolumes": "0",
             "Mounts": c.mounts.iter().map(|m| m.source.clone()).collect::<Vec<_>>().join(","),
             "Names": c.short_name(),
-            "Networks": c.host_config.network_mode,
+            "Networks": berth_engine::networks::endpoints(c).into_keys().collect::<Vec<_>>().join(","),
             "Ports": published(c)
                 .iter()
                 .map(|(k, h)| format!("{h}->{k}"))

@@ -299,7 +299,12 @@ fn df_verbose(
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     let filters = super::filters::PruneFilters::parse(&a.filter)?;
     let images = super::images_to_prune(a.all);
-    let prompt = format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
+    let volumes = if a.volumes {
+        "\n  - all anonymous volumes not used by at least one container"
+    } else {
+        ""
+    };
+    let prompt = format!("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container{volumes}\n  - {images}\n  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
     if !a.force && !super::containers::confirm(&prompt) {
         return Ok(0);
     }
@@ -307,6 +312,10 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
         .prune_containers(&|c| filters.selects(&c.created, &c.config.labels))
         .map_err(fail)?;
     super::print_deleted("Containers", &containers);
+    let networks = engine
+        .prune_networks(&|n| filters.selects(&n.created, &n.labels))
+        .map_err(fail)?;
+    super::print_deleted("Networks", &networks);
     let (lines, mut freed) = engine
         .prune_images(a.all, &|i| filters.selects(&i.record.created, &i.labels))
         .map_err(fail)?;
