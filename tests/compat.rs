@@ -297,3 +297,134 @@ fn docker_pulls_what_berth_pushed_and_berth_uses_dockers_login() {
     let _ = docker(&["rmi", "-f", &name]);
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "pushed by berth\n");
 }
+
+/// The keys of a JSON object, sorted.
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+#[test]
+fn networks_inspect_as_dockers_do() {
+    if !docker_available() {
+        eprintln!("skipped: no docker engine answers here");
+        return;
+    }
+    let env = Env::with_busybox();
+    let name = format!("berth-compat-net-{}", std::process::id());
+    let image = format!("{name}-img");
+    /// docker's container, network and image go even when an assertion fails.
+    struct DockerCleanup(String);
+    impl Drop for DockerCleanup {
+        fn drop(&mut self) {
+            let docker = |args: &[&str]| Command::new(docker_client()).args(args).output();
+            let _ = docker(&["rm", "-f", &self.0]);
+            let _ = docker(&["network", "rm", &self.0]);
+            let _ = docker(&["rmi", &format!("{}-img", self.0)]);
+        }
+    }
+    let _cleanup = DockerCleanup(name.clone());
+    tool(
+        docker_client(),
+        &["import", busybox_tar().to_str().unwrap(), &image],
+    );
+    // Side by side on one host: the two networks cannot share a subnet.
+    let create = |subnet| {
+        [
+            "network", "create", "--subnet", subnet, "--label", "k=v", &name,
+        ]
+    };
+    tool(docker_client(), &create("10.219.9.0/24"));
+    env.berth(&create("10.219.10.0/24")).ok();
+    let run = |engine: &dyn Fn(&[&str]) -> String, image: &str| {
+        engine(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &name,
+            "--network-alias",
+            "db",
+            image,
+            "sleep",
+            "30",
+        ]);
+    };
+    let docker = |args: &[&str]| tool(docker_client(), args);
+    let berth = |args: &[&str]| env.berth(args).ok();
+    run(&docker, &image);
+    run(&berth, "busybox");
+    let inspect = |out: String| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+    };
+    let d = inspect(docker(&["network", "inspect", &name]));
+    let b = inspect(berth(&["network", "inspect", &name]));
+    let (dc, bc) = (docker(&["inspect", &name]), berth(&["inspect", &name]));
+    assert_eq!(keys(&b), keys(&d), "network inspect keys");
+    assert_eq!(keys(&b["IPAM"]), keys(&d["IPAM"]));
+    assert_eq!(keys(&b["IPAM"]["Config"][0]), keys(&d["IPAM"]["Config"][0]));
+    assert_eq!(b["Labels"], d["Labels"]);
+    let (dcont, bcont) = (
+        d["Containers"].as_object().unwrap(),
+        b["Containers"].as_object().unwrap(),
+    );
+    assert_eq!(
+        keys(dcont.values().next().unwrap()),
+        keys(bcont.values().next().unwrap())
+    );
+    assert_eq!(
+        dcont.values().next().unwrap()["IPv4Address"],
+        "10.219.9.2/24"
+    );
+    assert_eq!(
+        bcont.values().next().unwrap()["IPv4Address"],
+        "10.219.10.2/24"
+    );
+    let (dc, bc) = (inspect(dc), inspect(bc));
+    let (de, be) = (
+        &dc["NetworkSettings"]["Networks"][&name],
+        &bc["NetworkSettings"]["Networks"][&name],
+    );
+    assert_eq!(keys(be), keys(de), "endpoint keys");
+    assert_eq!(
+        (
+            &de["IPAddress"],
+            &de["Gateway"],
+            &de["MacAddress"],
+            &de["IPPrefixLen"]
+        ),
+        (
+            &"10.219.9.2".into(),
+            &"10.219.9.1".into(),
+            &"02:42:0a:db:09:02".into(),
+            &24.into()
+        )
+    );
+    assert_eq!(
+        (
+            &be["IPAddress"],
+            &be["Gateway"],
+            &be["MacAddress"],
+            &be["IPPrefixLen"]
+        ),
+        (
+            &"10.219.10.2".into(),
+            &"10.219.10.1".into(),
+            &"02:42:0a:db:0a:02".into(),
+            &24.into()
+        )
+    );
+    assert!(de["Aliases"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("db")));
+    assert!(be["Aliases"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("db")));
+}

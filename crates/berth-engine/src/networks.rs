@@ -41,7 +41,7 @@ impl Default for NetConfig {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Network {
     pub name: String,
     #[serde(rename = "Id")]
@@ -56,11 +56,19 @@ pub struct Network {
     pub internal: bool,
     pub attachable: bool,
     pub ingress: bool,
+    pub config_from: ConfigFrom,
     pub config_only: bool,
     /// Filled in when shown: the containers running on it.
     pub containers: BTreeMap<String, NetworkContainer>,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+}
+
+/// Always empty: berth has no config-only networks.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigFrom {
+    pub network: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -75,6 +83,8 @@ pub struct Ipam {
 #[serde(rename_all = "PascalCase")]
 pub struct IpamConfig {
     pub subnet: String,
+    /// Shown only when given (docker's way); the subnet's first host otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub gateway: String,
 }
 
@@ -147,7 +157,12 @@ impl Network {
 
     fn subnet(&self) -> Option<(Subnet, Ipv4Addr)> {
         let c = self.ipam.config.first()?;
-        Some((c.subnet.parse().ok()?, c.gateway.parse().ok()?))
+        let subnet: Subnet = c.subnet.parse().ok()?;
+        let gateway = match c.gateway.as_str() {
+            "" => subnet.first_host(),
+            g => g.parse().ok()?,
+        };
+        Some((subnet, gateway))
     }
 
     /// bridge, host and none: made by berth, never removed.
@@ -445,11 +460,11 @@ impl Engine {
             }
             None => self.free_subnet(&nets)?,
         };
-        let gateway = gateway.unwrap_or_else(|| subnet.first_host());
         n.ipam.config.push(IpamConfig {
             subnet: subnet.to_string(),
-            gateway: gateway.to_string(),
+            gateway: gateway.map(|g| g.to_string()).unwrap_or_default(),
         });
+        let gateway = gateway.unwrap_or_else(|| subnet.first_host());
         make_device(&bridge, subnet, gateway, n.internal)?;
         if let Err(e) = self.insert_network(&n) {
             firewall::remove(&bridge, subnet, n.internal);
