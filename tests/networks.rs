@@ -459,3 +459,146 @@ fn internal_networks_bridge_names_filters_and_prune() {
     assert_eq!(left, "bridge\nhost\nnone\n");
     env.check_clean();
 }
+
+/// A second "host" for the test: a network namespace of its own, joined to
+/// this one by a veth pair (host side .1, namespace side .2 of a /30).
+/// Removed, with anything running in it, when dropped.
+struct OtherHost {
+    ns: String,
+    veth: String,
+    host_ip: String,
+    ip: String,
+    children: Vec<std::process::Child>,
+}
+
+impl OtherHost {
+    fn new(tag: &str, octet: u8) -> OtherHost {
+        let (ns, veth) = (format!("berth-t-{tag}"), format!("vx-{tag}"));
+        let (host_ip, ip) = (format!("10.220.{octet}.1"), format!("10.220.{octet}.2"));
+        let h = OtherHost {
+            ns,
+            veth,
+            host_ip,
+            ip,
+            children: Vec::new(),
+        };
+        let ip_cmd = |args: &str| {
+            let ok = std::process::Command::new("ip")
+                .args(args.split_whitespace())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ip {args}");
+        };
+        ip_cmd(&format!("netns add {}", h.ns));
+        ip_cmd(&format!(
+            "link add {} type veth peer name eth0 netns {}",
+            h.veth, h.ns
+        ));
+        ip_cmd(&format!("addr add {}/30 dev {}", h.host_ip, h.veth));
+        ip_cmd(&format!("link set {} up", h.veth));
+        ip_cmd(&format!("-n {} addr add {}/30 dev eth0", h.ns, h.ip));
+        ip_cmd(&format!("-n {} link set eth0 up", h.ns));
+        ip_cmd(&format!("-n {} link set lo up", h.ns));
+        h
+    }
+
+    /// Runs a command inside the namespace.
+    fn exec(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", &self.ns]).args(args);
+        c
+    }
+}
+
+impl Drop for OtherHost {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .status();
+    }
+}
+
+/// A DNS server that answers every A question with 192.0.2.99.
+const FAKE_DNS: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    q, a = s.recvfrom(512)
+    end = q.index(b"\0", 12) + 5
+    s.sendto(q[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + q[12:end]
+             + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([192, 0, 2, 99]), a)
+"#;
+
+#[test]
+fn other_hosts_reach_published_ports_and_containers_reach_out() {
+    let env = Env::with_busybox();
+    let tag: String = env.bridge.chars().skip(3).collect();
+    let mut other = OtherHost::new(&tag, 1 + (std::process::id() % 250) as u8);
+    // From the other host to a port published on all addresses: DNAT in PREROUTING.
+    let port = common::registry::free_port();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ])
+    .ok();
+    let hostname = env.inspect("web", "{{.Config.Hostname}}");
+    let script = format!(
+        "for i in $(seq 50); do busybox wget -q -O - http://{}:{port}/ && exit 0; sleep 0.1; done; exit 1",
+        other.host_ip
+    );
+    let out = other.exec(&["sh", "-c", &script]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("hello-from-{hostname}\n")
+    );
+
+    // From a container to the other host: it has no route back to the
+    // container's subnet, so the answer proves the masquerade.
+    let dir = env.path("www");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "from-the-other-host\n").unwrap();
+    let server = other
+        .exec(&[
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            &format!("{}:8080", other.ip),
+            "-h",
+            dir.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    other.children.push(server);
+    let got = fetch_from(&env, &[], &format!("http://{}:8080/", other.ip));
+    assert_eq!(got, "from-the-other-host\n");
+
+    // The embedded DNS forwards names it does not know to --dns servers.
+    let python = std::fs::canonicalize("/usr/bin/python3").unwrap();
+    let dns = other
+        .exec(&[python.to_str().unwrap(), "-c", FAKE_DNS])
+        .spawn()
+        .unwrap();
+    other.children.push(dns);
+    env.berth(&["network", "create", "fwd"]).ok();
+    let script = "for i in $(seq 50); do nslookup somewhere.example 2>/dev/null | grep -q 192.0.2.99 && exit 0; sleep 0.1; done; exit 1";
+    env.sh(&["--network", "fwd", "--dns", &other.ip], script)
+        .ok();
+}
