@@ -238,6 +238,16 @@ fn user_networks_resolve_names_and_stay_apart() {
     env.berth(&["network", "disconnect", "app", "client"])
         .fails(1, "is not connected to network app");
 
+    // A container of the default bridge connected later resolves names too.
+    env.berth(&["run", "-d", "--name", "plain", "busybox", "sleep", "60"])
+        .ok();
+    env.berth(&["network", "connect", "app", "plain"]).ok();
+    let by_name = env
+        .berth(&["exec", "plain", "sh", "-c", "for i in $(seq 30); do timeout 3 wget -q -O - http://web/ && exit 0; sleep 0.1; done; exit 1"])
+        .ok();
+    assert_eq!(by_name, hello);
+    env.berth(&["rm", "-f", "plain"]).ok();
+
     // In use: refused; removed with its last container: device and rules gone.
     env.berth(&["network", "rm", "app"])
         .fails(1, "has active endpoints");

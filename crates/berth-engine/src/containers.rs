@@ -281,21 +281,7 @@ impl Engine {
         let embedded_dns =
             !matches!(mode, "bridge" | "host" | "none") && !mode.starts_with("container:");
         let resolv = if embedded_dns {
-            // docker's embedded DNS: it forwards what it does not know to
-            // the --dns servers or the host's.
-            let host = resolv_conf(false);
-            let mut r = format!("nameserver {}\n", berth_net::dns::ADDRESS);
-            match h.dns_search.is_empty() {
-                true => host
-                    .lines()
-                    .filter(|l| l.starts_with("search"))
-                    .for_each(|l| r.push_str(&format!("{l}\n"))),
-                false => r.push_str(&format!("search {}\n", h.dns_search.join(" "))),
-            }
-            let mut options = vec!["ndots:0".to_string()];
-            options.extend(h.dns_options.iter().cloned());
-            r.push_str(&format!("options {}\n", options.join(" ")));
-            r
+            embedded_resolv_conf(h)
         } else if h.dns.is_empty() && h.dns_search.is_empty() && h.dns_options.is_empty() {
             resolv_conf(host_net)
         } else {
@@ -661,6 +647,24 @@ fn from_json(s: &str) -> Result<Container, EngineError> {
 
 /// The host's resolv.conf; with a private network, loopback resolvers are
 /// unreachable and dropped, as docker does.
+/// resolv.conf for docker's embedded DNS, which forwards what it does not
+/// know to the --dns servers or the host's.
+pub(crate) fn embedded_resolv_conf(h: &HostConfig) -> String {
+    let host = resolv_conf(false);
+    let mut r = format!("nameserver {}\n", berth_net::dns::ADDRESS);
+    match h.dns_search.is_empty() {
+        true => host
+            .lines()
+            .filter(|l| l.starts_with("search"))
+            .for_each(|l| r.push_str(&format!("{l}\n"))),
+        false => r.push_str(&format!("search {}\n", h.dns_search.join(" "))),
+    }
+    let mut options = vec!["ndots:0".to_string()];
+    options.extend(h.dns_options.iter().cloned());
+    r.push_str(&format!("options {}\n", options.join(" ")));
+    r
+}
+
 /// `--mac-address`: six hex octets, as docker takes them.
 fn parse_mac(s: &str) -> Result<String, EngineError> {
     let octets: Vec<&str> = s.split([':', '-']).collect();

@@ -757,6 +757,15 @@ impl Engine {
         }
         eps.insert(n.name.clone(), ep);
         self.update(&c.id, |c| set_endpoints(c, &eps))?;
+        if n.user_bridge() {
+            // Names on the new network resolve through the embedded DNS;
+            // written in place, so the container's bind mount sees it.
+            let path = Path::new(&c.resolv_conf_path);
+            let embedded = crate::containers::embedded_resolv_conf(&c.host_config);
+            if std::fs::read_to_string(path).is_ok_and(|r| r != embedded) {
+                std::fs::write(path, embedded).map_err(|e| EngineError::io(path, e))?;
+            }
+        }
         self.emit_network(&n, "connect", &[("container", c.id.clone())]);
         Ok(())
     }
@@ -788,19 +797,23 @@ impl Engine {
         Ok(())
     }
 
-    /// The embedded DNS server for a container on a user network; None on
-    /// the default bridge (which uses the host's resolvers, as docker's).
+    /// The embedded DNS server of a container on a bridge network. Only user
+    /// networks' containers are pointed at it (the default bridge uses the
+    /// host's resolvers, as docker's does).
     pub(crate) fn dns_server(
         &self,
         c: &Container,
         netns: &Path,
     ) -> Result<Option<berth_net::dns::DnsServer>, EngineError> {
+        // Started on any bridge network, so that a later `network connect`
+        // to a user network finds it running (connect then points the
+        // container's resolv.conf at it, as docker rebuilds it).
         let nets = self.all_networks()?;
-        let eps = endpoints(c);
-        let on_user_net = eps
-            .values()
-            .any(|e| nets.iter().any(|n| n.id == e.network_id && n.user_bridge()));
-        if !on_user_net {
+        let on_bridge = endpoints(c).values().any(|e| {
+            nets.iter()
+                .any(|n| n.id == e.network_id && n.bridge().is_some())
+        });
+        if !on_bridge {
             return Ok(None);
         }
         let upstream = upstream_resolvers(&c.host_config.dns);
