@@ -14,10 +14,9 @@ fn get(port: u16) -> String {
 const WEB: &str =
     "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www";
 
-#[test]
-fn published_ports_reach_the_container() {
-    let env = Env::with_busybox();
-    let port = free_port();
+/// `web`, serving "hello-from-web" on 127.0.0.1:port.
+fn start_web(env: &Env, port: u16) {
+    let publish = format!("127.0.0.1:{port}:80");
     env.berth(&[
         "run",
         "-d",
@@ -26,13 +25,20 @@ fn published_ports_reach_the_container() {
         "--hostname",
         "web",
         "-p",
-        &format!("127.0.0.1:{port}:80"),
+        &publish,
         "busybox",
         "sh",
         "-c",
         WEB,
     ])
     .ok();
+}
+
+#[test]
+fn published_ports_reach_the_container() {
+    let env = Env::with_busybox();
+    let port = free_port();
+    start_web(&env, port);
     assert_eq!(get(port), "hello-from-web\n");
     assert_eq!(
         env.berth(&["port", "web"]).ok(),
@@ -314,21 +320,7 @@ fn dnat_rules(port: u16) -> Vec<String> {
 fn the_kernel_forwards_published_ports_and_crashes_leave_no_rules() {
     let env = Env::with_busybox();
     let port = free_port();
-    env.berth(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--hostname",
-        "web",
-        "-p",
-        &format!("127.0.0.1:{port}:80"),
-        "busybox",
-        "sh",
-        "-c",
-        WEB,
-    ])
-    .ok();
+    start_web(&env, port);
     let ip = env.inspect("web", "{{.NetworkSettings.IPAddress}}");
     let rules = dnat_rules(port);
     assert_eq!(rules.len(), 1, "{rules:?}");

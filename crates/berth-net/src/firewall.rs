@@ -16,9 +16,8 @@
 //!   Each rule is commented with the pid of the process that holds the
 //!   container, so rules a crash left behind are known and removed.
 
-use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::ipam::Subnet;
 use crate::publish::PortSpec;
@@ -241,27 +240,12 @@ fn restore(op: &str, rules: &[Rule]) -> Result<(), NetError> {
         }
         script.push_str("COMMIT\n");
     }
-    let mut child = Command::new("iptables-restore")
-        .args(["--noflush", "-w", "5"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| NetError(format!("running iptables-restore (install iptables): {e}")))?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let _ = stdin.write_all(script.as_bytes());
-    drop(stdin);
-    let out = child
-        .wait_with_output()
-        .map_err(|e| NetError(format!("iptables-restore: {e}")))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(NetError(format!(
-            "iptables-restore: {}",
-            err.lines().next().unwrap_or("failed").trim()
-        )));
-    }
-    Ok(())
+    crate::run_with_input(
+        "iptables-restore",
+        &["--noflush", "-w", "5"],
+        &script,
+        "iptables",
+    )
 }
 
 /// Deletes port rules whose owning process is gone (a crash, a SIGKILL).

@@ -24,6 +24,39 @@ pub use publish::{parse_publish, PortSpec};
 #[error("{0}")]
 pub struct NetError(pub String);
 
+/// Runs `program` with `args`, `input` on its stdin; a failure is the first
+/// line it printed to stderr. `package` names what installs it.
+pub(crate) fn run_with_input(
+    program: &str,
+    args: &[&str],
+    input: &str,
+    package: &str,
+) -> Result<(), NetError> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| NetError(format!("running {program} (install {package}): {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .map_err(|e| NetError(format!("{program}: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(NetError(format!(
+            "{program}: {}",
+            err.lines().next().unwrap_or("failed").trim()
+        )));
+    }
+    Ok(())
+}
+
 /// An exclusive lock over the host's network configuration, held while a
 /// subnet is chosen and its bridge made, so that two berths (with separate
 /// stores, even) never take the same subnet. Released when dropped.

@@ -1,11 +1,9 @@
 //! Network devices, through iproute2's `ip -batch`: a network's bridge, and
 //! the veth pair that plugs a container's namespace into it.
 
-use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::ipam::Subnet;
 use crate::NetError;
@@ -13,29 +11,7 @@ use crate::NetError;
 /// Runs `ip -batch -` with `script`, in the namespace at `netns` when given
 /// (a thread enters it, and the `ip` it spawns is born there).
 fn ip_batch(netns: Option<&Path>, script: &str) -> Result<(), NetError> {
-    let run = |script: String| -> Result<(), NetError> {
-        let mut child = Command::new("ip")
-            .args(["-batch", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| NetError(format!("running ip (install iproute2): {e}")))?;
-        let mut stdin = child.stdin.take().expect("piped");
-        let _ = stdin.write_all(script.as_bytes());
-        drop(stdin);
-        let out = child
-            .wait_with_output()
-            .map_err(|e| NetError(format!("running ip: {e}")))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            return Err(NetError(format!(
-                "ip: {}",
-                err.lines().next().unwrap_or("failed").trim()
-            )));
-        }
-        Ok(())
-    };
+    let run = |script: String| crate::run_with_input("ip", &["-batch", "-"], &script, "iproute2");
     let Some(netns) = netns else {
         return run(script.to_string());
     };
