@@ -612,3 +612,29 @@ fn other_hosts_reach_published_ports_and_containers_reach_out() {
     env.sh(&["--network", "fwd", "--dns", &other.ip], script)
         .ok();
 }
+
+#[test]
+fn containers_recorded_before_networks_still_start() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "create",
+        "--name",
+        "old",
+        "--network",
+        "none",
+        "busybox",
+        "echo",
+        "still-runs",
+    ])
+    .ok();
+    let id = env.inspect("old", "{{.Id}}");
+    // What an earlier berth wrote: a network entry without an id.
+    let db = berth_store::Db::open(&env.root().join("berth.db")).unwrap();
+    db.update_container(&id, |record| {
+        let mut c: serde_json::Value = serde_json::from_str(record).unwrap();
+        c["NetworkSettings"] = serde_json::json!({"Networks": {"none": {}}});
+        Ok(c.to_string())
+    })
+    .unwrap();
+    assert_eq!(env.berth(&["start", "-a", "old"]).ok(), "still-runs\n");
+}

@@ -607,7 +607,13 @@ impl Engine {
         let mut first = true;
         for (i, name) in order.iter().enumerate() {
             let ep = eps.get_mut(name).expect("listed");
-            let Some(n) = nets.iter().find(|n| n.id == ep.network_id) else {
+            // By id; by name for records made before networks had ids (`none`).
+            let found = nets.iter().find(|n| n.id == ep.network_id).or_else(|| {
+                (ep.network_id.is_empty())
+                    .then(|| nets.iter().find(|n| n.name == *name))
+                    .flatten()
+            });
+            let Some(n) = found else {
                 return Err(EngineError::NoSuchNetwork(format!(
                     "network {name} not found"
                 )));
