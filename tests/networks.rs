@@ -638,3 +638,61 @@ fn containers_recorded_before_networks_still_start() {
     .unwrap();
     assert_eq!(env.berth(&["start", "-a", "old"]).ok(), "still-runs\n");
 }
+
+/// Asks 127.0.0.11 over TCP for NAME's A record, from inside namespace PID;
+/// prints the addresses answered.
+const TCP_QUERY: &str = r#"
+import socket, struct, sys
+name = sys.argv[1]
+q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0\x00\x01\x00\x01"
+s = socket.create_connection(("127.0.0.11", 53), timeout=5)
+s.sendall(struct.pack(">H", len(q)) + q)
+n = struct.unpack(">H", s.recv(2))[0]
+r = b""
+while len(r) < n:
+    r += s.recv(n - len(r))
+count = struct.unpack(">H", r[6:8])[0]
+print(" ".join(".".join(str(b) for b in r[len(r) - 16 * i + 12:len(r) - 16 * i + 16]) for i in range(count, 0, -1)))
+"#;
+
+#[test]
+fn the_embedded_dns_answers_over_tcp_too() {
+    let env = Env::with_busybox();
+    env.berth(&["network", "create", "tcpnet"]).ok();
+    for name in ["db", "asker"] {
+        env.berth(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "tcpnet",
+            "busybox",
+            "sleep",
+            "60",
+        ])
+        .ok();
+    }
+    let db_ip = env.inspect(
+        "db",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    let pid = env.inspect("asker", "{{.State.Pid}}");
+    let out = std::process::Command::new("nsenter")
+        .args([
+            &format!("--net=/proc/{pid}/ns/net"),
+            "python3",
+            "-c",
+            TCP_QUERY,
+            "db",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), db_ip);
+}

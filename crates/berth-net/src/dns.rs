@@ -4,7 +4,8 @@
 //! host's resolvers from the host's namespace (so a resolver on the host's
 //! loopback still answers).
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,11 +16,12 @@ use crate::NetError;
 
 /// Answers a name (lowercase, no trailing dot): Some addresses when it is a
 /// container's, None to forward the question.
-pub type Lookup = Box<dyn Fn(&str) -> Option<Vec<Ipv4Addr>> + Send>;
+pub type Lookup = Box<dyn Fn(&str) -> Option<Vec<Ipv4Addr>> + Send + Sync>;
 
-/// A running server; it stops when dropped.
+/// A running server (UDP and TCP); it stops when dropped.
 pub struct DnsServer {
     stop: Arc<AtomicBool>,
+    tcp: TcpListener,
 }
 
 /// Where the server listens inside the container.
@@ -36,62 +38,120 @@ impl DnsServer {
             .map_err(|e| NetError(format!("{}: {e}", netns.display())))?;
         // A socket keeps the namespace it was made in: a short-lived thread
         // enters the container's to bind it.
-        let socket = std::thread::spawn(move || {
+        let (socket, tcp) = std::thread::spawn(move || {
             // SAFETY: setns on an open namespace file, for this thread only.
             if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            UdpSocket::bind((ADDRESS, 53))
+            Ok((
+                UdpSocket::bind((ADDRESS, 53))?,
+                TcpListener::bind((ADDRESS, 53))?,
+            ))
         })
         .join()
         .map_err(|_| NetError("dns: thread panicked".into()))?
         .map_err(|e| NetError(format!("embedded DNS server on {ADDRESS}:53: {e}")))?;
         let _ = socket.set_read_timeout(Some(Duration::from_secs(1)));
-        let (socket, stop) = (Arc::new(socket), Arc::new(AtomicBool::new(false)));
-        let (s, st) = (socket.clone(), stop.clone());
-        let upstream = Arc::new(upstream);
-        std::thread::spawn(move || serve(&s, &st, &lookup, &upstream));
-        Ok(DnsServer { stop })
+        let stop = Arc::new(AtomicBool::new(false));
+        let resolver = Arc::new(Resolver { lookup, upstream });
+        let (st, r) = (stop.clone(), resolver.clone());
+        std::thread::spawn(move || serve_udp(&socket, &st, &r));
+        let (listener, st) = (
+            tcp.try_clone().map_err(|e| NetError(e.to_string()))?,
+            stop.clone(),
+        );
+        std::thread::spawn(move || serve_tcp(&listener, &st, &resolver));
+        Ok(DnsServer { stop, tcp })
+    }
+}
+
+/// What answers a query: the containers' names, then the upstream servers.
+struct Resolver {
+    lookup: Lookup,
+    upstream: Vec<SocketAddr>,
+}
+
+impl Resolver {
+    /// The answer to a query, asking upstream when the name is not a
+    /// container's (SERVFAIL when nobody answers); None for junk.
+    fn answer(&self, query: &[u8]) -> Option<Vec<u8>> {
+        let q = Question::parse(query)?;
+        match (self.lookup)(&q.name) {
+            Some(ips) => Some(q.answer(query, &ips)),
+            None => Some(forward(query, &self.upstream).unwrap_or_else(|| q.fail(query))),
+        }
+    }
+
+    /// Whether the query is for a container's name (answered at once).
+    fn local(&self, query: &[u8]) -> bool {
+        Question::parse(query).is_some_and(|q| (self.lookup)(&q.name).is_some())
     }
 }
 
 impl Drop for DnsServer {
     fn drop(&mut self) {
-        // The serving thread sees it within its read timeout. (Not shutdown(2):
+        // The UDP thread sees it within its read timeout. (Not shutdown(2):
         // a UDP receive it wakes returns no address, which std asserts on.)
         self.stop.store(true, Ordering::Relaxed);
+        // SAFETY: shutdown on a listener we hold; it wakes the accept loop.
+        unsafe { libc::shutdown(self.tcp.as_raw_fd(), libc::SHUT_RDWR) };
     }
 }
 
-fn serve(socket: &UdpSocket, stop: &AtomicBool, lookup: &Lookup, upstream: &Arc<Vec<SocketAddr>>) {
+fn serve_udp(socket: &UdpSocket, stop: &AtomicBool, resolver: &Arc<Resolver>) {
     let mut buf = [0u8; 1500];
     while !stop.load(Ordering::Relaxed) {
         let Ok((n, client)) = socket.recv_from(&mut buf) else {
             continue;
         };
-        let query = &buf[..n];
-        let Some(q) = Question::parse(query) else {
+        let query = buf[..n].to_vec();
+        if resolver.local(&query) {
+            if let Some(reply) = resolver.answer(&query) {
+                let _ = socket.send_to(&reply, client);
+            }
             continue;
-        };
-        match lookup(&q.name) {
-            Some(ips) => {
-                let _ = socket.send_to(&q.answer(query, &ips), client);
-            }
-            None => {
-                let (socket, query, upstream) =
-                    (socket.try_clone(), query.to_vec(), upstream.clone());
-                std::thread::spawn(move || {
-                    let Ok(socket) = socket else { return };
-                    let reply = forward(&query, &upstream).unwrap_or_else(|| {
-                        Question::parse(&query).map_or_else(Vec::new, |q| q.fail(&query))
-                    });
-                    if !reply.is_empty() {
-                        let _ = socket.send_to(&reply, client);
-                    }
-                });
-            }
         }
+        // Forwarding waits on another server: not on this thread.
+        let (socket, resolver) = (socket.try_clone(), resolver.clone());
+        std::thread::spawn(move || {
+            if let (Ok(socket), Some(reply)) = (socket, resolver.answer(&query)) {
+                let _ = socket.send_to(&reply, client);
+            }
+        });
     }
+}
+
+/// DNS over TCP (RFC 7766): each message behind its two-byte length, as
+/// many as the client sends on one connection.
+fn serve_tcp(listener: &TcpListener, stop: &AtomicBool, resolver: &Arc<Resolver>) {
+    for conn in listener.incoming() {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(mut conn) = conn else { continue };
+        let resolver = resolver.clone();
+        std::thread::spawn(move || {
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            while let Some(query) = read_framed(&mut conn) {
+                let Some(reply) = resolver.answer(&query) else {
+                    return;
+                };
+                let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&reply);
+                if conn.write_all(&framed).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn read_framed(conn: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    conn.read_exact(&mut len).ok()?;
+    let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+    conn.read_exact(&mut msg).ok()?;
+    Some(msg)
 }
 
 /// Asks each upstream resolver in turn; None when none answered.
