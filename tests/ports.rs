@@ -145,6 +145,24 @@ fn published_ports_reach_the_container() {
         .fails(125, "invalid IP address");
     env.berth(&["run", "-p", "80/sctpx", "busybox", "true"])
         .fails(125, "invalid proto");
+    // With the host's network there is nothing to publish: docker warns and runs.
+    let host = env.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-p",
+        "80:80",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(host.code, 0, "{}", host.stderr);
+    assert!(
+        host.stderr
+            .contains("WARNING: Published ports are discarded when using host network mode"),
+        "{}",
+        host.stderr
+    );
     env.berth(&["rm", "-f", "web", "clash", "any", "all"]).ok();
 }
 

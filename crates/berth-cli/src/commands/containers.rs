@@ -17,7 +17,13 @@ use crate::cli::{
 };
 use crate::format;
 
-fn create_options(a: RunArgs) -> CreateOptions {
+fn create_options(mut a: RunArgs) -> CreateOptions {
+    if a.network.as_deref() == Some("host") && (!a.publish.is_empty() || a.publish_all) {
+        // docker's words: the container shares the host's ports already.
+        eprintln!("WARNING: Published ports are discarded when using host network mode");
+        a.publish.clear();
+        a.publish_all = false;
+    }
     CreateOptions {
         image: a.image,
         name: a.name,
