@@ -324,8 +324,9 @@ fn rename_rm_and_prune() {
 #[test]
 fn running_containers_are_refused_by_rm_without_force() {
     let env = Env::with_busybox();
-    let mut child = env
+    let child = env
         .cmd(&["run", "--name", "busy", "busybox", "sleep", "30"])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     env.wait_running();
@@ -339,7 +340,13 @@ fn running_containers_are_refused_by_rm_without_force() {
     env.berth(&["rmi", "busybox"])
         .fails(1, "image is being used by running container");
     env.berth(&["rm", "-f", "busy"]).ok();
-    assert_eq!(child.wait().unwrap().code(), Some(137));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
 }
 

@@ -442,11 +442,7 @@ impl Engine {
         }
         self.emit_container(c, "die", &[("exitCode", code.to_string())]);
         self.release(c);
-        if self.store.db.find_container(&c.id)?.is_empty() {
-            // Removed under us (`rm -f`): there is no record left to update.
-            return Ok(());
-        }
-        self.update(&c.id, |c| {
+        let recorded = self.update(&c.id, |c| {
             if let Some(n) = c.network_settings.as_object_mut() {
                 n.remove("Ports");
             }
@@ -457,8 +453,13 @@ impl Engine {
             c.state.exit_code = code;
             c.state.oom_killed = oom;
             c.state.finished_at = time::now();
-        })?;
-        Ok(())
+        });
+        match recorded {
+            // Removed under us (`rm -f`, before or while we wrote): there
+            // is no record left to update, and nothing went wrong.
+            Err(_) if self.store.db.find_container(&c.id)?.is_empty() => Ok(()),
+            other => other.map(|_| ()),
+        }
     }
 
     /// Records a failed start as docker does (the container stays `created`,
