@@ -34,23 +34,18 @@ impl DnsServer {
         lookup: Lookup,
         upstream: Vec<SocketAddr>,
     ) -> Result<DnsServer, NetError> {
-        let ns = std::fs::File::open(netns)
-            .map_err(|e| NetError(format!("{}: {e}", netns.display())))?;
-        // A socket keeps the namespace it was made in: a short-lived thread
-        // enters the container's to bind it.
-        let (socket, tcp) = std::thread::spawn(move || {
-            // SAFETY: setns on an open namespace file, for this thread only.
-            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok((
-                UdpSocket::bind((ADDRESS, 53))?,
-                TcpListener::bind((ADDRESS, 53))?,
-            ))
-        })
-        .join()
-        .map_err(|_| NetError("dns: thread panicked".into()))?
-        .map_err(|e| NetError(format!("embedded DNS server on {ADDRESS}:53: {e}")))?;
+        // A socket keeps the namespace it was made in.
+        let (socket, tcp) = crate::in_netns(netns, || {
+            let bind = || {
+                Ok((
+                    UdpSocket::bind((ADDRESS, 53))?,
+                    TcpListener::bind((ADDRESS, 53))?,
+                ))
+            };
+            bind().map_err(|e: std::io::Error| {
+                NetError(format!("embedded DNS server on {ADDRESS}:53: {e}"))
+            })
+        })?;
         let _ = socket.set_read_timeout(Some(Duration::from_secs(1)));
         let stop = Arc::new(AtomicBool::new(false));
         let resolver = Arc::new(Resolver { lookup, upstream });

@@ -104,13 +104,11 @@ impl Forwarder {
         if self.listeners.is_empty() {
             return Ok(());
         }
-        let ns = std::fs::File::open(netns)
-            .map_err(|e| ForwardError(format!("{}: {e}", netns.display())))?;
+        let ns = crate::open_netns(netns).map_err(|e| ForwardError(e.0))?;
         let (tx, rx) = mpsc::channel::<Request>();
         std::thread::spawn(move || {
             // This thread alone enters the container's namespace.
-            // SAFETY: setns on an open namespace file, for this thread only.
-            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            if crate::enter(&ns).is_err() {
                 tracing::warn!("cannot enter the container's network namespace");
                 return;
             }
@@ -242,33 +240,13 @@ fn pump(from: &TcpStream, to: &TcpStream) {
     // Not SPLICE_F_MORE: on a socket it corks, holding small replies back ~200 ms.
     let flags = libc::SPLICE_F_MOVE;
     'outer: loop {
-        // SAFETY: splice between descriptors we hold, no offsets.
-        let n = unsafe {
-            libc::splice(
-                from.as_raw_fd(),
-                std::ptr::null_mut(),
-                pw.as_raw_fd(),
-                std::ptr::null_mut(),
-                CHUNK,
-                flags,
-            )
-        };
+        let n = splice(from.as_raw_fd(), pw.as_raw_fd(), CHUNK, flags);
         if n <= 0 {
             break;
         }
         let mut left = n as usize;
         while left > 0 {
-            // SAFETY: as above.
-            let m = unsafe {
-                libc::splice(
-                    pr.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    to.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    left,
-                    flags,
-                )
-            };
+            let m = splice(pr.as_raw_fd(), to.as_raw_fd(), left, flags);
             if m <= 0 {
                 break 'outer;
             }
@@ -276,4 +254,19 @@ fn pump(from: &TcpStream, to: &TcpStream) {
         }
     }
     let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// splice(2) of up to `len` bytes between two descriptors, no offsets.
+fn splice(from: RawFd, to: RawFd, len: usize, flags: libc::c_uint) -> isize {
+    // SAFETY: the caller holds both descriptors open; no offsets are passed.
+    unsafe {
+        libc::splice(
+            from,
+            std::ptr::null_mut(),
+            to,
+            std::ptr::null_mut(),
+            len,
+            flags,
+        )
+    }
 }

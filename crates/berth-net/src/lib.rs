@@ -16,6 +16,7 @@ mod publish;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::path::Path;
 
 pub use forward::Forwarder;
 pub use publish::{parse_publish, PortSpec};
@@ -23,6 +24,38 @@ pub use publish::{parse_publish, PortSpec};
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct NetError(pub String);
+
+/// Opens the network namespace file at `netns` (a pinned namespace).
+pub(crate) fn open_netns(netns: &Path) -> Result<File, NetError> {
+    File::open(netns).map_err(|e| NetError(format!("{}: {e}", netns.display())))
+}
+
+/// Moves the calling thread into the network namespace `ns` (namespaces
+/// belong to threads; the rest of the process stays where it is).
+pub(crate) fn enter(ns: &File) -> std::io::Result<()> {
+    // SAFETY: setns on an open namespace file, for this thread only.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Runs `f` on a short-lived thread inside the namespace at `netns` and
+/// returns its result. Sockets made there keep that namespace; processes
+/// spawned there are born in it.
+pub(crate) fn in_netns<T: Send + 'static>(
+    netns: &Path,
+    f: impl FnOnce() -> Result<T, NetError> + Send + 'static,
+) -> Result<T, NetError> {
+    let ns = open_netns(netns)?;
+    std::thread::spawn(move || {
+        enter(&ns)
+            .map_err(|e| NetError(format!("entering the container's network namespace: {e}")))?;
+        f()
+    })
+    .join()
+    .unwrap_or_else(|_| Err(NetError("a network namespace thread panicked".into())))
+}
 
 /// Runs `program` with `args`, `input` on its stdin; a failure is the first
 /// line it printed to stderr. `package` names what installs it.

@@ -2,7 +2,6 @@
 //! the veth pair that plugs a container's namespace into it.
 
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::ipam::Subnet;
@@ -15,21 +14,8 @@ fn ip_batch(netns: Option<&Path>, script: &str) -> Result<(), NetError> {
     let Some(netns) = netns else {
         return run(script.to_string());
     };
-    let ns =
-        std::fs::File::open(netns).map_err(|e| NetError(format!("{}: {e}", netns.display())))?;
     let script = script.to_string();
-    std::thread::spawn(move || {
-        // SAFETY: setns on an open namespace file, for this thread only.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(NetError(format!(
-                "entering the container's network namespace: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        run(script)
-    })
-    .join()
-    .unwrap_or_else(|_| Err(NetError("ip: thread panicked".into())))
+    crate::in_netns(netns, move || run(script))
 }
 
 pub fn exists(name: &str) -> bool {
