@@ -177,17 +177,6 @@ pub fn publish(
     ports: &[PortSpec],
 ) -> Result<PortRules, NetError> {
     remove_stale();
-    // A bridge made by an older berth, or rules flushed by hand: loopback
-    // traffic must be able to reach the bridge, and come back.
-    let localnet = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
-    if std::fs::read_to_string(&localnet).is_ok_and(|v| v.trim() != "1") {
-        std::fs::write(&localnet, "1").map_err(|e| NetError(format!("{localnet}: {e}")))?;
-    }
-    let masquerade = args(&format!("-s 127.0.0.0/8 -o {bridge} -j MASQUERADE"));
-    if !iptables("nat", "-C", POSTROUTING, &masquerade)? {
-        ensure_chains()?;
-        iptables("nat", "-A", POSTROUTING, &masquerade)?;
-    }
     let owner = format!("berth:{}", std::process::id());
     let mut rules = Vec::new();
     for p in ports.iter().filter(|p| !p.host_ip.contains(':')) {
@@ -250,25 +239,36 @@ fn restore(op: &str, rules: &[Rule]) -> Result<(), NetError> {
 
 /// Deletes port rules whose owning process is gone (a crash, a SIGKILL).
 fn remove_stale() {
+    // One iptables-save reads both tables (nat's BERTH-DNAT, filter's BERTH-FORWARD).
+    let Ok(out) = Command::new("iptables-save").output() else {
+        return;
+    };
     let mut stale: Vec<Rule> = Vec::new();
-    for (table, chain) in [("nat", DNAT), ("filter", FORWARD)] {
-        let Ok(out) = Command::new("iptables")
-            .args(["-w", "5", "-t", table, "-S", chain])
-            .output()
-        else {
-            return;
-        };
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let Some(rule) = line.strip_prefix(&format!("-A {chain} ")) else {
-                continue;
+    let mut table = "";
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table = if t == "nat" {
+                "nat"
+            } else if t == "filter" {
+                "filter"
+            } else {
+                ""
             };
-            let owner = rule
-                .split_whitespace()
-                .find_map(|w| w.trim_matches('"').strip_prefix("berth:"))
-                .and_then(|pid| pid.parse::<u32>().ok());
-            if owner.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
-                stale.push((table, chain, args(rule)));
+            continue;
+        }
+        let (chain, rule) = match (table, line.split_once(' ')) {
+            ("nat", Some(("-A", rest))) if rest.starts_with(DNAT) => (DNAT, &rest[DNAT.len()..]),
+            ("filter", Some(("-A", rest))) if rest.starts_with(FORWARD) => {
+                (FORWARD, &rest[FORWARD.len()..])
             }
+            _ => continue,
+        };
+        let owner = rule
+            .split_whitespace()
+            .find_map(|w| w.trim_matches('"').strip_prefix("berth:"))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if owner.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+            stale.push((table, chain, args(rule)));
         }
     }
     if !stale.is_empty() {
