@@ -145,10 +145,7 @@ impl Engine {
             .unwrap_or_else(|| id[..12].to_string());
         let env = merge_env(image_config.env.as_deref().unwrap_or(&[]), &hostname, opts)?;
         let mut labels = image_config.labels.clone().unwrap_or_default();
-        for l in &opts.labels {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            labels.insert(k.to_string(), v.to_string());
-        }
+        labels.extend(crate::key_values(&opts.labels));
         let dir = self.store.container_dir(&id);
         let container = Container {
             id: id.clone(),
@@ -828,10 +825,6 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
     let mut m = MountConfig::default();
     let mut tmpfs = TmpfsOptions::default();
     let mut volume = crate::model::VolumeOptions::default();
-    let key_value = |v: &str| {
-        let (k, v) = v.split_once('=').unwrap_or((v, ""));
-        (k.to_string(), v.to_string())
-    };
     for field in s.split(',') {
         let (k, v) = field.split_once('=').unwrap_or((field, ""));
         match k {
@@ -848,7 +841,7 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
             }
             "volume-nocopy" => volume.no_copy = !matches!(v, "false" | "0"),
             "volume-label" => {
-                volume.labels.extend([key_value(v)]);
+                volume.labels.extend([crate::key_value(v)]);
             }
             "volume-driver" => {
                 volume
@@ -858,7 +851,7 @@ fn parse_mount(s: &str) -> Result<MountConfig, EngineError> {
             }
             "volume-opt" => {
                 let driver = volume.driver_config.get_or_insert_with(Default::default);
-                driver.options.extend([key_value(v)]);
+                driver.options.extend([crate::key_value(v)]);
             }
             "bind-propagation" | "consistency" => {}
             _ => {
@@ -1333,17 +1326,13 @@ impl Engine {
             let anonymous = m.source.is_empty();
             let name = (!anonymous).then_some(m.source.as_str());
             let o = m.volume_options.clone().unwrap_or_default();
-            let labels: Vec<String> = o.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let driver = o.driver_config.unwrap_or_default();
-            let opts: Vec<String> = driver
-                .options
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let driver = Some(driver.name.as_str()).filter(|d| !d.is_empty());
-            m.source = self
-                .create_volume(name, &labels, driver, &opts, anonymous)?
-                .name;
+            let spec = crate::volumes::VolumeSpec {
+                labels: o.labels,
+                driver: Some(driver.name).filter(|d| !d.is_empty()),
+                options: driver.options,
+            };
+            m.source = self.make_volume(name, spec, anonymous)?.name;
         }
         h.mounts = Some(mounts).filter(|m| !m.is_empty());
         Ok(())

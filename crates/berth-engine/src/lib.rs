@@ -41,6 +41,17 @@ pub struct Engine {
     net_config: networks::NetConfig,
 }
 
+/// `KEY=VALUE` flags (`--label`, `-o`) as a map; a bare key maps to "".
+pub(crate) fn key_values<S: AsRef<str>>(items: &[S]) -> std::collections::BTreeMap<String, String> {
+    items.iter().map(|i| key_value(i.as_ref())).collect()
+}
+
+/// One `KEY=VALUE`; a bare key has the empty value.
+pub(crate) fn key_value(item: &str) -> (String, String) {
+    let (k, v) = item.split_once('=').unwrap_or((item, ""));
+    (k.to_string(), v.to_string())
+}
+
 impl Engine {
     pub fn open(root: &Path, state_dir: &Path) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;

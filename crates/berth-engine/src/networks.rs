@@ -412,8 +412,8 @@ impl Engine {
             }
             _ => None,
         };
-        let labels = key_values(&o.labels);
-        let mut options = key_values(&o.options);
+        let labels = crate::key_values(&o.labels);
+        let mut options = crate::key_values(&o.options);
         let mut n = Network {
             name: o.name.clone(),
             driver: "bridge".into(),
@@ -814,12 +814,9 @@ impl Engine {
         // Started on any bridge network, so that a later `network connect`
         // to a user network finds it running (connect then points the
         // container's resolv.conf at it, as docker rebuilds it).
-        let nets = self.all_networks()?;
-        let on_bridge = endpoints(c).values().any(|e| {
-            nets.iter()
-                .any(|n| n.id == e.network_id && n.bridge().is_some())
-        });
-        if !on_bridge {
+        // Every network but host and none is a bridge (the one driver).
+        let mode = c.host_config.network_mode.as_str();
+        if matches!(mode, "host" | "none") || endpoints(c).is_empty() {
             return Ok(None);
         }
         let upstream = upstream_resolvers(&c.host_config.dns);
@@ -957,16 +954,5 @@ fn upstream_resolvers(dns: &[String]) -> Vec<SocketAddr> {
         .iter()
         .filter_map(|s| s.parse::<std::net::IpAddr>().ok())
         .map(|ip| SocketAddr::new(ip, 53))
-        .collect()
-}
-
-/// `KEY=VALUE` flags as a map (a bare key maps to "").
-fn key_values(items: &[String]) -> BTreeMap<String, String> {
-    items
-        .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            (k.to_string(), v.to_string())
-        })
         .collect()
 }

@@ -85,7 +85,8 @@ impl Engine {
     }
 
     /// `volume create`: a new volume (or the existing one of that name, as
-    /// docker answers). No name gives a random one.
+    /// docker answers). No name gives a random one. Labels and options are
+    /// `KEY=VALUE` flags.
     pub fn create_volume(
         &self,
         name: Option<&str>,
@@ -94,12 +95,34 @@ impl Engine {
         options: &[String],
         anonymous: bool,
     ) -> Result<Volume, EngineError> {
-        if let Some(d) = driver.filter(|d| *d != "local") {
+        let mut parsed = BTreeMap::new();
+        for o in options {
+            let (k, v) = o.split_once('=').ok_or_else(|| {
+                EngineError::invalid(format!("invalid option {o:?}: expected key=value"))
+            })?;
+            parsed.insert(k.to_string(), v.to_string());
+        }
+        let spec = VolumeSpec {
+            labels: crate::key_values(labels),
+            driver: driver.map(str::to_string),
+            options: parsed,
+        };
+        self.make_volume(name, spec, anonymous)
+    }
+
+    /// A volume as `spec` describes it (`volume create`, `--mount`'s volume options).
+    pub(crate) fn make_volume(
+        &self,
+        name: Option<&str>,
+        spec: VolumeSpec,
+        anonymous: bool,
+    ) -> Result<Volume, EngineError> {
+        if let Some(d) = spec.driver.as_deref().filter(|d| *d != "local") {
             return Err(EngineError::invalid(format!(
                 "error looking up volume plugin {d}: berth has the local driver only"
             )));
         }
-        let opts = volume_options(options)?;
+        check_volume_options(&spec.options)?;
         let name = match name {
             Some(n) if !names::valid(n) => {
                 return Err(EngineError::invalid(format!(
@@ -109,18 +132,13 @@ impl Engine {
             Some(n) => n.to_string(),
             None => berth_store::random_hex(32),
         };
-        let mut label_map = BTreeMap::new();
-        for l in labels {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            label_map.insert(k.to_string(), v.to_string());
-        }
         let data = self.volume_path(&name);
         std::fs::create_dir_all(&data).map_err(|e| EngineError::io(&data, e))?;
         let row = VolumeRow {
             name: name.clone(),
             created: time::now(),
-            labels: serde_json::to_string(&label_map).expect("strings serialise"),
-            options: serde_json::to_string(&opts).expect("strings serialise"),
+            labels: serde_json::to_string(&spec.labels).expect("strings serialise"),
+            options: serde_json::to_string(&spec.options).expect("strings serialise"),
             anonymous,
         };
         if self.store.db.add_volume(&row)? {
@@ -266,19 +284,23 @@ impl Engine {
     }
 }
 
+/// How a volume is made: its labels, driver and the driver's options.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct VolumeSpec {
+    pub labels: BTreeMap<String, String>,
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
+}
+
 /// The local driver's `-o type=tmpfs|none`, `device=`, `o=`, checked.
-fn volume_options(options: &[String]) -> Result<BTreeMap<String, String>, EngineError> {
-    let mut out = BTreeMap::new();
-    for o in options {
-        let (k, v) = o.split_once('=').ok_or_else(|| {
-            EngineError::invalid(format!("invalid option {o:?}: expected key=value"))
-        })?;
-        if !matches!(k, "type" | "device" | "o") {
-            return Err(EngineError::invalid(format!(
-                "invalid option key: {k:?}: the local driver takes type, device and o"
-            )));
-        }
-        out.insert(k.to_string(), v.to_string());
+fn check_volume_options(out: &BTreeMap<String, String>) -> Result<(), EngineError> {
+    if let Some(k) = out
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "device" | "o"))
+    {
+        return Err(EngineError::invalid(format!(
+            "invalid option key: {k:?}: the local driver takes type, device and o"
+        )));
     }
     match out.get("type").map(String::as_str) {
         None if out.is_empty() => {}
@@ -299,7 +321,7 @@ fn volume_options(options: &[String]) -> Result<BTreeMap<String, String>, Engine
             )))
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The volumes a container mounts.
