@@ -456,6 +456,41 @@ fn internal_networks_bridge_names_filters_and_prune() {
         ])
         .ok();
     assert!(events.starts_with("create inside\n"), "{events}");
+    // network ls: its filters, -q and --no-trunc; --attachable is recorded.
+    let id = env
+        .berth(&["network", "create", "--attachable", "extra"])
+        .ok();
+    assert_eq!(
+        env.berth(&["network", "inspect", "-f", "{{.Attachable}}", "extra"])
+            .ok(),
+        "true\n"
+    );
+    let ls = |filter: &str| {
+        env.berth(&["network", "ls", "--filter", filter, "--format", "{{.Name}}"])
+            .ok()
+    };
+    assert_eq!(ls("driver=null"), "none\n");
+    assert_eq!(ls("type=custom"), "extra\ninside\n");
+    assert_eq!(ls("type=builtin"), "bridge\nhost\nnone\n");
+    assert_eq!(ls(&format!("id={}", &id[..8])), "extra\n");
+    let full = env
+        .berth(&[
+            "network",
+            "ls",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "name=extra",
+        ])
+        .ok();
+    assert_eq!(full, id);
+    let short = env
+        .berth(&["network", "ls", "-q", "--filter", "name=extra"])
+        .ok();
+    assert_eq!(short.trim(), &id[..12]);
+    env.berth(&["network", "ls", "--filter", "colour=red"])
+        .fails(1, "invalid filter 'colour'");
+    env.berth(&["network", "rm", "extra"]).ok();
     env.berth(&["network", "create", "unused"]).ok();
     env.berth(&["rm", "-f", "inner", "outer"]).ok();
     let pruned = env.berth(&["system", "prune", "-f"]).ok();
