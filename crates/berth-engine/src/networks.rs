@@ -214,15 +214,18 @@ fn make_device(
     Ok(())
 }
 
+/// A container's endpoints by network name.
+pub type Endpoints = BTreeMap<String, Endpoint>;
+
 /// A container's endpoints, from its record.
-pub fn endpoints(c: &Container) -> BTreeMap<String, Endpoint> {
+pub fn endpoints(c: &Container) -> Endpoints {
     c.network_settings
         .get("Networks")
         .and_then(|n| serde_json::from_value(n.clone()).ok())
         .unwrap_or_default()
 }
 
-fn set_endpoints(c: &mut Container, eps: &BTreeMap<String, Endpoint>) {
+pub(crate) fn set_endpoints(c: &mut Container, eps: &Endpoints) {
     if !c.network_settings.is_object() {
         c.network_settings = Value::Object(Default::default());
     }
@@ -596,9 +599,14 @@ impl Engine {
 
     /// Plugs a starting container into its bridge networks: an address
     /// leased on each, a veth pair per network into the namespace at
-    /// `netns`, and the default route through the first. Recorded in the
-    /// container; released by [`Engine::release`].
-    pub(crate) fn attach_networks(&self, c: &Container, netns: &Path) -> Result<(), EngineError> {
+    /// `netns`, and the default route through the first. Returns the
+    /// endpoints with their addresses, for the start to record with the
+    /// rest; the leases are given back by [`Engine::release`].
+    pub(crate) fn attach_networks(
+        &self,
+        c: &Container,
+        netns: &Path,
+    ) -> Result<Endpoints, EngineError> {
         let mut eps = endpoints(c);
         // The container's own network first: it is eth0 and holds the route.
         let mut order: Vec<String> = eps.keys().cloned().collect();
@@ -626,10 +634,12 @@ impl Engine {
             let mac = c.config.mac_address.as_deref();
             self.plug(&c.id, mac, n, ep, netns, &format!("eth{i}"), route)?;
         }
-        let mine: Vec<String> = eps.values().map(|e| e.ip_address.clone()).collect();
-        self.update(&c.id, |c| set_endpoints(c, &eps))?;
         // docker's /etc/hosts names the container's own address.
-        if let Some(ip) = mine.iter().find(|ip| !ip.is_empty()) {
+        if let Some(ip) = eps
+            .values()
+            .map(|e| &e.ip_address)
+            .find(|ip| !ip.is_empty())
+        {
             let path = Path::new(&c.hosts_path);
             let hostname = &c.config.hostname;
             let old = std::fs::read_to_string(path).unwrap_or_default();
@@ -641,7 +651,7 @@ impl Engine {
             hosts.push_str(&format!("{ip}\t{hostname}\n"));
             std::fs::write(path, hosts).map_err(|e| EngineError::io(path, e))?;
         }
-        Ok(())
+        Ok(eps)
     }
 
     /// One endpoint: lease, veth, addresses, filled into `ep`. `holder`

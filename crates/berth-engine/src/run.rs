@@ -167,14 +167,11 @@ impl Engine {
     /// could not be made (the forwarder then carries everything).
     fn kernel_forward(
         &self,
-        id: &str,
+        plugged: &crate::networks::Endpoints,
         ports: &[berth_net::PortSpec],
     ) -> Option<berth_net::firewall::PortRules> {
-        let c = self.container(id).ok()?;
-        let (name, ep) = crate::networks::endpoints(&c)
-            .into_iter()
-            .find(|(_, e)| !e.ip_address.is_empty())?;
-        let network = self.network(&name).ok()?;
+        let (name, ep) = plugged.iter().find(|(_, e)| !e.ip_address.is_empty())?;
+        let network = self.network(name).ok()?;
         let ip = ep.ip_address.parse().ok()?;
         match berth_net::firewall::publish(network.bridge()?, ip, ports) {
             Ok(rules) => Some(rules),
@@ -309,8 +306,8 @@ impl Engine {
                 c.short_id()
             )));
         }
-        let spec = match self.prepare(&c) {
-            Ok(spec) => spec,
+        let (spec, plugged) = match self.prepare(&c) {
+            Ok(prepared) => prepared,
             Err(e) => return Err(self.failed_start(&c, e)),
         };
         let log = match c.host_config.log_config.kind.as_str() {
@@ -351,7 +348,7 @@ impl Engine {
         // bound, and serves what the kernel rules do not cover (IPv6).
         let kernel_ports = forwarder
             .as_ref()
-            .and_then(|f| self.kernel_forward(&c.id, &f.bound()));
+            .and_then(|f| self.kernel_forward(plugged.as_ref()?, &f.bound()));
         // The embedded DNS server of user networks, ready before the command runs.
         let own_netns = spec
             .netns
@@ -384,6 +381,9 @@ impl Engine {
             c.state.restarting = false;
             // A start lifts an earlier stop: the restart policy applies again.
             c.state.manually_stopped = false;
+            if let Some(eps) = &plugged {
+                crate::networks::set_endpoints(c, eps);
+            }
             if let Some(p) = &ports {
                 c.network_settings["Ports"] = p.clone();
             }
@@ -479,8 +479,13 @@ impl Engine {
         e
     }
 
-    /// Mounts the rootfs and turns the record into a runtime spec.
-    fn prepare(&self, c: &Container) -> Result<ContainerSpec, EngineError> {
+    /// Mounts the rootfs, plugs the container into its networks and turns
+    /// the record into a runtime spec; with the endpoints it was given on
+    /// bridge networks (None when it has no namespace of its own).
+    fn prepare(
+        &self,
+        c: &Container,
+    ) -> Result<(ContainerSpec, Option<crate::networks::Endpoints>), EngineError> {
         let rootfs = self.mount_rootfs(c)?;
         for name in crate::volumes::volume_names(c) {
             self.mount_volume_if_tmpfs(name)?;
@@ -501,6 +506,7 @@ impl Engine {
         )
         .map_err(|e| EngineError::invalid(e.to_string()))?;
         let security = h.security_opt.clone().unwrap_or_default();
+        let mut plugged = None;
         let netns = if h.network_mode == "host" {
             None
         } else if let Some(other) = h.network_mode.strip_prefix("container:") {
@@ -522,14 +528,14 @@ impl Engine {
                 .map_err(|e| EngineError::io(&path, e))?;
             berth_runtime::netns::remove(&path).map_err(|e| EngineError::io(&path, e))?;
             berth_runtime::netns::create(&path).map_err(|e| EngineError::io(&path, e))?;
-            self.attach_networks(c, &path)?;
+            plugged = Some(self.attach_networks(c, &path)?);
             Some(path)
         };
         let mut env = c.config.env.clone();
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             env.push(format!("HOME={}", user.home));
         }
-        Ok(ContainerSpec {
+        let spec = ContainerSpec {
             id: c.id.clone(),
             rootfs,
             args: std::iter::once(c.path.clone())
@@ -573,7 +579,8 @@ impl Engine {
             cgroups_path: Self::cgroups_path(&c.id),
             cgroup_v2: rt::cgroup_v2(),
             init: h.init.unwrap_or(false),
-        })
+        };
+        Ok((spec, plugged))
     }
 }
 
