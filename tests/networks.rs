@@ -209,8 +209,24 @@ fn user_networks_resolve_names_and_stay_apart() {
         "60",
     ])
     .ok();
-    env.berth(&["network", "connect", "--alias", "c2", "app", "client"])
-        .ok();
+    env.berth(&[
+        "network",
+        "connect",
+        "--alias",
+        "c2",
+        "--ip",
+        "10.214.7.77",
+        "app",
+        "client",
+    ])
+    .ok();
+    assert_eq!(
+        env.inspect(
+            "client",
+            "{{(index .NetworkSettings.Networks \"app\").IPAddress}}"
+        ),
+        "10.214.7.77"
+    );
     let via = env
         .berth(&[
             "exec",
@@ -270,6 +286,12 @@ fn user_networks_resolve_names_and_stay_apart() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&rules.stdout).contains(&bridge));
+    env.berth(&["network", "create", "--label", "keep=1", "labelled"])
+        .ok();
+    let pruned = env
+        .berth(&["network", "prune", "-f", "--filter", "label=keep=1"])
+        .ok();
+    assert_eq!(pruned, "Deleted Networks:\nlabelled\n\n");
     let pruned = env.berth(&["network", "prune", "-f"]).ok();
     assert_eq!(pruned, "Deleted Networks:\nother\n\n");
     env.check_clean();
