@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::{time, Engine, EngineError};
 
@@ -23,17 +23,6 @@ const DEFAULT_RETRIES: u32 = 3;
 /// Probes kept in `State.Health.Log`, and the output kept of each.
 const KEPT: usize = 5;
 const OUTPUT_LIMIT: usize = 4096;
-
-/// `--health-cmd` and friends, as given.
-#[derive(Clone, Debug, Default)]
-pub struct HealthOptions {
-    pub cmd: Option<String>,
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
-    pub start_period: Option<String>,
-    pub retries: Option<u32>,
-    pub none: bool,
-}
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -53,54 +42,72 @@ pub struct Probe {
     pub output: String,
 }
 
-/// The container's Config.Healthcheck: the image's, changed by the flags.
+/// The container's Config.Healthcheck as dockerd merges it: the image's
+/// when none is given; otherwise the given one, its empty test and zero
+/// durations and retries taken from the image's.
 pub(crate) fn merge(
     image: Option<&Value>,
-    o: &HealthOptions,
+    given: Option<Value>,
 ) -> Result<Option<Value>, EngineError> {
-    let any_flag = o.cmd.is_some()
-        || o.interval.is_some()
-        || o.timeout.is_some()
-        || o.start_period.is_some()
-        || o.retries.is_some();
-    if o.none {
-        if any_flag {
-            return Err(EngineError::invalid(
-                "--no-healthcheck conflicts with --health-* options",
-            ));
+    let Some(mut hc) = given.filter(|g| g.as_object().is_some_and(|o| !o.is_empty())) else {
+        return Ok(image.cloned().filter(has_test));
+    };
+    if !hc.is_object() {
+        return Err(EngineError::invalid("Healthcheck must be an object"));
+    }
+    for field in ["Interval", "Timeout", "StartPeriod", "StartInterval"] {
+        let v = &hc[field];
+        if v.is_null() {
+            continue;
         }
-        return Ok(Some(json!({"Test": ["NONE"]})));
+        let nanos = v.as_i64().ok_or_else(|| {
+            EngineError::invalid(format!(
+                "Healthcheck.{field} must be a number of nanoseconds"
+            ))
+        })?;
+        if nanos < 0 {
+            return Err(EngineError::invalid(format!(
+                "{field} in Healthcheck cannot be negative"
+            )));
+        }
+        if field != "StartPeriod" && nanos != 0 && nanos < 1_000_000 {
+            return Err(EngineError::invalid(format!(
+                "{field} in Healthcheck cannot be less than 1ms"
+            )));
+        }
     }
-    let mut hc = image.cloned().unwrap_or_else(|| json!({}));
-    if let Some(cmd) = &o.cmd {
-        hc["Test"] = json!(["CMD-SHELL", cmd]);
+    if hc["Retries"].as_i64().is_some_and(|r| r < 0) {
+        return Err(EngineError::invalid(
+            "Retries in Healthcheck cannot be negative",
+        ));
     }
-    for (given, field, flag) in [
-        (&o.interval, "Interval", "--health-interval"),
-        (&o.timeout, "Timeout", "--health-timeout"),
-        (&o.start_period, "StartPeriod", "--health-start-period"),
-    ] {
-        if let Some(v) = given {
-            let d = crate::logs::parse_duration(v)
-                .filter(|d| *d >= chrono::Duration::zero())
-                .ok_or_else(|| {
-                    EngineError::invalid(format!(
-                        "invalid argument \"{v}\" for \"{flag}\" flag: a duration like 30s or 1m30s"
-                    ))
-                })?;
-            if field != "StartPeriod"
-                && d != chrono::Duration::zero()
-                && d < chrono::Duration::milliseconds(1)
-            {
-                return Err(EngineError::invalid(format!("{flag} must be at least 1ms")));
+    let disabled = hc["Test"].get(0).and_then(Value::as_str) == Some("NONE");
+    if let Some(image) = image.filter(|_| !disabled) {
+        if !has_test(&hc) {
+            hc["Test"] = image["Test"].clone();
+        }
+        for field in [
+            "Interval",
+            "Timeout",
+            "StartPeriod",
+            "StartInterval",
+            "Retries",
+        ] {
+            if hc[field].as_i64().unwrap_or(0) == 0 && !image[field].is_null() {
+                hc[field] = image[field].clone();
             }
-            hc[field] = json!(d.num_nanoseconds().unwrap_or(0));
         }
     }
-    if let Some(r) = o.retries {
-        hc["Retries"] = json!(r);
+    if let Some(o) = hc.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
     }
-    Ok(hc.get("Test").is_some().then_some(hc))
+    Ok(has_test(&hc).then_some(hc))
+}
+
+fn has_test(hc: &Value) -> bool {
+    hc.get("Test")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty())
 }
 
 /// A healthcheck ready to run; None for `NONE` or no test.
@@ -309,15 +316,14 @@ fn probe(root: &Path, state: &PathBuf, id: &str, check: &Check) -> (i32, String)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn flags_change_the_images_check() {
+    fn a_given_check_changes_the_images() {
         let image = json!({"Test": ["CMD", "true"], "Retries": 5});
-        let o = HealthOptions {
-            interval: Some("2s".into()),
-            ..Default::default()
-        };
-        let hc = merge(Some(&image), &o).unwrap().unwrap();
+        let hc = merge(Some(&image), Some(json!({"Interval": 2_000_000_000u64})))
+            .unwrap()
+            .unwrap();
         assert_eq!(hc["Test"], json!(["CMD", "true"]));
         assert_eq!(hc["Interval"], json!(2_000_000_000u64));
         assert_eq!(hc["Retries"], json!(5));
@@ -326,42 +332,23 @@ mod tests {
             (c.argv.as_slice(), c.retries),
             (&["true".to_string()][..], 5)
         );
-        let o = HealthOptions {
-            cmd: Some("curl -f localhost".into()),
-            ..Default::default()
-        };
-        let hc = merge(None, &o).unwrap().unwrap();
+        let hc = merge(
+            None,
+            Some(json!({"Test": ["CMD-SHELL", "curl -f localhost"]})),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(
             Check::from_config(&hc).unwrap().argv,
             ["/bin/sh", "-c", "curl -f localhost"]
         );
-        let none = merge(
-            Some(&image),
-            &HealthOptions {
-                none: true,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .unwrap();
+        let none = merge(Some(&image), Some(json!({"Test": ["NONE"]})))
+            .unwrap()
+            .unwrap();
         assert!(Check::from_config(&none).is_none());
-        assert!(merge(
-            None,
-            &HealthOptions {
-                none: true,
-                cmd: Some("x".into()),
-                ..Default::default()
-            }
-        )
-        .is_err());
-        assert!(merge(
-            None,
-            &HealthOptions {
-                interval: Some("soon".into()),
-                ..Default::default()
-            }
-        )
-        .is_err());
-        assert_eq!(merge(None, &HealthOptions::default()).unwrap(), None);
+        assert!(merge(None, Some(json!({"Test": ["CMD", "x"], "Interval": 5}))).is_err());
+        assert!(merge(None, Some(json!({"Test": ["CMD", "x"], "Timeout": -1}))).is_err());
+        assert_eq!(merge(None, None).unwrap(), None);
+        assert_eq!(merge(Some(&image), None).unwrap(), Some(image));
     }
 }

@@ -6,6 +6,7 @@ pub mod build;
 mod cancel;
 mod changes;
 pub mod containers;
+mod create;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -42,12 +43,12 @@ pub struct Engine {
 }
 
 /// `KEY=VALUE` flags (`--label`, `-o`) as a map; a bare key maps to "".
-pub(crate) fn key_values<S: AsRef<str>>(items: &[S]) -> std::collections::BTreeMap<String, String> {
+pub fn key_values<S: AsRef<str>>(items: &[S]) -> std::collections::BTreeMap<String, String> {
     items.iter().map(|i| key_value(i.as_ref())).collect()
 }
 
 /// One `KEY=VALUE`; a bare key has the empty value.
-pub(crate) fn key_value(item: &str) -> (String, String) {
+pub fn key_value(item: &str) -> (String, String) {
     let (k, v) = item.split_once('=').unwrap_or((item, ""));
     (k.to_string(), v.to_string())
 }

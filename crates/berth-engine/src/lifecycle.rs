@@ -322,62 +322,79 @@ impl Engine {
     }
 }
 
-/// `update` flags, as given.
-#[derive(Clone, Debug, Default)]
-pub struct UpdateOptions {
-    pub memory: Option<String>,
-    pub memory_swap: Option<String>,
-    pub cpus: Option<String>,
+/// docker's update body (`POST /containers/{id}/update`): what is given
+/// changes, what is absent (or 0, as docker's clients send it) stays.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateBody {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub nano_cpus: Option<i64>,
     pub cpu_shares: Option<i64>,
     pub pids_limit: Option<i64>,
-    pub restart: Option<String>,
+    pub restart_policy: Option<crate::model::RestartPolicy>,
 }
 
 impl Engine {
     /// `update`: new limits (applied at once to a running container) and
     /// restart policy; the record keeps them for the next start.
-    pub fn update_container(&self, key: &str, o: &UpdateOptions) -> Result<(), EngineError> {
-        use crate::containers::{parse_cpus, parse_memory, parse_memory_swap};
+    pub fn update_container(&self, key: &str, o: &UpdateBody) -> Result<(), EngineError> {
+        use crate::create::{check_memory, check_memory_swap, check_nano_cpus};
         let c = self.container(key)?;
         let h = &c.host_config;
-        let memory = match &o.memory {
-            Some(m) => parse_memory(Some(m))?,
+        let given = |v: Option<i64>| v.filter(|v| *v != 0);
+        let memory = match given(o.memory) {
+            Some(m) => {
+                check_memory(m)?;
+                m
+            }
             None => h.memory,
         };
-        let memory_swap = match &o.memory_swap {
-            Some(s) => parse_memory_swap(Some(s), memory)?,
-            None if o.memory.is_some() && h.memory_swap > 0 && h.memory_swap < memory => {
+        let memory_swap = match given(o.memory_swap) {
+            Some(s) => {
+                check_memory_swap(s, memory)?;
+                s
+            }
+            None if given(o.memory).is_some() && h.memory_swap > 0 && h.memory_swap < memory => {
                 return Err(EngineError::invalid(
                     "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
                 ))
             }
             None => h.memory_swap,
         };
-        let nano_cpus = match &o.cpus {
-            Some(s) => parse_cpus(Some(s))?,
+        let nano_cpus = match given(o.nano_cpus) {
+            Some(n) => {
+                check_nano_cpus(n)?;
+                n
+            }
             None => h.nano_cpus,
         };
-        let restart = o
-            .restart
-            .as_deref()
-            .map(crate::model::RestartPolicy::parse)
-            .transpose()
+        let restart = o.restart_policy.clone().filter(|r| !r.name.is_empty());
+        if let Some(r) = &restart {
+            crate::model::RestartPolicy::parse(&match r.maximum_retry_count {
+                0 => r.name.clone(),
+                n => format!("{}:{n}", r.name),
+            })
             .map_err(EngineError::invalid)?;
+        }
         if h.auto_remove && restart.as_ref().is_some_and(|r| r.name != "no") {
             return Err(EngineError::invalid(
                 "Restart policy cannot be updated because AutoRemove is enabled for the container",
             ));
         }
+        let cpu_shares = given(o.cpu_shares);
+        let pids_limit = given(o.pids_limit);
         if c.state.running {
-            let given = |set: bool, v: i64| (set && v != 0).then_some(v);
             berth_runtime::container::update_resources(
                 &Self::cgroups_path(&c.id),
                 &berth_runtime::Resources {
-                    memory: given(o.memory.is_some(), memory),
-                    memory_swap: given(o.memory.is_some() || o.memory_swap.is_some(), memory_swap),
-                    nano_cpus: given(o.cpus.is_some(), nano_cpus),
-                    cpu_shares: o.cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
-                    pids_limit: o.pids_limit,
+                    memory: given(o.memory),
+                    memory_swap: (given(o.memory).is_some() || given(o.memory_swap).is_some())
+                        .then_some(memory_swap)
+                        .filter(|s| *s != 0),
+                    nano_cpus: given(o.nano_cpus),
+                    cpu_shares: cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
+                    pids_limit,
                 },
             )?;
         }
@@ -386,10 +403,10 @@ impl Engine {
             h.memory = memory;
             h.memory_swap = memory_swap;
             h.nano_cpus = nano_cpus;
-            if let Some(s) = o.cpu_shares {
+            if let Some(s) = cpu_shares {
                 h.cpu_shares = s;
             }
-            if let Some(p) = o.pids_limit {
+            if let Some(p) = pids_limit {
                 h.pids_limit = Some(p).filter(|p| *p > 0);
             }
             if let Some(r) = restart {

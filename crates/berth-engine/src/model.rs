@@ -83,7 +83,7 @@ fn is_zero(n: &i32) -> bool {
 
 /// `--restart`: docker's HostConfig.RestartPolicy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct RestartPolicy {
     /// `no`, `always`, `unless-stopped` or `on-failure`.
     pub name: String,
@@ -139,7 +139,7 @@ impl RestartPolicy {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Config {
     pub hostname: String,
     pub domainname: String,
@@ -151,11 +151,13 @@ pub struct Config {
     pub open_stdin: bool,
     pub stdin_once: bool,
     pub env: Vec<String>,
+    #[serde(deserialize_with = "str_slice")]
     pub cmd: Option<Vec<String>>,
     /// The image as the user named it.
     pub image: String,
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
     pub working_dir: String,
+    #[serde(deserialize_with = "str_slice")]
     pub entrypoint: Option<Vec<String>>,
     pub on_build: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
@@ -169,10 +171,48 @@ pub struct Config {
     /// `--mac-address`: the container's address on its first network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_address: Option<String>,
+    /// The image's EXPOSEd ports and `--expose`/`-p` ones: `{"80/tcp": {}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// docker's StrSlice: a JSON string or a list of strings (or null).
+fn str_slice<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => None,
+        Some(OneOrMany::One(s)) => Some(vec![s]),
+        Some(OneOrMany::Many(v)) => Some(v),
+    })
+}
+
+/// What `create` takes, as docker's `POST /containers/create` does: the
+/// container's Config at the top level, its HostConfig and the networks
+/// it joins. The CLI builds it from flags; the API reads it from JSON.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateBody {
+    #[serde(flatten)]
+    pub config: Config,
+    #[serde(default)]
+    pub host_config: HostConfig,
+    #[serde(default)]
+    pub networking_config: NetworkingConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    pub endpoints_config: BTreeMap<String, crate::networks::Endpoint>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
     pub binds: Option<Vec<String>>,
     pub network_mode: String,
@@ -217,7 +257,7 @@ pub struct HostConfig {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct PortBinding {
     pub host_ip: String,
     pub host_port: String,
@@ -225,7 +265,7 @@ pub struct PortBinding {
 
 /// `--log-driver` and `--log-opt`: docker's HostConfig.LogConfig.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct LogConfig {
     #[serde(rename = "Type")]
     pub kind: String,
@@ -253,7 +293,7 @@ pub struct Ulimit {
 
 /// `--mount` as given (HostConfig.Mounts).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct MountConfig {
     #[serde(rename = "Type")]
     pub kind: String,

@@ -16,18 +16,17 @@ use berth_runtime::tty::{ConsoleSocket, RawMode};
 use berth_runtime::{seccomp, ContainerSpec, MountSpec, Resources, Rlimit};
 use signal_hook::consts::signal::*;
 
-use crate::containers::CreateOptions;
 use crate::logs::LogWriter;
-use crate::model::Container;
+use crate::model::{Container, CreateBody};
 use crate::{time, Engine, EngineError};
 
 impl Engine {
-    /// `run` in the foreground: create, start attached, and (with `--rm`) remove.
-    /// Returns the container's exit code.
-    pub fn run(&self, opts: &CreateOptions) -> Result<i32, EngineError> {
-        let c = self.create(opts)?;
-        let result = self.start_attached(&c.id, opts.interactive);
-        if opts.auto_remove {
+    /// `run` in the foreground: create, start attached (stdin too with
+    /// OpenStdin), and (with AutoRemove) remove. Returns the container's exit code.
+    pub fn run(&self, name: Option<&str>, body: CreateBody) -> Result<i32, EngineError> {
+        let c = self.create(name, body)?;
+        let result = self.start_attached(&c.id, c.config.open_stdin);
+        if c.host_config.auto_remove {
             self.remove_container_with(&c.id, true, true)?;
         }
         // As docker: the attached run ends, and the restart policy carries

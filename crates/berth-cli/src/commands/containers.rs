@@ -2,9 +2,9 @@
 
 use std::io::{IsTerminal, Write};
 
-use berth_engine::containers::CreateOptions;
 use berth_engine::logs::{self, LogOptions};
 use berth_engine::model::Container;
+use berth_engine::model::CreateBody;
 use berth_engine::{time, Engine, EngineError};
 use serde_json::{json, Value};
 
@@ -17,68 +17,15 @@ use crate::cli::{
 };
 use crate::format;
 
-fn create_options(mut a: RunArgs) -> CreateOptions {
+/// The create body for `a` (docker's words when `-p` meets `--network host`).
+fn create_body(a: &mut RunArgs) -> Result<CreateBody, CliError> {
     if a.network.as_deref() == Some("host") && (!a.publish.is_empty() || a.publish_all) {
         // docker's words: the container shares the host's ports already.
         eprintln!("WARNING: Published ports are discarded when using host network mode");
         a.publish.clear();
         a.publish_all = false;
     }
-    CreateOptions {
-        image: a.image,
-        name: a.name,
-        command: a.command,
-        entrypoint: a.entrypoint,
-        env: a.env,
-        env_files: a.env_file,
-        workdir: a.workdir,
-        user: a.user,
-        hostname: a.hostname,
-        labels: a.label,
-        volumes: a.volume,
-        mounts: a.mount,
-        tmpfs: a.tmpfs,
-        read_only: a.read_only,
-        network: a.network,
-        cap_add: a.cap_add,
-        cap_drop: a.cap_drop,
-        privileged: a.privileged,
-        security_opt: a.security_opt,
-        memory: a.memory,
-        memory_swap: a.memory_swap,
-        cpus: a.cpus,
-        cpu_shares: a.cpu_shares,
-        pids_limit: a.pids_limit,
-        ulimits: a.ulimit,
-        interactive: a.interactive,
-        tty: a.tty,
-        auto_remove: a.rm,
-        restart: a.restart,
-        health: berth_engine::health::HealthOptions {
-            cmd: a.health_cmd,
-            interval: a.health_interval,
-            timeout: a.health_timeout,
-            start_period: a.health_start_period,
-            retries: a.health_retries,
-            none: a.no_healthcheck,
-        },
-        log_driver: a.log_driver,
-        log_opts: a.log_opt,
-        stop_signal: a.stop_signal,
-        stop_timeout: a.stop_timeout,
-        init: a.init,
-        attach: a.attach,
-        publish: a.publish,
-        publish_all: a.publish_all,
-        add_hosts: a.add_host,
-        dns: a.dns,
-        dns_search: a.dns_search,
-        dns_options: a.dns_option,
-        ip: a.ip,
-        network_aliases: a.network_alias,
-        mac_address: a.mac_address,
-        volumes_from: a.volumes_from,
-    }
+    super::run_flags::create_body(a).map_err(run_error)
 }
 
 /// docker's `run` and `create` fail with 125 for engine errors.
@@ -137,23 +84,25 @@ fn image_for_run(engine: &Engine, a: &RunArgs) -> Result<berth_store::ImageRecor
         .ok_or_else(|| run_error(EngineError::NoSuchImage(image.clone())))
 }
 
-pub fn run(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
+pub fn run(engine: &Engine, mut a: RunArgs) -> Result<i32, CliError> {
     if a.detach && !a.attach.is_empty() {
         return Err(CliError::new(125, "Conflicting options: -a and -d"));
     }
+    let body = create_body(&mut a)?;
     ensure_image(engine, &a)?;
     if a.detach {
-        let c = engine.create(&create_options(a)).map_err(run_error)?;
+        let c = engine.create(a.name.as_deref(), body).map_err(run_error)?;
         engine.start_detached(&c.id).map_err(run_error)?;
         println!("{}", c.id);
         return Ok(0);
     }
-    engine.run(&create_options(a)).map_err(run_error)
+    engine.run(a.name.as_deref(), body).map_err(run_error)
 }
 
-pub fn create(engine: &Engine, a: RunArgs) -> Result<i32, CliError> {
+pub fn create(engine: &Engine, mut a: RunArgs) -> Result<i32, CliError> {
+    let body = create_body(&mut a)?;
     ensure_image(engine, &a)?;
-    let c = engine.create(&create_options(a)).map_err(run_error)?;
+    let c = engine.create(a.name.as_deref(), body).map_err(run_error)?;
     println!("{}", c.id);
     Ok(0)
 }
@@ -355,13 +304,37 @@ fn stats_row(r: &berth_engine::lifecycle::StatsRow, no_trunc: bool, asked: &[Str
 }
 
 pub fn update(engine: &Engine, a: UpdateArgs) -> Result<i32, CliError> {
-    let opts = berth_engine::lifecycle::UpdateOptions {
-        memory: a.memory,
-        memory_swap: a.memory_swap,
-        cpus: a.cpus,
+    let bytes = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| match s {
+                "-1" => Ok(-1),
+                s => berth_engine::containers::parse_bytes(s),
+            })
+            .transpose()
+            .map_err(fail)
+    };
+    let nano_cpus = match a.cpus.as_deref() {
+        Some(s) => Some(
+            s.parse::<f64>()
+                .map(|v| (v * 1e9).round() as i64)
+                .map_err(|_| {
+                    CliError::new(1, format!("invalid argument \"{s}\" for \"--cpus\" flag"))
+                })?,
+        ),
+        None => None,
+    };
+    let opts = berth_engine::lifecycle::UpdateBody {
+        memory: bytes(&a.memory)?,
+        memory_swap: bytes(&a.memory_swap)?,
+        nano_cpus,
         cpu_shares: a.cpu_shares,
         pids_limit: a.pids_limit,
-        restart: a.restart,
+        restart_policy: a
+            .restart
+            .as_deref()
+            .map(berth_engine::model::RestartPolicy::parse)
+            .transpose()
+            .map_err(|e| CliError::new(1, e))?,
     };
     each(&a.containers, |name| {
         engine

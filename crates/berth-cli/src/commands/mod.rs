@@ -7,6 +7,7 @@ pub mod images;
 pub mod lint;
 pub mod networks;
 pub mod registry;
+mod run_flags;
 pub mod system;
 pub mod volumes;
 
