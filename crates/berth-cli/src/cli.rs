@@ -169,7 +169,12 @@ pub enum Command {
     Completion { shell: clap_complete::Shell },
     /// The monitor of a detached container (started by berth itself)
     #[command(hide = true)]
-    ContainerMonitor { id: String },
+    ContainerMonitor {
+        id: String,
+        /// Wait for a line on stdin between creating the container and starting it
+        #[arg(long)]
+        hold: bool,
+    },
 }
 
 #[derive(Subcommand)]

@@ -121,8 +121,8 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
         .map_err(|e| CliError::engine(125, e))?;
     engine.set_registries_config(cli.registries_config.clone());
     engine.set_network_config(net_config);
-    if let Command::ContainerMonitor { id } = &command {
-        return Ok(commands::containers::monitor(&engine, id));
+    if let Command::ContainerMonitor { id, hold } = &command {
+        return Ok(commands::containers::monitor(&engine, id, *hold));
     }
     commands::run(&engine, command)
 }

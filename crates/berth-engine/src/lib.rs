@@ -2,6 +2,7 @@
 //! the runtime. The CLI calls these in-process; an API server would map its
 //! routes onto the same functions.
 
+pub mod attach;
 pub mod build;
 mod cancel;
 mod changes;

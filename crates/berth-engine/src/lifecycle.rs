@@ -433,13 +433,16 @@ impl Engine {
     /// `attach`: the container's output from now on, our stdin to it (when
     /// it was started with -i and `no_stdin` is not set; Ctrl-P Ctrl-Q
     /// detaches on a terminal), and with `sig_proxy` our signals to it.
+    /// A client of the container's attach socket, as the API's attach is.
     pub fn attach(
         &self,
         key: &str,
         no_stdin: bool,
         sig_proxy: bool,
     ) -> Result<Attached, EngineError> {
+        use crate::attach::{self, Request};
         use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
         let c = self.container(key)?;
         if !c.state.running {
             return Err(EngineError::Conflict(
@@ -451,21 +454,40 @@ impl Engine {
                 "You cannot attach to a paused container, unpause it first".into(),
             ));
         }
-        let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        // Output from now on: taken before stdin flows, so that what the
-        // container answers at once is not missed.
-        let from = chrono::Utc::now();
-        let _raw = if c.config.tty && nix::unistd::isatty(0).unwrap_or(false) {
-            berth_runtime::tty::RawMode::enter(std::io::stdin()).ok()
-        } else {
-            None
+        let path = attach::socket_path(&self.state_dir, c.short_id());
+        let with_stdin = c.config.open_stdin && !no_stdin;
+        let req = Request {
+            stdin: with_stdin,
+            stdout: true,
+            stderr: true,
+            resize: None,
         };
-        if c.config.open_stdin && !no_stdin {
-            let fifo = self.stdin_fifo(&c.id);
-            let mut to = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&fifo)
-                .map_err(|e| EngineError::io(&fifo, e))?;
+        let sock = attach::connect(&path, &req)
+            .map_err(|e| EngineError::Runtime(format!("attaching to {}: {e}", c.short_name())))?;
+        let terminal = c.config.tty && nix::unistd::isatty(0).unwrap_or(false);
+        let _raw = terminal
+            .then(|| berth_runtime::tty::RawMode::enter(std::io::stdin()).ok())
+            .flatten();
+        let resize = {
+            let path = path.clone();
+            move || {
+                if let Some((rows, cols)) = berth_runtime::tty::size(0) {
+                    let _ = attach::connect(
+                        &path,
+                        &Request {
+                            resize: Some((rows, cols)),
+                            ..Request::default()
+                        },
+                    );
+                }
+            }
+        };
+        if terminal {
+            resize();
+        }
+        let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if with_stdin {
+            let mut to = sock.try_clone().map_err(|e| EngineError::io(&path, e))?;
             let tty = c.config.tty;
             let flag = detached.clone();
             // Not joined: it may sit in read(stdin) after the container is gone.
@@ -483,8 +505,10 @@ impl Engine {
                             let prev = if i == 0 { last } else { buf[i - 1] };
                             [prev, buf[i]] == DETACH_KEYS
                         }) {
-                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
                             let _ = to.write_all(&buf[..i.saturating_sub(1)]);
+                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                            // Ends our reading of the output too.
+                            let _ = to.shutdown(std::net::Shutdown::Both);
                             return;
                         }
                         last = buf[n - 1];
@@ -494,49 +518,63 @@ impl Engine {
                         }
                     }
                     if to.write_all(data).is_err() {
-                        break;
+                        return;
                     }
                 }
+                // Our input ended: the container's ends too (with StdinOnce).
+                let _ = to.shutdown(std::net::Shutdown::Write);
             });
         }
-        let signals = if sig_proxy && !c.config.tty {
-            let mut signals = signal_hook::iterator::Signals::new([
+        let mut handled = vec![libc::SIGWINCH];
+        if sig_proxy && !c.config.tty {
+            handled.extend([
                 libc::SIGINT,
                 libc::SIGTERM,
                 libc::SIGHUP,
                 libc::SIGQUIT,
                 libc::SIGUSR1,
                 libc::SIGUSR2,
-            ])
-            .map_err(|e| EngineError::Runtime(format!("signal handlers: {e}")))?;
-            let handle = signals.handle();
-            let pid = c.state.pid;
-            std::thread::spawn(move || {
-                for sig in signals.forever() {
-                    // SAFETY: kill(2) with the container's pid and a valid signal.
-                    unsafe { libc::kill(pid, sig) };
-                }
-            });
-            Some(handle)
-        } else {
-            None
-        };
-        let opts = crate::logs::LogOptions {
-            follow: true,
-            since: Some(from),
-            ..Default::default()
-        };
-        let path = std::path::Path::new(&c.log_path);
-        let still = || {
-            !detached.load(std::sync::atomic::Ordering::SeqCst)
-                && self.container(&c.id).is_ok_and(|c| c.state.running)
-        };
-        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-        crate::logs::follow(path, &opts, &mut out, &mut err, &still)
-            .map_err(|e| EngineError::io(path, e))?;
-        if let Some(h) = signals {
-            h.close();
+            ]);
         }
+        let mut signals = signal_hook::iterator::Signals::new(&handled)
+            .map_err(|e| EngineError::Runtime(format!("signal handlers: {e}")))?;
+        let signal_handle = signals.handle();
+        let pid = c.state.pid;
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                if sig == libc::SIGWINCH {
+                    if terminal {
+                        resize();
+                    }
+                    continue;
+                }
+                // SAFETY: kill(2) with the container's pid and a valid signal.
+                unsafe { libc::kill(pid, sig) };
+            }
+        });
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let mut sock = sock;
+        if c.config.tty {
+            let mut buf = [0u8; 32 * 1024];
+            while let Ok(n) = sock.read(&mut buf) {
+                if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+        } else {
+            while let Ok(Some((stream, data))) = attach::read_frame(&mut sock) {
+                let w: &mut dyn Write = if stream == attach::STDERR {
+                    &mut err
+                } else {
+                    &mut out
+                };
+                if w.write_all(&data).and_then(|()| w.flush()).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = sock.as_raw_fd();
+        signal_handle.close();
         if detached.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(Attached::Detached);
         }

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use berth_runtime::tty::{ConsoleSocket, RawMode};
 use berth_runtime::{seccomp, ContainerSpec, MountSpec, Resources, Rlimit};
 use signal_hook::consts::signal::*;
 
+use crate::attach::Hub;
 use crate::logs::LogWriter;
 use crate::model::{Container, CreateBody};
 use crate::{time, Engine, EngineError};
@@ -53,7 +55,7 @@ impl Engine {
 
     /// Starts a container with its output on this terminal and waits for it.
     pub fn start_attached(&self, key: &str, interactive: bool) -> Result<i32, EngineError> {
-        self.start_with(key, Some(interactive), None)
+        self.start_with(key, Some(interactive), None, None)
     }
 
     /// The monitor's work for a detached container: start it with its output
@@ -63,13 +65,18 @@ impl Engine {
     /// With a restart policy it starts the container again as docker does:
     /// after 100 ms, doubling up to a minute, back to 100 ms after a run of
     /// ten seconds or more; never after `stop` or `kill`.
-    pub fn monitor(&self, key: &str, ready: &mut dyn Write) -> Result<i32, EngineError> {
+    pub fn monitor(
+        &self,
+        key: &str,
+        ready: &mut dyn Write,
+        hold: Option<&mut dyn FnMut()>,
+    ) -> Result<i32, EngineError> {
         const FIRST: Duration = Duration::from_millis(100);
         const LONGEST: Duration = Duration::from_secs(60);
         let c = self.container(key)?;
         let mut delay = FIRST;
         let mut started = Instant::now();
-        let mut code = self.start_with(&c.id, None, Some(ready));
+        let mut code = self.start_with(&c.id, None, Some(ready), hold);
         if let Err(EngineError::Conflict(_)) = code {
             // Another start won the race: the container runs under its monitor.
             return code;
@@ -100,7 +107,7 @@ impl Engine {
             }
             delay = (delay * 2).min(LONGEST);
             started = Instant::now();
-            code = self.start_with(&c.id, None, None);
+            code = self.start_with(&c.id, None, None, None);
         }
         // Stopped while waiting to restart, or given up: it stays exited.
         let _ = self.update(&c.id, |c| {
@@ -207,11 +214,6 @@ impl Engine {
         Ok(f)
     }
 
-    /// The FIFO a detached `-i` container reads its stdin from.
-    pub(crate) fn stdin_fifo(&self, id: &str) -> PathBuf {
-        self.state_dir.join(format!("{id}.stdin"))
-    }
-
     /// Waits `delay` unless the container is stopped or removed meanwhile
     /// (then false).
     fn sleep_unless_stopped(&self, id: &str, delay: Duration) -> bool {
@@ -232,6 +234,17 @@ impl Engine {
     /// Starts a container in the background under a monitor process (the
     /// same binary, re-executed, in its own session) and returns once it runs.
     pub fn start_detached(&self, key: &str) -> Result<(), EngineError> {
+        self.start_detached_with(key, None)
+    }
+
+    /// [`Engine::start_detached`], with `hold` called once the container
+    /// exists and its attach socket listens, before its command runs: the
+    /// API connects the attach requests that came before the start there.
+    pub fn start_detached_with(
+        &self,
+        key: &str,
+        hold: Option<&mut dyn FnMut(&Path)>,
+    ) -> Result<(), EngineError> {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
         let c = self.container(key)?;
@@ -251,9 +264,16 @@ impl Engine {
             .arg(&self.state_dir)
             .arg("container-monitor")
             .arg(&c.id);
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
+        if hold.is_some() {
+            cmd.arg("--hold");
+        }
+        cmd.stdin(if hold.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
         // SAFETY: setsid is async-signal-safe; the monitor leaves our session and terminal.
         unsafe {
             cmd.pre_exec(|| {
@@ -268,6 +288,19 @@ impl Engine {
         let mut line = String::new();
         let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
         let _ = out.read_line(&mut line);
+        if let Some(hold) = hold {
+            if line.trim_end() == "attach" {
+                hold(&crate::attach::socket_path(&self.state_dir, c.short_id()));
+                line.clear();
+            }
+            // The line (or the end of the pipe) lets the container run.
+            if let Some(mut go) = child.stdin.take() {
+                let _ = go.write_all(b"go\n");
+            }
+            if line.is_empty() {
+                let _ = out.read_line(&mut line);
+            }
+        }
         // The monitor lives on (it is the container's parent); we do not wait for it.
         std::mem::forget(child);
         match line.trim_end().strip_prefix("error: ") {
@@ -287,11 +320,16 @@ impl Engine {
         }
     }
 
+    /// Starts container `key` and stays with it until it exits: `attach`
+    /// is None for a monitor (output to the log only), Some(interactive)
+    /// for the foreground; `ready` is told once it runs; `hold` runs after
+    /// the container exists and before its command does.
     fn start_with(
         &self,
         key: &str,
         attach: Option<bool>,
         mut ready: Option<&mut dyn Write>,
+        hold: Option<&mut dyn FnMut()>,
     ) -> Result<i32, EngineError> {
         let interactive = attach.unwrap_or(false);
         // One start at a time per container: whoever comes second sees it
@@ -314,19 +352,14 @@ impl Engine {
             _ => LogWriter::create(Path::new(&c.log_path), log_rotation(&c))
                 .map_err(|e| EngineError::io(Path::new(&c.log_path), e))?,
         };
-        // A detached container started with -i reads its stdin from a FIFO
-        // that `attach` writes to.
-        let stdin_fifo = (attach.is_none() && c.config.open_stdin).then(|| self.stdin_fifo(&c.id));
-        if let Some(fifo) = &stdin_fifo {
-            let _ = std::fs::remove_file(fifo);
-            nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
-                .map_err(|e| EngineError::io(fifo, e.into()))?;
-        }
+        // A detached container started with -i reads its stdin from a pipe
+        // that attach clients write to.
         let io = match StdioPlan::new(
             &self.state_dir.join(format!("{}.console", c.short_id())),
             spec.terminal,
             interactive,
-            stdin_fifo.as_deref(),
+            attach.is_none() && c.config.open_stdin,
+            c.config.stdin_once,
         ) {
             Ok(io) => io,
             Err(e) => return Err(self.failed_start(&c, e)),
@@ -373,7 +406,20 @@ impl Engine {
             .as_ref()
             .and_then(crate::health::Check::from_config);
         // From here on threads are allowed: the clone is done.
+        let hub = pumps.hub.clone();
         let running = pumps.spawn(log, pid);
+        let listener = crate::attach::Listener::bind(
+            &crate::attach::socket_path(&self.state_dir, c.short_id()),
+            &hub,
+        );
+        if let Err(e) = &listener {
+            tracing::warn!("container {}: no attach socket: {e}", c.short_id());
+        }
+        if let Some(hold) = hold {
+            // Attach clients that asked before the start connect now, so
+            // that they see the container's first output.
+            hold();
+        }
         self.update(&c.id, |c| {
             c.state.status = "running".into();
             c.state.running = true;
@@ -420,10 +466,11 @@ impl Engine {
         drop(forwarder);
         drop(dns);
         running.finish();
-        if let Some(fifo) = &stdin_fifo {
-            let _ = std::fs::remove_file(fifo);
-        }
         let recorded = self.record_exit(&c, &spec, code);
+        // Clients see the end of the stream once the exit is recorded, so
+        // what they ask next (inspect, wait) knows the exit code.
+        hub.close();
+        drop(listener);
         rt::reap(pid);
         recorded.map(|()| code)
     }
@@ -762,34 +809,48 @@ struct Pumps {
     stdout: Option<File>,
     stderr: Option<File>,
     interactive: bool,
-    /// A terminal container's input when detached with -i (see `attach`).
-    fifo: Option<File>,
+    /// Attach clients: they get the output and may give the input.
+    hub: Arc<Hub>,
 }
 
 impl StdioPlan {
+    /// `piped_stdin`: the container's stdin is a pipe that attach clients
+    /// write to (a detached `-i` container), closed after the first
+    /// client's input ends with `stdin_once`.
     fn new(
         console_path: &Path,
         terminal: bool,
         interactive: bool,
-        stdin_fifo: Option<&Path>,
+        piped_stdin: bool,
+        stdin_once: bool,
     ) -> Result<StdioPlan, EngineError> {
-        // Opened read-write so it never reads end-of-file when an attach leaves.
-        let fifo = stdin_fifo
-            .map(|p| {
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(p)
-                    .map_err(|e| EngineError::io(p, e))
-            })
-            .transpose()?;
-        let stdin: OwnedFd = match &fifo {
-            _ if terminal => File::open("/dev/null").map(OwnedFd::from),
-            Some(f) => f.try_clone().map(OwnedFd::from),
-            None if interactive => std::io::stdin().as_fd().try_clone_to_owned(),
-            None => File::open("/dev/null").map(OwnedFd::from),
-        }
-        .map_err(|e| EngineError::io(Path::new("stdin"), e))?;
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| EngineError::io(Path::new("pipe"), e.into()))
+        };
+        let (stdin, stdin_writer): (OwnedFd, Option<File>) = if terminal {
+            // Input goes through the terminal itself.
+            (
+                File::open("/dev/null")
+                    .map(OwnedFd::from)
+                    .map_err(|e| EngineError::io(Path::new("/dev/null"), e))?,
+                None,
+            )
+        } else if piped_stdin {
+            let (r, w) = pipe()?;
+            (r, Some(File::from(w)))
+        } else if interactive {
+            let fd = std::io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| EngineError::io(Path::new("stdin"), e))?;
+            (fd, None)
+        } else {
+            let null =
+                File::open("/dev/null").map_err(|e| EngineError::io(Path::new("/dev/null"), e))?;
+            (OwnedFd::from(null), None)
+        };
+        let hub = Hub::new(terminal, stdin_once, stdin_writer);
         if terminal {
             let console =
                 ConsoleSocket::bind(console_path).map_err(|e| EngineError::io(console_path, e))?;
@@ -797,6 +858,7 @@ impl StdioPlan {
                 console_socket: Some(console.path().to_path_buf()),
                 ..Stdio::default()
             };
+            drop(stdin);
             return Ok(StdioPlan {
                 stdio,
                 pumps: Pumps {
@@ -807,7 +869,7 @@ impl StdioPlan {
                     stdout: None,
                     stderr: None,
                     interactive,
-                    fifo,
+                    hub,
                 },
             });
         }
@@ -830,7 +892,7 @@ impl StdioPlan {
                 stdout: Some(File::from(out_r)),
                 stderr: Some(File::from(err_r)),
                 interactive,
-                fifo: None,
+                hub,
             },
         })
     }
@@ -864,49 +926,60 @@ impl Pumps {
         let mut master_fd = None;
         if let Some(console) = &self.console {
             if let Ok(master) = console.receive_master() {
+                let master = File::from(master);
+                self.hub.set_console(&master);
                 let stdin = std::io::stdin();
-                if nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false) {
+                if self.to_terminal && nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false) {
                     berth_runtime::tty::copy_size(stdin.as_raw_fd(), master.as_raw_fd());
                     raw = RawMode::enter(stdin).ok();
                 }
                 master_fd = Some(master.as_raw_fd());
-                if let Some(mut fifo) = self.fifo {
-                    if let Ok(writer) = master.try_clone() {
-                        std::thread::spawn(move || {
-                            let _ = std::io::copy(&mut fifo, &mut File::from(writer));
-                        });
-                    }
-                } else if self.interactive {
+                if self.interactive {
                     if let Ok(writer) = master.try_clone() {
                         // Not joined: it may sit in read(stdin) after the container is gone.
                         std::thread::spawn(move || {
-                            let mut w = File::from(writer);
+                            let mut w = writer;
                             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w);
                         });
                     }
                 }
                 let log = log.clone();
                 let to = self.to_terminal;
+                let hub = self.hub.clone();
                 copiers.push(std::thread::spawn(move || {
                     copy_out(
-                        File::from(master),
-                        "stdout",
+                        master,
+                        crate::attach::STDOUT,
                         &mut sink_or(to, std::io::stdout()),
                         &log,
+                        &hub,
                     )
                 }));
             }
         }
         let (to_out, to_err) = (self.stdout_to_terminal, self.stderr_to_terminal);
         if let Some(out) = self.stdout {
-            let log = log.clone();
+            let (log, hub) = (log.clone(), self.hub.clone());
             copiers.push(std::thread::spawn(move || {
-                copy_out(out, "stdout", &mut sink_or(to_out, std::io::stdout()), &log)
+                copy_out(
+                    out,
+                    crate::attach::STDOUT,
+                    &mut sink_or(to_out, std::io::stdout()),
+                    &log,
+                    &hub,
+                )
             }));
         }
         if let Some(err) = self.stderr {
+            let hub = self.hub.clone();
             copiers.push(std::thread::spawn(move || {
-                copy_out(err, "stderr", &mut sink_or(to_err, std::io::stderr()), &log)
+                copy_out(
+                    err,
+                    crate::attach::STDERR,
+                    &mut sink_or(to_err, std::io::stderr()),
+                    &log,
+                    &hub,
+                )
             }));
         }
         let mut signals = signal_hook::iterator::Signals::new([
@@ -935,24 +1008,83 @@ impl Pumps {
     }
 }
 
-/// `exec` options.
+/// `exec` options (docker's exec create body, as the engine needs it).
 #[derive(Clone, Debug, Default)]
 pub struct ExecOptions {
     pub command: Vec<String>,
     pub interactive: bool,
     pub tty: bool,
-    pub detach: bool,
+    /// `KEY=VALUE` entries over the container's env (a bare KEY is dropped).
     pub env: Vec<String>,
-    pub env_files: Vec<std::path::PathBuf>,
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub privileged: bool,
 }
 
+/// Where an exec's stdio goes.
+pub enum ExecIo {
+    /// This process's own terminal or streams (the CLI).
+    Terminal,
+    /// One attach client (the API's hijacked connection): output in the
+    /// attach socket's format, input from it, closed when its input ends.
+    Client(std::os::unix::net::UnixStream),
+    /// Nowhere: `exec -d`.
+    Detached,
+}
+
+/// A running exec.
+pub struct ExecProcess {
+    pid: i32,
+    running: Running,
+    hub: Arc<Hub>,
+}
+
+impl ExecProcess {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Sets the exec's terminal size.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        self.hub.resize(rows, cols);
+    }
+
+    /// Waits for the exec to exit and its output to drain; `exited` hears
+    /// the code before the client's stream ends.
+    pub fn wait_then(self, exited: impl FnOnce(i32)) -> Result<i32, EngineError> {
+        let code = rt::wait(self.pid);
+        self.running.finish();
+        if let Ok(code) = &code {
+            exited(*code);
+        }
+        self.hub.close();
+        Ok(code?)
+    }
+}
+
 impl Engine {
     /// `exec`: runs a command in a running container (its namespaces and
-    /// cgroup); its exit code, or 0 at once with `detach`.
-    pub fn exec(&self, key: &str, o: &ExecOptions) -> Result<i32, EngineError> {
+    /// cgroup) on this process's stdio; its exit code.
+    pub fn exec(&self, key: &str, o: &ExecOptions, detach: bool) -> Result<i32, EngineError> {
+        let io = if detach {
+            ExecIo::Detached
+        } else {
+            ExecIo::Terminal
+        };
+        let p = self.exec_start(key, o, io)?;
+        if detach {
+            return Ok(0);
+        }
+        p.wait_then(|_| {})
+    }
+
+    /// Starts an exec in container `key` with its stdio on `io`.
+    pub fn exec_start(
+        &self,
+        key: &str,
+        o: &ExecOptions,
+        io: ExecIo,
+    ) -> Result<ExecProcess, EngineError> {
         let c = self.container(key)?;
         if !c.state.running {
             return Err(EngineError::Conflict(format!(
@@ -973,34 +1105,12 @@ impl Engine {
         let user =
             berth_runtime::user::resolve(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))
                 .map_err(|e| EngineError::invalid(e.to_string()))?;
-        // The container's env, then --env-file and -e (a bare NAME takes ours).
-        let mut env: Vec<(String, String)> = c
-            .config
-            .env
-            .iter()
-            .filter_map(|e| e.split_once('='))
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let mut extra = Vec::new();
-        for f in &o.env_files {
-            let text = std::fs::read_to_string(f)
-                .map_err(|e| EngineError::invalid(format!("open {}: {e}", f.display())))?;
-            extra.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from),
-            );
-        }
-        extra.extend(o.env.iter().cloned());
-        for e in extra {
-            let (k, v) = match e.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (e.clone(), std::env::var(&e).ok()),
-            };
-            env.retain(|(x, _)| *x != k);
-            if let Some(v) = v {
-                env.push((k, v));
+        // The container's env, then the exec's.
+        let mut env: Vec<(String, String)> = Vec::new();
+        for e in c.config.env.iter().chain(&o.env) {
+            if let Some((k, v)) = e.split_once('=') {
+                env.retain(|(x, _)| x != k);
+                env.push((k.into(), v.into()));
             }
         }
         if !env.iter().any(|(k, _)| k == "HOME") {
@@ -1015,6 +1125,7 @@ impl Engine {
             cwd: o
                 .workdir
                 .clone()
+                .filter(|w| !w.is_empty())
                 .or_else(|| Some(c.config.working_dir.clone()).filter(|w| !w.is_empty())),
             uid: Some(user.uid),
             gid: Some(user.gid),
@@ -1027,19 +1138,33 @@ impl Engine {
             c.short_id(),
             berth_store::random_hex(4)
         ));
-        let plan = StdioPlan::new(&console, o.tty, o.interactive && !o.detach, None)?;
+        let client = matches!(io, ExecIo::Client(_));
+        let on_terminal = matches!(io, ExecIo::Terminal);
+        let plan = StdioPlan::new(
+            &console,
+            o.tty,
+            o.interactive && on_terminal,
+            o.interactive && client,
+            true,
+        )?;
         let (stdio, mut pumps) = plan.split();
-        pumps.to_terminal = !o.detach;
-        pumps.stdout_to_terminal = !o.detach;
-        pumps.stderr_to_terminal = !o.detach;
+        pumps.to_terminal = on_terminal;
+        pumps.stdout_to_terminal = on_terminal;
+        pumps.stderr_to_terminal = on_terminal;
         let pid = rt::exec(&self.runtime_dir(), &c.id, &spec, stdio)?;
-        let running = pumps.spawn(LogWriter::discard(), pid);
-        if o.detach {
-            return Ok(0);
+        let hub = pumps.hub.clone();
+        if let ExecIo::Client(stream) = io {
+            let req = crate::attach::Request {
+                stdin: o.interactive,
+                stdout: true,
+                stderr: true,
+                resize: None,
+            };
+            hub.join(stream, &req, false)
+                .map_err(|e| EngineError::io(Path::new("exec stream"), e))?;
         }
-        let code = rt::wait(pid)?;
-        running.finish();
-        Ok(code)
+        let running = pumps.spawn(LogWriter::discard(), pid);
+        Ok(ExecProcess { pid, running, hub })
     }
 }
 
@@ -1066,9 +1191,14 @@ fn classify(exit_code: &i32, msg: &str) -> EngineError {
     }
 }
 
-/// Copies one output stream to the terminal and the log until it closes
-/// (EOF for a pipe, EIO for a PTY whose other side is gone).
-fn copy_out(mut from: File, stream: &str, to: &mut dyn Write, log: &LogWriter) {
+/// Copies one output stream to the terminal, the log and attach clients
+/// until it closes (EOF for a pipe, EIO for a PTY whose other side is gone).
+fn copy_out(mut from: File, stream: u8, to: &mut dyn Write, log: &LogWriter, hub: &Hub) {
+    let name = if stream == crate::attach::STDERR {
+        "stderr"
+    } else {
+        "stdout"
+    };
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         match from.read(&mut buf) {
@@ -1076,7 +1206,8 @@ fn copy_out(mut from: File, stream: &str, to: &mut dyn Write, log: &LogWriter) {
             Ok(n) => {
                 let _ = to.write_all(&buf[..n]);
                 let _ = to.flush();
-                let _ = log.write(stream, &buf[..n]);
+                let _ = log.write(name, &buf[..n]);
+                hub.broadcast(stream, &buf[..n]);
             }
         }
     }

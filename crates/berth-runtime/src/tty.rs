@@ -90,3 +90,24 @@ pub fn copy_size(from: RawFd, to: RawFd) {
         }
     }
 }
+
+/// A terminal's size as (rows, columns); None for what is not a terminal.
+pub fn size(fd: RawFd) -> Option<(u16, u16)> {
+    // SAFETY: TIOCGWINSZ writes a winsize we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        (libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) == 0).then_some((ws.ws_row, ws.ws_col))
+    }
+}
+
+/// Sets a terminal's size; its foreground process group hears SIGWINCH.
+pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads the winsize we pass.
+    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+}

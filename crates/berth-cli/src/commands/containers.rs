@@ -199,14 +199,12 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32, CliError> {
         command: a.command,
         interactive: a.interactive,
         tty: a.tty,
-        detach: a.detach,
-        env: a.env,
-        env_files: a.env_file,
+        env: super::run_flags::env(&a.env, &a.env_file).map_err(fail)?,
         workdir: a.workdir,
         user: a.user,
         privileged: a.privileged,
     };
-    engine.exec(&a.container, &opts).map_err(fail)
+    engine.exec(&a.container, &opts, a.detach).map_err(fail)
 }
 
 pub fn pause(engine: &Engine, a: NamesArgs, pause: bool) -> Result<i32, CliError> {
@@ -480,11 +478,21 @@ pub fn top(engine: &Engine, a: TopArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-/// The hidden `container-monitor ID`: runs the container, telling the `berth`
-/// that started it (on stdout) whether it started; the exit code is the container's.
-pub fn monitor(engine: &Engine, id: &str) -> i32 {
+/// The hidden `container-monitor ID [--hold]`: runs the container, telling
+/// the `berth` that started it (on stdout) whether it started; the exit
+/// code is the container's. With `--hold` it says `attach` once the
+/// container exists and waits for a line on stdin before starting it.
+pub fn monitor(engine: &Engine, id: &str, hold: bool) -> i32 {
     let mut out = std::io::stdout();
-    match engine.monitor(id, &mut out) {
+    let mut wait_for_go = || {
+        let mut o = std::io::stdout();
+        let _ = writeln!(o, "attach");
+        let _ = o.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    };
+    let hold: Option<&mut dyn FnMut()> = if hold { Some(&mut wait_for_go) } else { None };
+    match engine.monitor(id, &mut out, hold) {
         Ok(code) => code,
         Err(e) => {
             let _ = writeln!(out, "error: {e}");
