@@ -10,6 +10,7 @@ pub mod containers;
 mod create;
 pub mod error;
 pub mod events;
+pub mod filters;
 pub mod health;
 pub mod images;
 pub mod lifecycle;

@@ -303,7 +303,9 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<i32, CliError> {
 
 /// `builder prune`.
 pub fn prune(engine: &Engine, a: BuilderPruneArgs) -> Result<i32, CliError> {
-    let until = super::filters::PruneFilters::parse(&a.filter)?.until_only("builder prune")?;
+    let until = super::filters::prune(&a.filter)?
+        .until_only("builder prune")
+        .map_err(super::fail)?;
     if !a.force && !super::containers::confirm("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ") {
         return Ok(0);
     }

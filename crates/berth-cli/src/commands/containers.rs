@@ -8,7 +8,6 @@ use berth_engine::model::CreateBody;
 use berth_engine::{time, Engine, EngineError};
 use serde_json::{json, Value};
 
-use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
     AttachArgs, CommitArgs, CpArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, OneArg,
@@ -556,58 +555,13 @@ fn go_time(t: &str) -> String {
 }
 
 pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
-    let filters = Filters::parse(
-        &a.filter,
-        &[
-            "status", "name", "label", "ancestor", "exited", "id", "health", "network", "volume",
-        ],
-    )?;
-    let mut list = engine.list_containers().map_err(fail)?;
-    let limit = if a.latest { 1 } else { a.last };
-    if limit > 0 {
-        list.truncate(limit as usize);
-    } else if !a.all
-        && !filters
-            .0
-            .iter()
-            .any(|(k, _)| k == "status" || k == "exited")
-    {
-        list.retain(|c| c.state.running);
-    }
+    let filters = super::filters::parse(&a.filter, berth_engine::filters::CONTAINER_KEYS)?;
+    let last = if a.latest { 1 } else { a.last.max(0) as usize };
+    let list = engine
+        .select_containers(&filters, a.all, last)
+        .map_err(fail)?;
     let mut rows = Vec::new();
     for c in &list {
-        let ok = filters.matches(|k, v| match k {
-            "status" => c.state.status == v,
-            "health" => {
-                c.state
-                    .health
-                    .as_ref()
-                    .map_or("none", |h| h.status.as_str())
-                    == v
-            }
-            "name" => c.short_name().contains(v),
-            "label" => labels_match(&c.config.labels, v),
-            "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
-            "id" => c.id.starts_with(v),
-            "network" => berth_engine::networks::endpoints(c)
-                .iter()
-                .any(|(name, e)| name == v || e.network_id.starts_with(v)),
-            "volume" => c
-                .mounts
-                .iter()
-                .any(|m| m.name.as_deref() == Some(v) || m.destination == v),
-            "ancestor" => {
-                c.config.image == v
-                    || engine
-                        .resolve_image(v)
-                        .map(|i| i.id.to_string() == c.image)
-                        .unwrap_or(false)
-            }
-            _ => false,
-        });
-        if !ok {
-            continue;
-        }
         let command = std::iter::once(c.path.clone())
             .chain(c.args.iter().cloned())
             .collect::<Vec<_>>()
@@ -706,7 +660,7 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<i32, CliError> {
     if !a.force && !confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ") {
         return Ok(0);
     }
-    let filters = super::filters::PruneFilters::parse(&a.filter)?;
+    let filters = super::filters::prune(&a.filter)?;
     let (removed, freed) = engine
         .prune_containers(&|c| filters.selects(&c.created, &c.config.labels))
         .map_err(fail)?;

@@ -7,7 +7,6 @@ use berth_image::Reference;
 use serde_json::json;
 
 use super::containers::each;
-use super::filters::{labels_match, Filters};
 use super::{fail, CliError};
 use crate::cli::{
     HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs, TagArgs,
@@ -28,71 +27,20 @@ const IMAGE_HEADERS: &[(&str, &str)] = &[
     ("VirtualSize", "VIRTUAL SIZE"),
 ];
 
-/// Go's `path.Match` for the reference filter: shell patterns that never
-/// cross a `/` (so each segment is matched on its own).
-pub fn glob(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), name.split('/').collect());
-    p.len() == n.len()
-        && p.iter()
-            .zip(&n)
-            .all(|(p, n)| berth_dockerfile::shell::pattern_matches(p, n))
-}
-
 pub fn images(engine: &Engine, a: ImagesArgs) -> Result<i32, CliError> {
-    let mut filters = Filters::parse(
-        &a.filter,
-        &["dangling", "reference", "label", "before", "since"],
-    )?;
-    if let Some((_, v)) = filters
-        .0
-        .iter()
-        .find(|(k, v)| k == "dangling" && !matches!(v.as_str(), "true" | "false" | "1" | "0"))
-    {
-        return Err(CliError::new(1, format!("invalid filter 'dangling={v}'")));
-    }
+    let mut filters = super::filters::parse(&a.filter, berth_engine::filters::IMAGE_KEYS)?;
     if let Some(r) = &a.reference {
         filters.0.push(("reference".into(), r.clone()));
     }
-    let list = engine.list_images().map_err(fail)?;
-    // before=/since= name images: look each up once, compare times (not strings,
-    // which Go and berth may spell with different numbers of digits).
-    let mut created_of = std::collections::HashMap::new();
-    for (_, v) in filters
-        .0
-        .iter()
-        .filter(|(k, _)| k == "before" || k == "since")
-    {
-        let created = engine.resolve_image(v).map_err(fail)?.created;
-        created_of.insert(v.as_str(), time::parse(&created));
-    }
     let mut rows = Vec::new();
-    for img in &list {
+    for (img, tags) in engine.select_images(&filters).map_err(fail)? {
         // One row per tag; an untagged image is one <none> row.
-        let names: Vec<Option<&Reference>> = if img.tags.is_empty() {
+        let names: Vec<Option<&Reference>> = if tags.is_empty() {
             vec![None]
         } else {
-            img.tags.iter().map(Some).collect()
+            tags.iter().map(Some).collect()
         };
         for tag in names {
-            let mut keep = true;
-            for (k, v) in &filters.0 {
-                keep &= match k.as_str() {
-                    "dangling" => img.tags.is_empty() == matches!(v.as_str(), "true" | "1"),
-                    "reference" => tag.is_some_and(|t| {
-                        let name = t.familiar_name();
-                        glob(v, &name)
-                            || glob(v, &format!("{}:{}", name, t.tag.as_deref().unwrap_or("")))
-                            || glob(v, &t.familiar())
-                    }),
-                    "label" => labels_match(&img.labels, v),
-                    "before" => time::parse(&img.record.created) < created_of[v.as_str()],
-                    "since" => time::parse(&img.record.created) > created_of[v.as_str()],
-                    _ => true,
-                };
-            }
-            if !keep {
-                continue;
-            }
             let id = if a.no_trunc {
                 img.record.id.to_string()
             } else {
@@ -242,7 +190,7 @@ pub fn import(engine: &Engine, a: ImportArgs) -> Result<i32, CliError> {
 
 /// `image prune`.
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
-    let filters = super::filters::PruneFilters::parse(&a.filter)?;
+    let filters = super::filters::prune(&a.filter)?;
     let what = super::images_to_prune(a.all);
     if !a.force
         && !super::containers::confirm(&format!(
@@ -257,19 +205,4 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
     super::print_deleted("Images", &lines);
     println!("Total reclaimed space: {}", time::human_size(freed));
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn glob_like_go_path_match() {
-        assert!(glob("busy*", "busybox"));
-        assert!(glob("busybox:*", "busybox:latest"));
-        assert!(!glob("*", "user/app"));
-        assert!(glob("*/app", "user/app"));
-        assert!(glob("b?sy[a-z]ox", "busybox"));
-        assert!(!glob("b[!u]sybox", "busybox"));
-    }
 }

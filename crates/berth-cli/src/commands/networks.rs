@@ -4,7 +4,6 @@ use berth_engine::networks::NetworkCreate;
 use berth_engine::{Engine, EngineError};
 use serde_json::json;
 
-use super::filters::{labels_match, Filters, PruneFilters};
 use super::{fail, print_listing, CliError};
 use crate::cli::NetworkCommand;
 
@@ -27,23 +26,9 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<i32, CliError> {
             Ok(0)
         }
         NetworkCommand::Ls(a) => {
-            let filters = Filters::parse(
-                &a.filter,
-                &["driver", "id", "label", "name", "type", "scope"],
-            )?;
+            let filters = super::filters::parse(&a.filter, berth_engine::filters::NETWORK_KEYS)?;
             let mut rows = Vec::new();
-            for n in engine.list_networks().map_err(fail)? {
-                let keep = filters.matches(|k, v| match k {
-                    "driver" => n.driver == v,
-                    "id" => n.id.starts_with(v),
-                    "label" => labels_match(&n.labels, v),
-                    "name" => n.name.contains(v),
-                    "scope" => v == "local",
-                    _ => (v == "builtin") == n.predefined(),
-                });
-                if !keep {
-                    continue;
-                }
+            for n in engine.select_networks(&filters).map_err(fail)? {
                 let labels: Vec<String> =
                     n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let id = if a.no_trunc {
@@ -89,7 +74,7 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<i32, CliError> {
             })
         }
         NetworkCommand::Prune(a) => {
-            let filters = PruneFilters::parse(&a.filter)?;
+            let filters = super::filters::prune(&a.filter)?;
             if !a.force
                 && !super::containers::confirm(
                     "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ",

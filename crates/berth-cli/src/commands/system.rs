@@ -297,7 +297,7 @@ fn df_verbose(
 /// `system prune`: stopped containers, then unused images, then the build
 /// cache and partial downloads.
 pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
-    let filters = super::filters::PruneFilters::parse(&a.filter)?;
+    let filters = super::filters::prune(&a.filter)?;
     let images = super::images_to_prune(a.all);
     let volumes = if a.volumes {
         "\n  - all anonymous volumes not used by at least one container"

@@ -3,7 +3,6 @@
 use berth_engine::{time, Engine};
 use serde_json::json;
 
-use super::filters::{labels_match, PruneFilters};
 use super::{fail, print_listing, CliError};
 use crate::cli::VolumeCommand;
 
@@ -26,35 +25,16 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<i32, CliError> {
             Ok(0)
         }
         VolumeCommand::Ls(a) => {
+            let filters = super::filters::parse(&a.filter, berth_engine::filters::VOLUME_KEYS)?;
             let mut rows = Vec::new();
-            for v in engine.list_volumes().map_err(fail)? {
-                let mut keep = true;
-                for f in &a.filter {
-                    keep &= match f.split_once('=') {
-                        Some(("dangling", d)) => {
-                            let unused = engine.volume_users(&v.name).map_err(fail)?.is_empty();
-                            unused == matches!(d, "true" | "1")
-                        }
-                        Some(("label", l)) => labels_match(&v.labels, l),
-                        Some(("name", n)) => v.name.contains(n),
-                        Some(("driver", d)) => d == "local",
-                        _ => {
-                            return Err(CliError::new(
-                                1,
-                                format!("invalid filter {f:?}: volume ls takes dangling=, label=, name= and driver="),
-                            ))
-                        }
-                    };
-                }
-                if keep {
-                    let labels: Vec<String> =
-                        v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    rows.push(json!({
-                        "Driver": "local", "Name": v.name, "Mountpoint": v.mountpoint,
-                        "Labels": labels.join(","), "Scope": "local",
-                        "CreatedAt": v.created,
-                    }));
-                }
+            for v in engine.select_volumes(&filters).map_err(fail)? {
+                let labels: Vec<String> =
+                    v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                rows.push(json!({
+                    "Driver": "local", "Name": v.name, "Mountpoint": v.mountpoint,
+                    "Labels": labels.join(","), "Scope": "local",
+                    "CreatedAt": v.created,
+                }));
             }
             if a.quiet {
                 rows.iter()
@@ -83,7 +63,7 @@ pub fn run(engine: &Engine, command: VolumeCommand) -> Result<i32, CliError> {
                 .map(|()| vec![name.to_string()])
         }),
         VolumeCommand::Prune(a) => {
-            let filters = PruneFilters::parse(&a.filter)?;
+            let filters = super::filters::prune(&a.filter)?;
             let what = if a.all {
                 "all local volumes not used by at least one container"
             } else {
