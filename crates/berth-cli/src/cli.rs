@@ -167,6 +167,8 @@ pub enum Command {
     Lint(LintArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion { shell: clap_complete::Shell },
+    /// Run Docker Compose (v2, or docker-compose 1.x) against berth
+    Compose(ComposeArgs),
     /// The monitor of a detached container (started by berth itself)
     #[command(hide = true)]
     ContainerMonitor {
@@ -538,6 +540,41 @@ pub enum SystemCommand {
     Info(FormatArgs),
     /// Get real time events from berth
     Events(EventsArgs),
+    /// Serve the Docker Engine API, for docker's CLI, Compose and the SDKs
+    Service(ServiceArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct ServiceArgs {
+    /// Where to listen: unix:///PATH (default STATE_DIR/berth.sock), tcp://HOST:PORT, fd://
+    #[arg(value_name = "URI")]
+    pub uri: Vec<String>,
+    /// More addresses to listen on, as docker's -H
+    #[arg(short = 'H', long = "host", value_name = "URI")]
+    pub host: Vec<String>,
+    /// Seconds with nothing under way before the service exits (0: never)
+    #[arg(short, long, default_value_t = 5, value_name = "SECONDS")]
+    pub time: u64,
+    /// Require clients to present a certificate signed by --tlscacert
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// The CA that signs client certificates
+    #[arg(long, value_name = "FILE", requires = "tlsverify")]
+    pub tlscacert: Option<PathBuf>,
+    /// The service's certificate
+    #[arg(long, value_name = "FILE", requires = "tlsverify")]
+    pub tlscert: Option<PathBuf>,
+    /// The service's private key
+    #[arg(long, value_name = "FILE", requires = "tlsverify")]
+    pub tlskey: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+#[command(disable_help_flag = true)]
+pub struct ComposeArgs {
+    /// What the Compose provider takes (`up -d`, `down`, `ps`, ...)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Args, Clone, Default)]

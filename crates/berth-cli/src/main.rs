@@ -76,9 +76,9 @@ fn network_config(cli: &Cli) -> Result<berth_engine::networks::NetConfig, CliErr
     Ok(config)
 }
 
-fn dispatch(cli: Cli) -> Result<i32, CliError> {
+fn dispatch(mut cli: Cli) -> Result<i32, CliError> {
     let net_config = network_config(&cli)?;
-    let Some(command) = cli.command else {
+    let Some(command) = cli.command.take() else {
         if cli.version {
             println!("berth version {}", berth_engine::VERSION);
             return Ok(0);
@@ -116,6 +116,14 @@ fn dispatch(cli: Cli) -> Result<i32, CliError> {
                 cli.root.display()
             ),
         ));
+    }
+    // The service opens the store on each of its threads.
+    match command {
+        Command::System(cli::SystemCommand::Service(a)) => {
+            return commands::service::serve(&cli, a, net_config)
+        }
+        Command::Compose(a) => return commands::service::compose(&cli, a, net_config),
+        _ => {}
     }
     let mut engine = berth_engine::Engine::open(&cli.root, &cli.state_dir)
         .map_err(|e| CliError::engine(125, e))?;

@@ -186,6 +186,18 @@ impl Engine {
         stdout: &mut dyn std::io::Write,
         stderr: &mut dyn std::io::Write,
     ) -> Result<(), EngineError> {
+        self.logs_until(key, opts, stdout, stderr, &|| false)
+    }
+
+    /// [`Engine::logs`], following only until `gone()` (the reader left).
+    pub fn logs_until(
+        &self,
+        key: &str,
+        opts: &logs::LogOptions,
+        stdout: &mut dyn std::io::Write,
+        stderr: &mut dyn std::io::Write,
+        gone: &dyn Fn() -> bool,
+    ) -> Result<(), EngineError> {
         let c = self.container(key)?;
         if c.host_config.log_config.kind == "none" {
             return Err(EngineError::invalid(
@@ -195,6 +207,7 @@ impl Engine {
         let path = Path::new(&c.log_path);
         let running = || {
             opts.follow
+                && !gone()
                 && self
                     .container(&c.id)
                     .map(|c| c.state.running)
@@ -423,6 +436,98 @@ pub fn parse_bytes(s: &str) -> Result<i64, EngineError> {
         .parse()
         .map_err(|_| EngineError::invalid(format!("invalid size: '{s}'")))?;
     Ok((v * mult) as i64)
+}
+
+/// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`: docker's Status.
+pub fn status_text(c: &Container) -> String {
+    let up = || {
+        time::parse(&c.state.started_at)
+            .map(|t| time::human_duration(chrono::Utc::now() - t))
+            .unwrap_or_default()
+    };
+    let health = match c.state.health.as_ref().map(|h| h.status.as_str()) {
+        Some("starting") => " (health: starting)".to_string(),
+        Some(s) if !s.is_empty() => format!(" ({s})"),
+        _ => String::new(),
+    };
+    match c.state.status.as_str() {
+        "running" => format!("Up {}{health}", up()),
+        "paused" => format!("Up {} (Paused)", up()),
+        "exited" => format!(
+            "Exited ({}) {}",
+            c.state.exit_code,
+            time::ago(&c.state.finished_at)
+        ),
+        "created" => "Created".into(),
+        "restarting" => format!(
+            "Restarting ({}) {}",
+            c.state.exit_code,
+            time::ago(&c.state.finished_at)
+        ),
+        other => other[..1].to_uppercase() + &other[1..],
+    }
+}
+
+/// Seconds since the epoch of a recorded time (0 when unreadable).
+fn unix_time(t: &str) -> i64 {
+    time::parse(t).map_or(0, |t| t.timestamp())
+}
+
+impl Engine {
+    /// A container as docker's list shows it (ContainerSummary); with
+    /// `size`, SizeRw and SizeRootFs too.
+    pub fn container_summary(&self, c: &Container, size: bool) -> serde_json::Value {
+        let mut ports = Vec::new();
+        let published = c.network_settings.get("Ports").and_then(|p| p.as_object());
+        for (key, bindings) in published.into_iter().flatten() {
+            let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+            let private: u16 = port.parse().unwrap_or(0);
+            let bindings = bindings.as_array().cloned().unwrap_or_default();
+            if bindings.is_empty() {
+                ports.push(serde_json::json!({"PrivatePort": private, "Type": proto}));
+            }
+            for b in bindings {
+                ports.push(serde_json::json!({
+                    "IP": b["HostIp"], "PrivatePort": private,
+                    "PublicPort": b["HostPort"].as_str().and_then(|p| p.parse::<u16>().ok()),
+                    "Type": proto,
+                }));
+            }
+        }
+        for key in c.config.exposed_ports.iter().flat_map(|e| e.keys()) {
+            if !published.is_some_and(|p| p.contains_key(key)) {
+                let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+                ports.push(serde_json::json!({
+                    "PrivatePort": port.parse::<u16>().unwrap_or(0), "Type": proto,
+                }));
+            }
+        }
+        let command = std::iter::once(c.path.clone())
+            .chain(c.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut doc = serde_json::json!({
+            "Id": c.id,
+            "Names": [c.name],
+            "Image": c.config.image,
+            "ImageID": c.image,
+            "Command": command,
+            "Created": unix_time(&c.created),
+            "Ports": ports,
+            "Labels": c.config.labels,
+            "State": c.state.status,
+            "Status": status_text(c),
+            "HostConfig": {"NetworkMode": c.host_config.network_mode},
+            "NetworkSettings": {"Networks": c.network_settings.get("Networks").cloned().unwrap_or_else(|| serde_json::json!({}))},
+            "Mounts": c.mounts,
+        });
+        if size {
+            let (rw, root) = self.container_size(c);
+            doc["SizeRw"] = rw.into();
+            doc["SizeRootFs"] = root.into();
+        }
+        doc
+    }
 }
 
 #[cfg(test)]

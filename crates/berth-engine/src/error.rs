@@ -32,9 +32,15 @@ pub enum EngineError {
     BadContent(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A registry that failed or refused (pull, push, login).
+    /// A registry that failed (pull, push, login).
     #[error("{0}")]
     Registry(String),
+    /// The registry has no such repository, tag or manifest.
+    #[error("{0}")]
+    RegistryNotFound(String),
+    /// The registry refused the credential (401, 403).
+    #[error("{0}")]
+    RegistryDenied(String),
     /// Stopped by SIGINT or SIGTERM (Ctrl-C).
     #[error("canceled: interrupted")]
     Interrupted,

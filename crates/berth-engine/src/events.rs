@@ -161,6 +161,16 @@ impl Engine {
         o: &EventOptions,
         out: &mut dyn FnMut(&Event) -> std::io::Result<()>,
     ) -> Result<(), EngineError> {
+        self.events_until(o, out, &|| false)
+    }
+
+    /// [`Engine::events`], following only until `gone()` (the reader left).
+    pub fn events_until(
+        &self,
+        o: &EventOptions,
+        out: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        gone: &dyn Fn() -> bool,
+    ) -> Result<(), EngineError> {
         for (k, _) in &o.filters {
             if !FILTER_KEYS.contains(&k.as_str()) {
                 return Err(EngineError::invalid(format!("invalid filter '{k}'")));
@@ -183,7 +193,7 @@ impl Engine {
                 }
                 out(&e).map_err(|err| EngineError::io(std::path::Path::new("stdout"), err))?;
             }
-            if o.until.is_some_and(|u| Utc::now() > u) {
+            if o.until.is_some_and(|u| Utc::now() > u) || gone() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));

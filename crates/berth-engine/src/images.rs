@@ -712,3 +712,23 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    /// An image as docker's list shows it (ImageSummary), naming `tags`.
+    pub fn image_summary(&self, i: &ImageSummary, tags: &[Reference]) -> Value {
+        let created = time::parse(&i.record.created).map_or(0, |t| t.timestamp());
+        let digests: Vec<String> = i.digests.iter().map(|d| familiar(d)).collect();
+        json!({
+            "Id": i.record.id,
+            "ParentId": "",
+            "RepoTags": tags.iter().map(Reference::familiar).collect::<Vec<_>>(),
+            "RepoDigests": digests,
+            "Created": created,
+            "Size": i.record.size,
+            "SharedSize": -1,
+            "VirtualSize": i.record.size,
+            "Labels": i.labels,
+            "Containers": -1,
+        })
+    }
+}

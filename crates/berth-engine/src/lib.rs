@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The engine: every operation berth offers, as functions over the store and
 //! the runtime. The CLI calls these in-process; an API server would map its
 //! routes onto the same functions.
@@ -23,6 +24,7 @@ pub mod pull;
 pub mod push;
 pub mod rootfs;
 pub mod run;
+pub mod system;
 pub mod time;
 pub mod volumes;
 

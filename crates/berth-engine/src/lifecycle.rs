@@ -583,3 +583,176 @@ impl Engine {
         ))
     }
 }
+
+/// docker's `wait` conditions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Returns at once for a container that is not running.
+    NotRunning,
+    /// The next exit from now on, even of a container not yet started.
+    NextExit,
+    /// The container's removal (its last exit code).
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: &str) -> Result<WaitCondition, EngineError> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::invalid(format!(
+                "invalid condition: \"{other}\": use not-running, next-exit or removed"
+            ))),
+        }
+    }
+}
+
+/// A container's usage at one moment, for the API's stats.
+#[derive(Clone, Debug)]
+pub struct StatsSample {
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    pub usage: berth_runtime::stats::Usage,
+    /// The host's CPU time so far, in nanoseconds.
+    pub system_cpu_ns: u64,
+    pub online_cpus: usize,
+    pub memory_limit: u64,
+    pub read: chrono::DateTime<chrono::Utc>,
+}
+
+impl Engine {
+    /// A waiter for container `key` under `condition`, fixed now (so that
+    /// an exit after this call is seen even if it comes before the wait).
+    pub fn waiter(&self, key: &str, condition: WaitCondition) -> Result<Waiter, EngineError> {
+        let c = self.container(key)?;
+        Ok(Waiter {
+            id: c.id.clone(),
+            condition,
+            after: self.store.db.last_event_seq()?,
+            done: (condition == WaitCondition::NotRunning
+                && !c.state.running
+                && !c.state.restarting)
+                .then_some(c.state.exit_code),
+        })
+    }
+
+    /// Blocks until `w`'s condition holds (or `gone()`); the exit code.
+    /// Exits are read from the store's `die` events, so the code is known
+    /// even after `--rm` removed the container.
+    pub fn wait_for(&self, w: &Waiter, gone: &dyn Fn() -> bool) -> Result<i32, EngineError> {
+        if let Some(code) = w.done {
+            return Ok(code);
+        }
+        let mut after = w.after;
+        let mut last_exit = None;
+        let mut destroyed_at = None;
+        let mut rounds = 0u32;
+        loop {
+            for e in self.store.db.events_after(after)? {
+                after = e.seq;
+                if e.actor != w.id || e.kind != "container" {
+                    continue;
+                }
+                match e.action.as_str() {
+                    "die" => {
+                        let attrs: std::collections::BTreeMap<String, String> =
+                            serde_json::from_str(&e.attributes).unwrap_or_default();
+                        let code = attrs
+                            .get("exitCode")
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(0);
+                        if w.condition != WaitCondition::Removed {
+                            return Ok(code);
+                        }
+                        last_exit = Some(code);
+                    }
+                    "destroy" => destroyed_at = Some(Instant::now()),
+                    _ => {}
+                }
+            }
+            if let Some(at) = destroyed_at {
+                // Its exit may be recorded just after the removal (rm -f).
+                if let Some(code) = last_exit {
+                    return Ok(code);
+                }
+                if at.elapsed() > Duration::from_millis(500) {
+                    return Ok(137);
+                }
+            }
+            if gone() {
+                return Err(EngineError::Interrupted);
+            }
+            rounds += 1;
+            // Now and then through the record itself: a holder that died
+            // without saying so is found out there.
+            if rounds.is_multiple_of(50) {
+                match self.container(&w.id) {
+                    Ok(c)
+                        if !c.state.running
+                            && !c.state.restarting
+                            && w.condition == WaitCondition::NotRunning =>
+                    {
+                        return Ok(c.state.exit_code)
+                    }
+                    Err(EngineError::NoSuchContainer(_)) if destroyed_at.is_none() => {
+                        destroyed_at = Some(Instant::now())
+                    }
+                    _ => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The usage of container `key` now (zeros for one not running).
+    pub fn stats_sample(&self, key: &str) -> Result<StatsSample, EngineError> {
+        let c = self.container(key)?;
+        let usage = if c.state.running {
+            berth_runtime::stats::read(&Self::cgroups_path(&c.id), c.state.pid)
+        } else {
+            Default::default()
+        };
+        Ok(StatsSample {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            running: c.state.running,
+            memory_limit: usage.memory_limit,
+            usage,
+            system_cpu_ns: berth_runtime::stats::host_cpu_ns(),
+            online_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            read: chrono::Utc::now(),
+        })
+    }
+
+    /// Sets a running container's terminal size, through its holder.
+    pub fn resize_container(&self, key: &str, rows: u16, cols: u16) -> Result<(), EngineError> {
+        let c = self.container(key)?;
+        if !c.state.running {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let path = crate::attach::socket_path(&self.state_dir, c.short_id());
+        crate::attach::connect(
+            &path,
+            &crate::attach::Request {
+                resize: Some((rows, cols)),
+                ..Default::default()
+            },
+        )
+        .map(drop)
+        .map_err(|e| EngineError::Runtime(format!("resizing {}: {e}", c.short_name())))
+    }
+}
+
+/// What [`Engine::wait_for`] waits for.
+#[derive(Clone, Debug)]
+pub struct Waiter {
+    id: String,
+    condition: WaitCondition,
+    after: i64,
+    done: Option<i32>,
+}

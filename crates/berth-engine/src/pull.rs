@@ -23,6 +23,8 @@ const PARALLEL_LAYERS: usize = 4;
 pub struct PullOptions {
     /// Another platform than this host's (the image is stored, not run).
     pub platform: Option<Platform>,
+    /// The credential to use instead of the saved one (the API's X-Registry-Auth).
+    pub credential: Option<berth_registry::Credential>,
 }
 
 /// What a pull reports as it goes, for progress output.
@@ -68,6 +70,10 @@ impl From<RegistryError> for EngineError {
             RegistryError::Interrupted => EngineError::Interrupted,
             RegistryError::BadContent(m) => EngineError::BadContent(m),
             RegistryError::Config(m) => EngineError::InvalidArgument(m),
+            RegistryError::NotFound(m) => EngineError::RegistryNotFound(m),
+            RegistryError::Unauthorized(m) | RegistryError::Denied(m) => {
+                EngineError::RegistryDenied(m)
+            }
             other => EngineError::Registry(other.to_string()),
         }
     }
@@ -81,17 +87,24 @@ impl Engine {
         )?)
     }
 
-    /// A client for `endpoint`, with the credential saved for `registry`.
+    /// A client for `endpoint`, with `given` or else the credential saved
+    /// for `registry`.
     pub(crate) fn registry_client(
         &self,
         endpoint: &Endpoint,
         registry: &str,
+        given: Option<&berth_registry::Credential>,
     ) -> Result<Client, EngineError> {
-        let creds = berth_registry::DockerConfig::load()?;
-        let credential = if endpoint.mirror {
-            creds.get(endpoint.host())?
-        } else {
-            creds.get(registry)?
+        let credential = match given {
+            Some(c) if !endpoint.mirror => Some(c.clone()),
+            _ => {
+                let creds = berth_registry::DockerConfig::load()?;
+                if endpoint.mirror {
+                    creds.get(endpoint.host())?
+                } else {
+                    creds.get(registry)?
+                }
+            }
         };
         Ok(Client::connect(
             endpoint,
@@ -114,7 +127,7 @@ impl Engine {
         for endpoint in &endpoints {
             // A mirror that fails is skipped; the registry's own error is the one reported.
             let attempt = self
-                .registry_client(endpoint, &reference.registry)
+                .registry_client(endpoint, &reference.registry, opts.credential.as_ref())
                 .and_then(|client| {
                     let resolved = self.resolve(&client, &reference, opts)?;
                     Ok((client, resolved))
@@ -147,12 +160,61 @@ impl Engine {
         }
         let config = self.registries()?;
         let endpoint = config.push_endpoint(&reference.registry);
-        let client = self.registry_client(&endpoint, &reference.registry)?;
+        let client =
+            self.registry_client(&endpoint, &reference.registry, opts.credential.as_ref())?;
         client.add_scope(format!("repository:{}:pull", reference.repository));
         let tags = client.list_tags(&reference.repository)?;
         tags.iter()
             .map(|t| self.pull(&reference.with_tag(t).to_string(), opts, progress))
             .collect()
+    }
+
+    /// What the registry has under `name` (the API's `/distribution`): the
+    /// descriptor the name resolves to and the platforms it offers.
+    pub fn distribution(
+        &self,
+        name: &str,
+        credential: Option<&berth_registry::Credential>,
+    ) -> Result<serde_json::Value, EngineError> {
+        let r = Reference::parse(name)?;
+        let config = self.registries()?;
+        let endpoint = config.push_endpoint(&r.registry);
+        let client = self.registry_client(&endpoint, &r.registry, credential)?;
+        client.add_scope(format!("repository:{}:pull", r.repository));
+        let what = r.familiar();
+        let by = r
+            .digest
+            .as_ref()
+            .map(|d| d.to_string())
+            .or_else(|| r.tag.clone())
+            .expect("parse() gives a tag or a digest");
+        let (bytes, content_type) = client.get_manifest(&r.repository, &by, &what)?;
+        let platforms: Vec<spec::Platform> = match parse_manifest(&bytes, &content_type, &what)? {
+            Parsed::Index(index) => index
+                .manifests
+                .iter()
+                .filter_map(|m| m.platform.clone())
+                .collect(),
+            Parsed::Manifest(m) => {
+                let config =
+                    client.get_blob_bytes(&r.repository, &m.config.digest, m.config.size)?;
+                let config: ImageConfig = serde_json::from_slice(&config)
+                    .map_err(|e| EngineError::BadContent(format!("{what}: image config: {e}")))?;
+                vec![spec::Platform {
+                    architecture: config.architecture,
+                    os: config.os,
+                    variant: config.variant,
+                }]
+            }
+        };
+        Ok(serde_json::json!({
+            "Descriptor": {
+                "mediaType": content_type,
+                "digest": Digest::of(&bytes),
+                "size": bytes.len(),
+            },
+            "Platforms": platforms,
+        }))
     }
 
     /// Finds the manifest for our platform and reads its config.
@@ -712,6 +774,18 @@ pub fn login(
     server: &str,
     credential: Credential,
 ) -> Result<String, EngineError> {
+    let registry = check_login(registries_config, server, &credential)?;
+    berth_registry::DockerConfig::load()?.store(&registry, &credential)?;
+    Ok(registry)
+}
+
+/// Checks a credential against the registry (the API's `/auth`), saving
+/// nothing. Returns the server as docker names it.
+pub fn check_login(
+    registries_config: Option<&std::path::Path>,
+    server: &str,
+    credential: &Credential,
+) -> Result<String, EngineError> {
     let registry = normalise_server(server);
     let config = berth_registry::RegistriesConfig::load(registries_config)?;
     let endpoint = config.push_endpoint(&registry);
@@ -721,7 +795,6 @@ pub fn login(
         Some(cancel::interrupt_flag().clone()),
     )?;
     client.check_login()?;
-    berth_registry::DockerConfig::load()?.store(&registry, &credential)?;
     Ok(registry)
 }
 

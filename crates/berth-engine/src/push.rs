@@ -41,11 +41,13 @@ pub struct Pushed {
 }
 
 impl Engine {
-    /// `push NAME[:TAG]`, or every local tag of the repository with `all_tags`.
+    /// `push NAME[:TAG]`, or every local tag of the repository with
+    /// `all_tags`; with `credential` instead of the saved one.
     pub fn push(
         &self,
         name: &str,
         all_tags: bool,
+        credential: Option<&berth_registry::Credential>,
         progress: &(dyn Fn(PushEvent) + Sync),
     ) -> Result<Vec<Pushed>, EngineError> {
         let reference = Reference::parse_unnormalised(name)?;
@@ -89,7 +91,7 @@ impl Engine {
         progress(PushEvent::Repository(reference.familiar_name()));
         let config = self.registries()?;
         let endpoint = config.push_endpoint(&reference.registry);
-        let client = self.registry_client(&endpoint, &reference.registry)?;
+        let client = self.registry_client(&endpoint, &reference.registry, credential)?;
         client.add_scope(format!("repository:{}:pull,push", reference.repository));
         let mut out = Vec::new();
         for (tag, image) in tags.iter().zip(images) {

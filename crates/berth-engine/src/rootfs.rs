@@ -376,3 +376,86 @@ fn chown_to_root(from: &Path, to: &Path) -> std::io::Result<()> {
     }
     out.finish()
 }
+
+/// A path in a container as docker's archive endpoints describe it
+/// (`X-Docker-Container-Path-Stat`): its mode in Go's FileMode bits.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PathStat {
+    pub name: String,
+    pub size: u64,
+    pub mode: u32,
+    pub mtime: String,
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+/// Go's os.FileMode for a file's metadata.
+fn go_file_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let t = meta.file_type();
+    let mode = meta.permissions().mode();
+    let mut m = mode & 0o777;
+    if t.is_dir() {
+        m |= 1 << 31;
+    }
+    if t.is_symlink() {
+        m |= 1 << 27;
+    }
+    if t.is_block_device() {
+        m |= 1 << 26;
+    }
+    if t.is_char_device() {
+        m |= (1 << 26) | (1 << 21);
+    }
+    if t.is_fifo() {
+        m |= 1 << 25;
+    }
+    if t.is_socket() {
+        m |= 1 << 24;
+    }
+    if mode & 0o4000 != 0 {
+        m |= 1 << 23;
+    }
+    if mode & 0o2000 != 0 {
+        m |= 1 << 22;
+    }
+    if mode & 0o1000 != 0 {
+        m |= 1 << 20;
+    }
+    m
+}
+
+impl Engine {
+    /// What `path` is in container `key` (HEAD /containers/{id}/archive).
+    pub fn path_stat(&self, key: &str, path: &str) -> Result<PathStat, EngineError> {
+        let c = self.container(key)?;
+        self.with_rootfs(&c, |root| {
+            let host = resolve_in_container(root, path, false)?;
+            let meta = std::fs::symlink_metadata(&host).map_err(|_| {
+                EngineError::NoSuchContainer(format!(
+                    "{}:{path} (no such file or directory in the container)",
+                    c.short_name()
+                ))
+            })?;
+            let link_target = if meta.file_type().is_symlink() {
+                std::fs::read_link(&host)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let mtime = meta
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .unwrap_or_default();
+            Ok(PathStat {
+                name: base_name(path).display().to_string(),
+                size: meta.len(),
+                mode: go_file_mode(&meta),
+                mtime,
+                link_target,
+            })
+        })
+    }
+}

@@ -1044,9 +1044,9 @@ impl ExecProcess {
         self.pid
     }
 
-    /// Sets the exec's terminal size.
-    pub fn resize(&self, rows: u16, cols: u16) {
-        self.hub.resize(rows, cols);
+    /// The exec's stdio, to resize its terminal while it runs.
+    pub fn hub(&self) -> Arc<Hub> {
+        self.hub.clone()
     }
 
     /// Waits for the exec to exit and its output to drain; `exited` hears

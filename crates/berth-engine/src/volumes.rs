@@ -226,16 +226,20 @@ impl Engine {
 
     /// `volume inspect`: docker's Volume JSON.
     pub fn inspect_volume(&self, name: &str) -> Result<Value, EngineError> {
-        let v = self.volume(name)?;
-        Ok(json!({
+        Ok(self.volume_json(&self.volume(name)?))
+    }
+
+    /// A volume as docker's API shows it.
+    pub fn volume_json(&self, v: &Volume) -> Value {
+        json!({
             "CreatedAt": v.created,
             "Driver": "local",
             "Labels": v.labels,
             "Mountpoint": v.mountpoint,
             "Name": v.name,
-            "Options": self.volume_options(name).unwrap_or_default(),
+            "Options": self.volume_options(&v.name).unwrap_or_default(),
             "Scope": "local",
-        }))
+        })
     }
 
     /// Copies what the image has at each volume's mount point into the

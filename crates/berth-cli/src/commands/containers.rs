@@ -517,35 +517,7 @@ const PS_HEADERS: &[(&str, &str)] = &[
     ("LocalVolumes", "LOCAL VOLUMES"),
 ];
 
-/// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
-pub fn status_text(c: &Container) -> String {
-    let up = || {
-        time::parse(&c.state.started_at)
-            .map(|t| time::human_duration(chrono::Utc::now() - t))
-            .unwrap_or_default()
-    };
-    let health = match c.state.health.as_ref().map(|h| h.status.as_str()) {
-        Some("starting") => " (health: starting)".to_string(),
-        Some(s) if !s.is_empty() => format!(" ({s})"),
-        _ => String::new(),
-    };
-    match c.state.status.as_str() {
-        "running" => format!("Up {}{health}", up()),
-        "paused" => format!("Up {} (Paused)", up()),
-        "exited" => format!(
-            "Exited ({}) {}",
-            c.state.exit_code,
-            time::ago(&c.state.finished_at)
-        ),
-        "created" => "Created".into(),
-        "restarting" => format!(
-            "Restarting ({}) {}",
-            c.state.exit_code,
-            time::ago(&c.state.finished_at)
-        ),
-        other => other[..1].to_uppercase() + &other[1..],
-    }
-}
+pub use berth_engine::containers::status_text;
 
 /// `2024-01-02 03:04:05 +0000 UTC`, docker's CreatedAt.
 fn go_time(t: &str) -> String {

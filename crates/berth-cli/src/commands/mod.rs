@@ -8,6 +8,7 @@ pub mod lint;
 pub mod networks;
 pub mod registry;
 mod run_flags;
+pub mod service;
 pub mod system;
 pub mod volumes;
 
@@ -250,6 +251,8 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         | Command::Lint(_)
         | Command::Login(_)
         | Command::Logout(_)
+        | Command::Compose(_)
+        | Command::System(SystemCommand::Service(_))
         | Command::ContainerMonitor { .. } => {
             unreachable!("handled before the engine opens")
         }

@@ -198,6 +198,7 @@ pub fn pull(engine: &Engine, a: PullArgs) -> Result<i32, CliError> {
             .map(Platform::parse)
             .transpose()
             .map_err(|e| CliError::new(1, e))?,
+        ..Default::default()
     };
     let name_given =
         berth_image::Reference::parse_unnormalised(&a.name).map_err(|e| fail(e.into()))?;
@@ -247,7 +248,7 @@ pub fn push(engine: &Engine, a: PushArgs) -> Result<i32, CliError> {
         println!("Using default tag: latest");
     }
     let pushed = engine
-        .push(&a.name, a.all_tags, &|e| match e {
+        .push(&a.name, a.all_tags, None, &|e| match e {
             PushEvent::Repository(r) => {
                 lines.message(&format!("The push refers to repository [{r}]"))
             }

@@ -7,10 +7,6 @@ use super::{fail, CliError};
 use crate::cli::{FormatArgs, ImagePruneArgs};
 use crate::format;
 
-fn arch() -> &'static str {
-    berth_image::spec::host_platform().architecture.leak()
-}
-
 fn print_formatted(
     value: &Value,
     template: Option<&str>,
@@ -28,103 +24,59 @@ fn print_formatted(
 }
 
 pub fn version(a: &FormatArgs) -> Result<i32, CliError> {
+    use berth_engine::system::{arch, kernel, API_VERSION};
     let v = berth_engine::VERSION;
+    let mut server = berth_engine::system::version();
+    server["Platform"]["Name"] = json!("berth (daemonless)");
     let info = json!({
-        "Client": {"Platform": {"Name": "berth"}, "Version": v, "ApiVersion": "1.47", "Os": "linux", "Arch": arch(), "Experimental": false},
-        "Server": {"Platform": {"Name": "berth (daemonless)"}, "Version": v, "ApiVersion": "1.47", "MinAPIVersion": "1.24", "Os": "linux", "Arch": arch(), "KernelVersion": kernel()},
+        "Client": {"Platform": {"Name": "berth"}, "Version": v, "ApiVersion": API_VERSION, "Os": "linux", "Arch": arch(), "Experimental": false},
+        "Server": server,
     });
     print_formatted(&info, a.format.as_deref(), || {
-        println!("Client:\n Version:           {v}\n API version:       1.47\n OS/Arch:           linux/{}\n", arch());
-        println!("Server: berth (daemonless)\n Engine:\n  Version:          {v}\n  OS/Arch:          linux/{}\n  Kernel Version:   {}", arch(), kernel());
+        println!("Client:\n Version:           {v}\n API version:       {API_VERSION}\n OS/Arch:           linux/{}\n", arch());
+        println!("Server: berth (daemonless)\n Engine:\n  Version:          {v}\n  API version:      {API_VERSION} (minimum version {})\n  OS/Arch:          linux/{}\n  Kernel Version:   {}", berth_engine::system::MIN_API_VERSION, arch(), kernel());
     })
 }
 
-fn kernel() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 pub fn info(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
-    let containers = engine.list_containers().map_err(fail)?;
-    let running = containers.iter().filter(|c| c.state.running).count();
-    let images = engine.list_images().map_err(fail)?.len();
-    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    };
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("PRETTY_NAME=")
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        })
-        .unwrap_or_else(|| "Linux".into());
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("MemTotal:")
-                    .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
-            })
-        })
-        .unwrap_or(0)
-        * 1024;
-    let info = json!({
-        "Containers": containers.len(),
-        "ContainersRunning": running,
-        "ContainersPaused": 0,
-        "ContainersStopped": containers.len() - running,
-        "Images": images,
-        "Driver": "overlay2",
-        "CgroupDriver": "cgroupfs",
-        "CgroupVersion": cgroup_version,
-        "KernelVersion": kernel(),
-        "OperatingSystem": os,
-        "OSType": "linux",
-        "Architecture": std::env::consts::ARCH,
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "MemTotal": mem,
-        "DockerRootDir": engine.root(),
-        "StateDir": engine.state_dir(),
-        "ServerVersion": berth_engine::VERSION,
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
-        "Name": nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
-    });
+    let info = engine.info().map_err(fail)?;
     print_formatted(&info, a.format.as_deref(), || {
+        let s = |k: &str| match &info[k] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
         println!(
             "Client:\n Version:    {}\n Context:    default (daemonless)\n",
             berth_engine::VERSION
         );
         println!("Server:");
         println!(
-            " Containers: {}\n  Running: {}\n  Paused: 0\n  Stopped: {}",
-            containers.len(),
-            running,
-            containers.len() - running
+            " Containers: {}\n  Running: {}\n  Paused: {}\n  Stopped: {}",
+            s("Containers"),
+            s("ContainersRunning"),
+            s("ContainersPaused"),
+            s("ContainersStopped")
         );
-        println!(" Images: {images}");
-        println!(" Server Version: {}", berth_engine::VERSION);
-        println!(" Storage Driver: overlay2\n Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: {cgroup_version}");
+        println!(" Images: {}", s("Images"));
+        println!(" Server Version: {}", s("ServerVersion"));
+        println!(" Storage Driver: overlay2\n Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: {}", s("CgroupVersion"));
         println!(" Security Options:\n  seccomp\n   Profile: builtin");
         println!(
-            " Kernel Version: {}\n Operating System: {os}\n OSType: linux\n Architecture: {}",
-            kernel(),
-            std::env::consts::ARCH
+            " Kernel Version: {}\n Operating System: {}\n OSType: linux\n Architecture: {}",
+            s("KernelVersion"),
+            s("OperatingSystem"),
+            s("Architecture")
         );
         println!(
             " CPUs: {}\n Total Memory: {}",
-            info["NCPU"],
-            berth_engine::time::human_size(mem)
+            s("NCPU"),
+            berth_engine::time::human_size(info["MemTotal"].as_u64().unwrap_or(0))
         );
         println!(
             " Name: {}\n Berth Root Dir: {}\n Berth State Dir: {}",
-            info["Name"].as_str().unwrap_or(""),
-            engine.root().display(),
-            engine.state_dir().display()
+            s("Name"),
+            s("DockerRootDir"),
+            s("StateDir")
         );
     })
 }

@@ -1418,6 +1418,16 @@ impl Engine {
         Ok((entries.len(), size, reclaimable))
     }
 
+    /// Each build cache entry: its key, size, and when it was made and last used.
+    pub fn build_cache_entries(&self) -> Result<Vec<(String, u64, String, String)>, EngineError> {
+        let mut out = Vec::new();
+        for (key, layer, used) in self.store.db.cache_entries()? {
+            let size = self.store.db.snapshot_size(&layer.chain_id)?.unwrap_or(0);
+            out.push((key.hex()[..25].to_string(), size, used.clone(), used));
+        }
+        Ok(out)
+    }
+
     fn image_uses_chain(&self, chain: &Digest) -> Result<bool, EngineError> {
         Ok(self
             .store

@@ -1,7 +1,8 @@
 //! Build output: BuildKit's plain format (numbered steps, their output lines
 //! with elapsed time, CACHED and DONE marks), or on a terminal a compact view
 //! that shows one line per step with its time, and a step's output only when
-//! it fails.
+//! it fails; or the classic builder's (`Step 1/3 : FROM busybox`, the
+//! output as it comes, ` ---> Using cache`), which the API's `/build` gives.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ pub enum Mode {
     Plain,
     Tty,
     Quiet,
+    Classic,
 }
 
 /// Where build progress goes (stderr, or nowhere with `-q`).
@@ -64,6 +66,11 @@ impl Progress {
         match self.mode {
             Mode::Plain => self.line(&format!("#{number} {title}")),
             Mode::Tty => self.write(&format!("\x1b[34m => {title}\x1b[0m")),
+            Mode::Classic => {
+                if let Some(step) = classic_title(title) {
+                    self.write(&format!("{step}\n"));
+                }
+            }
             Mode::Quiet => {}
         }
         Step {
@@ -94,6 +101,9 @@ impl Step {
     /// A line of the step's own output, with the time since it started.
     pub fn output(&self, text: &str) {
         let t = self.started.elapsed().as_secs_f64();
+        if self.progress.mode == Mode::Classic {
+            self.progress.write(&format!("{text}\n"));
+        }
         self.progress
             .line(&format!("#{} {t:.3} {text}", self.number));
         let mut tail = self.tail.lock().unwrap();
@@ -120,6 +130,7 @@ impl Step {
     pub fn cached(self) {
         match self.progress.mode {
             Mode::Tty => self.settle("CACHED ", "34"),
+            Mode::Classic => self.progress.write(" ---> Using cache\n"),
             _ => self.log("CACHED"),
         }
     }
@@ -152,5 +163,34 @@ impl Step {
             started: self.started,
             tail: self.tail.clone(),
         }
+    }
+}
+
+/// `[stage 2/5] RUN make` → `Step 2/5 : RUN make`; None for BuildKit's own
+/// steps (loading the context, exporting), which the classic builder has not.
+fn classic_title(title: &str) -> Option<String> {
+    let rest = title.strip_prefix('[')?;
+    let (counter, instruction) = rest.split_once("] ")?;
+    if counter.starts_with("internal") {
+        return None;
+    }
+    let numbers = counter.rsplit(' ').next()?;
+    Some(format!("Step {numbers} : {instruction}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn classic_titles() {
+        assert_eq!(
+            super::classic_title("[2/3] RUN echo hi").as_deref(),
+            Some("Step 2/3 : RUN echo hi")
+        );
+        assert_eq!(
+            super::classic_title("[builder 1/2] FROM busybox").as_deref(),
+            Some("Step 1/2 : FROM busybox")
+        );
+        assert_eq!(super::classic_title("[internal] load build context"), None);
+        assert_eq!(super::classic_title("exporting to image"), None);
     }
 }

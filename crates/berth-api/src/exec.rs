@@ -1,0 +1,263 @@
+//! `/containers/{id}/exec` and `/exec/{id}/...`: exec instances are kept
+//! by the service (as dockerd keeps them), each run by the engine with its
+//! stdio on the hijacked connection; the exit code is recorded before the
+//! stream ends, so an inspect right after sees it.
+
+use std::sync::Arc;
+
+use berth_engine::attach::Hub;
+use berth_engine::run::{ExecIo, ExecOptions};
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use serde_json::json;
+
+use crate::http::{self, ApiError, ApiResult};
+use crate::routes::Ctx;
+use crate::state::{Busy, State};
+
+/// Finished execs kept for inspect, at most.
+const KEPT: usize = 1000;
+
+/// One exec instance.
+pub struct ExecEntry {
+    container: String,
+    opts: ExecOptions,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    detach_keys: String,
+    started: bool,
+    running: bool,
+    exit_code: Option<i32>,
+    pid: i32,
+    hub: Option<Arc<Hub>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateBody {
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    detach_keys: String,
+    tty: bool,
+    env: Vec<String>,
+    cmd: Vec<String>,
+    privileged: bool,
+    user: String,
+    working_dir: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct StartBody {
+    detach: bool,
+    console_size: Option<Vec<u16>>,
+}
+
+pub async fn create(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
+    let body: CreateBody = http::read_json(req).await?;
+    if body.cmd.is_empty() {
+        return Err(ApiError::bad_request("No exec command specified"));
+    }
+    let key = id.to_string();
+    let c = ctx.state.run(move |e| e.container(&key)).await?;
+    if !c.state.running {
+        return Err(ApiError::conflict(format!(
+            "Container {} is not running",
+            c.id
+        )));
+    }
+    if c.state.paused {
+        return Err(ApiError::conflict(format!(
+            "Container {} is paused, unpause the container before exec",
+            c.id
+        )));
+    }
+    let exec_id = berth_store::random_hex(32);
+    let entry = ExecEntry {
+        container: c.id.clone(),
+        opts: ExecOptions {
+            command: body.cmd,
+            interactive: body.attach_stdin,
+            tty: body.tty,
+            env: body.env,
+            workdir: Some(body.working_dir).filter(|w| !w.is_empty()),
+            user: Some(body.user).filter(|u| !u.is_empty()),
+            privileged: body.privileged,
+        },
+        attach_stdout: body.attach_stdout,
+        attach_stderr: body.attach_stderr,
+        detach_keys: body.detach_keys,
+        started: false,
+        running: false,
+        exit_code: None,
+        pid: 0,
+        hub: None,
+    };
+    let mut execs = ctx.state.execs.lock().expect("execs lock");
+    if execs.len() >= KEPT {
+        execs.retain(|_, e| e.running || !e.started);
+    }
+    execs.insert(exec_id.clone(), entry);
+    Ok(http::json(StatusCode::CREATED, &json!({"Id": exec_id})))
+}
+
+fn no_such_exec(id: &str) -> ApiError {
+    ApiError::not_found(format!("No such exec instance: {id}"))
+}
+
+/// Records that exec `id` ended with `code`.
+fn finished(state: &State, id: &str, code: i32) {
+    if let Some(e) = state.execs.lock().expect("execs lock").get_mut(id) {
+        e.running = false;
+        e.exit_code = Some(code);
+        e.hub = None;
+    }
+}
+
+pub async fn start(ctx: &Ctx, id: &str, mut req: Request<Incoming>) -> ApiResult {
+    let upgrade = http::wants_upgrade(&req);
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let body: StartBody = http::read_json(req).await?;
+    let (container, opts) = {
+        let mut execs = ctx.state.execs.lock().expect("execs lock");
+        let e = execs.get_mut(id).ok_or_else(|| no_such_exec(id))?;
+        if e.started {
+            return Err(ApiError::conflict(format!(
+                "Exec command {id} has already run"
+            )));
+        }
+        e.started = true;
+        (e.container.clone(), e.opts.clone())
+    };
+    let detach = body.detach;
+    let (ours, theirs) = if detach {
+        (None, ExecIo::Detached)
+    } else {
+        let (a, b) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| ApiError::internal(format!("exec stream: {e}")))?;
+        (Some(a), ExecIo::Client(b))
+    };
+    let state = ctx.state.clone();
+    let exec_id = id.to_string();
+    let size = body.console_size.filter(|s| s.len() == 2 && s[0] > 0);
+    let started = ctx
+        .state
+        .run(move |e| e.exec_start(&container, &opts, theirs))
+        .await;
+    let process = match started {
+        Ok(p) => p,
+        Err(e) => {
+            finished(&state, &exec_id, 126);
+            return Err(e);
+        }
+    };
+    if let Some(s) = &size {
+        process.hub().resize(s[0], s[1]);
+    }
+    if let Some(e) = state.execs.lock().expect("execs lock").get_mut(&exec_id) {
+        e.running = true;
+        e.pid = process.pid();
+        e.hub = Some(process.hub());
+    }
+    let waiter = {
+        let (state, exec_id) = (state.clone(), exec_id.clone());
+        tokio::task::spawn_blocking(move || {
+            let code = process.wait_then(|code| finished(&state, &exec_id, code));
+            if code.is_err() {
+                finished(&state, &exec_id, -1);
+            }
+        })
+    };
+    let Some(ours) = ours else {
+        drop(waiter);
+        return Ok(http::empty(StatusCode::OK));
+    };
+    let content_type = if !opts_tty(&state, &exec_id) && ctx.version.at_least(1, 42) {
+        "application/vnd.docker.multiplexed-stream"
+    } else {
+        "application/vnd.docker.raw-stream"
+    };
+    if let Some(on_upgrade) = on_upgrade {
+        let busy = Busy::new(&state);
+        tokio::spawn(async move {
+            let _busy = busy;
+            if let Ok(upgraded) = on_upgrade.await {
+                http::bridge(upgraded, ours).await;
+            }
+        });
+        return Ok(http::switching(content_type));
+    }
+    let (chunks, response) = http::streamed(content_type);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut ours = ours;
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Ok(n) = ours.read(&mut buf) {
+            if n == 0
+                || chunks
+                    .send(bytes::Bytes::copy_from_slice(&buf[..n]))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    Ok(response)
+}
+
+fn opts_tty(state: &State, id: &str) -> bool {
+    state
+        .execs
+        .lock()
+        .expect("execs lock")
+        .get(id)
+        .is_some_and(|e| e.opts.tty)
+}
+
+pub fn resize(ctx: &Ctx, id: &str) -> ApiResult {
+    let rows = ctx.query.int("h")?.unwrap_or(0);
+    let cols = ctx.query.int("w")?.unwrap_or(0);
+    let execs = ctx.state.execs.lock().expect("execs lock");
+    let e = execs.get(id).ok_or_else(|| no_such_exec(id))?;
+    match &e.hub {
+        Some(hub) => {
+            hub.resize(
+                rows.clamp(0, u16::MAX as i64) as u16,
+                cols.clamp(0, u16::MAX as i64) as u16,
+            );
+            Ok(http::empty(StatusCode::OK))
+        }
+        None => Err(ApiError::conflict(format!("Exec {id} is not running"))),
+    }
+}
+
+pub fn inspect(ctx: &Ctx, id: &str) -> ApiResult {
+    let execs = ctx.state.execs.lock().expect("execs lock");
+    let e = execs.get(id).ok_or_else(|| no_such_exec(id))?;
+    let (entrypoint, arguments) = e
+        .opts
+        .command
+        .split_first()
+        .map(|(a, rest)| (a.clone(), rest.to_vec()))
+        .unwrap_or_default();
+    http::ok_json(&json!({
+        "ID": id,
+        "Running": e.running,
+        "ExitCode": e.exit_code,
+        "ProcessConfig": {
+            "tty": e.opts.tty,
+            "entrypoint": entrypoint,
+            "arguments": arguments,
+            "privileged": e.opts.privileged,
+            "user": e.opts.user.clone().unwrap_or_default(),
+        },
+        "OpenStdin": e.opts.interactive,
+        "OpenStderr": e.attach_stderr,
+        "OpenStdout": e.attach_stdout,
+        "CanRemove": false,
+        "ContainerID": e.container,
+        "DetachKeys": e.detach_keys,
+        "Pid": e.pid,
+    }))
+}
