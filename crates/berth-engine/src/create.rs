@@ -94,6 +94,15 @@ impl Engine {
         }
         for path in asked.volumes.iter().flat_map(|v| v.keys()) {
             check_absolute(path)?;
+            // A path a bind or mount already covers is not an anonymous volume.
+            let covered = |t: &str| t.trim_end_matches('/') == path.trim_end_matches('/');
+            if mounts.iter().any(|m| covered(&m.target))
+                || binds
+                    .iter()
+                    .any(|b| b.split(':').nth(1).is_some_and(covered))
+            {
+                continue;
+            }
             mounts.push(MountConfig {
                 kind: "volume".into(),
                 target: path.clone(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use berth_store::db::EventRow;
 use chrono::{DateTime, Utc};
 
+use crate::filters::Filters;
 use crate::model::Container;
 use crate::{Engine, EngineError};
 
@@ -70,41 +71,43 @@ impl Event {
         })
     }
 
-    /// docker's `--filter`: the same key ORs, different keys AND.
-    fn matches(&self, filters: &[(String, String)]) -> bool {
-        let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-        keys.dedup();
-        keys.iter().all(|key| {
-            filters
-                .iter()
-                .filter(|(k, _)| k == key)
-                .any(|(_, v)| match *key {
-                    "type" => self.kind == *v,
-                    "event" => {
-                        self.action == *v || self.action.split(':').next() == Some(v.as_str())
-                    }
-                    "container" => {
-                        self.kind == "container"
-                            && (self.id.starts_with(v.as_str())
-                                || self.attributes.get("name") == Some(v))
-                    }
-                    "image" => {
-                        self.attributes.get("image") == Some(v)
-                            || (self.kind == "image"
-                                && (self.id == *v || self.attributes.get("name") == Some(v)))
-                    }
-                    "label" => match v.split_once('=') {
-                        Some((lk, lv)) => self.attributes.get(lk).map(String::as_str) == Some(lv),
-                        None => self.attributes.contains_key(v.as_str()),
-                    },
-                    _ => false,
-                })
+    /// docker's `--filter`: the same key ORs, different keys AND (every label).
+    fn matches(&self, filters: &Filters) -> bool {
+        filters.matches(|key, v| match key {
+            "type" => self.kind == v,
+            "event" => self.action == v || self.action.split(':').next() == Some(v),
+            "container" => {
+                self.kind == "container"
+                    && (self.id.starts_with(v)
+                        || self.attributes.get("name").map(String::as_str) == Some(v))
+            }
+            "image" => {
+                self.attributes.get("image").map(String::as_str) == Some(v)
+                    || (self.kind == "image"
+                        && (self.id == v
+                            || self.attributes.get("name").map(String::as_str) == Some(v)))
+            }
+            "network" | "volume" => {
+                self.kind == key
+                    && (self.id.starts_with(v)
+                        || self.attributes.get("name").map(String::as_str) == Some(v))
+            }
+            "label" => crate::filters::labels_match(&self.attributes, v),
+            _ => false,
         })
     }
 }
 
 /// The filter keys `events` takes.
-pub const FILTER_KEYS: &[&str] = &["type", "event", "container", "image", "label"];
+pub const FILTER_KEYS: &[&str] = &[
+    "type",
+    "event",
+    "container",
+    "image",
+    "label",
+    "network",
+    "volume",
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct EventOptions {
@@ -171,10 +174,13 @@ impl Engine {
         out: &mut dyn FnMut(&Event) -> std::io::Result<()>,
         gone: &dyn Fn() -> bool,
     ) -> Result<(), EngineError> {
-        for (k, _) in &o.filters {
-            if !FILTER_KEYS.contains(&k.as_str()) {
-                return Err(EngineError::invalid(format!("invalid filter '{k}'")));
-            }
+        let filters = Filters(o.filters.clone());
+        if let Some((k, _)) = filters
+            .0
+            .iter()
+            .find(|(k, _)| !FILTER_KEYS.contains(&k.as_str()))
+        {
+            return Err(EngineError::invalid(format!("invalid filter '{k}'")));
         }
         let mut last = match o.since {
             Some(_) => 0,
@@ -185,7 +191,7 @@ impl Engine {
                 last = row.seq;
                 let e = Event::from_row(&row);
                 let t = e.time();
-                if o.since.is_some_and(|s| t < s) || !e.matches(&o.filters) {
+                if o.since.is_some_and(|s| t < s) || !e.matches(&filters) {
                     continue;
                 }
                 if o.until.is_some_and(|u| t > u) {

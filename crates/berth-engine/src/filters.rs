@@ -91,12 +91,16 @@ impl Filters {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Each key must match one of its values (values of one key are ORed).
+    /// Each key must match one of its values (values of one key are ORed),
+    /// but every `label=` must match, as docker has it.
     pub fn matches(&self, test: impl Fn(&str, &str) -> bool) -> bool {
         let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort();
         keys.dedup();
-        keys.iter()
-            .all(|key| self.values(key).any(|v| test(key, v)))
+        keys.iter().all(|key| match *key {
+            "label" | "label!" => self.values(key).all(|v| test(key, v)),
+            _ => self.values(key).any(|v| test(key, v)),
+        })
     }
 
     /// `dangling=` takes true, false, 1 or 0.
@@ -410,6 +414,12 @@ mod tests {
         ]);
         assert!(f.matches(|k, v| (k == "a" && v == "2") || (k == "b" && v == "x")));
         assert!(!f.matches(|k, v| k == "a" && v == "2"));
+        let labels = Filters(vec![
+            ("label".into(), "a".into()),
+            ("label".into(), "b".into()),
+        ]);
+        assert!(!labels.matches(|_, v| v == "a"));
+        assert!(labels.matches(|_, v| v == "a" || v == "b"));
     }
 
     #[test]

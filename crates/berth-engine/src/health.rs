@@ -254,13 +254,7 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) -> bool {
 /// One probe: `berth exec` of the test, its exit code and output (stdout
 /// then stderr, as docker keeps them), -1 when it ran past the timeout.
 fn probe(root: &Path, state: &PathBuf, id: &str, check: &Check) -> (i32, String) {
-    let Ok(exe) = std::env::current_exe() else {
-        return (
-            -1,
-            "cannot find the berth binary to run the healthcheck".into(),
-        );
-    };
-    let child = std::process::Command::new(exe)
+    let child = std::process::Command::new(crate::self_exe())
         .arg("--root")
         .arg(root)
         .arg("--state-dir")

@@ -57,6 +57,13 @@ pub fn key_value(item: &str) -> (String, String) {
     (k.to_string(), v.to_string())
 }
 
+/// This very binary, to run again (a monitor, a healthcheck probe): by
+/// /proc/self/exe, which still names it after the file was replaced by an
+/// upgrade or a rebuild, where its path would name the new one or nothing.
+pub(crate) fn self_exe() -> PathBuf {
+    PathBuf::from("/proc/self/exe")
+}
+
 impl Engine {
     pub fn open(root: &Path, state_dir: &Path) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;

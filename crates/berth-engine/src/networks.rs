@@ -129,6 +129,7 @@ pub struct Endpoint {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EndpointIpam {
     #[serde(rename = "IPv4Address")]
     pub ipv4_address: String,
@@ -805,8 +806,13 @@ impl Engine {
         self.store.db.release_addresses(&c.id, Some(&n.id))?;
         self.update(&c.id, |c| {
             set_endpoints(c, &eps);
+            // As docker: the mode names the first network still there; after
+            // the last one goes it stays, so a connect can bring one back
+            // (Compose 1 reconnects this way to add its aliases).
             if c.host_config.network_mode == n.name {
-                c.host_config.network_mode = eps.keys().next().cloned().unwrap_or("none".into());
+                if let Some(next) = eps.keys().next() {
+                    c.host_config.network_mode = next.clone();
+                }
             }
         })?;
         self.emit_network(&n, "disconnect", &[("container", c.id.clone())]);

@@ -255,9 +255,7 @@ impl Engine {
             // Its monitor is about to start it again.
             return Ok(());
         }
-        let exe =
-            std::env::current_exe().map_err(|e| EngineError::io(Path::new("/proc/self/exe"), e))?;
-        let mut cmd = std::process::Command::new(exe);
+        let mut cmd = std::process::Command::new(crate::self_exe());
         cmd.arg("--root")
             .arg(self.root())
             .arg("--state-dir")
