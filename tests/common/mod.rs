@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+pub mod api;
 pub mod registry;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_berth");
@@ -27,6 +28,10 @@ pub struct Run {
 }
 
 impl Run {
+    pub fn from_output(o: Output) -> Run {
+        Self::from(o)
+    }
+
     fn from(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),

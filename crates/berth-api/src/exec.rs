@@ -45,6 +45,7 @@ struct CreateBody {
     privileged: bool,
     user: String,
     working_dir: String,
+    console_size: Option<Vec<u16>>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -84,6 +85,7 @@ pub async fn create(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
             workdir: Some(body.working_dir).filter(|w| !w.is_empty()),
             user: Some(body.user).filter(|u| !u.is_empty()),
             privileged: body.privileged,
+            console_size: size_of(body.console_size.as_deref()),
         },
         attach_stdout: body.attach_stdout,
         attach_stderr: body.attach_stderr,
@@ -100,6 +102,14 @@ pub async fn create(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
     }
     execs.insert(exec_id.clone(), entry);
     Ok(http::json(StatusCode::CREATED, &json!({"Id": exec_id})))
+}
+
+/// ConsoleSize `[rows, columns]`, when given.
+fn size_of(v: Option<&[u16]>) -> Option<(u16, u16)> {
+    match v {
+        Some([rows, cols]) if *rows > 0 && *cols > 0 => Some((*rows, *cols)),
+        _ => None,
+    }
 }
 
 fn no_such_exec(id: &str) -> ApiError {
@@ -128,66 +138,58 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request<Incoming>) -> ApiResult
             )));
         }
         e.started = true;
-        (e.container.clone(), e.opts.clone())
-    };
-    let detach = body.detach;
-    let (ours, theirs) = if detach {
-        (None, ExecIo::Detached)
-    } else {
-        let (a, b) = std::os::unix::net::UnixStream::pair()
-            .map_err(|e| ApiError::internal(format!("exec stream: {e}")))?;
-        (Some(a), ExecIo::Client(b))
-    };
-    let state = ctx.state.clone();
-    let exec_id = id.to_string();
-    let size = body.console_size.filter(|s| s.len() == 2 && s[0] > 0);
-    let started = ctx
-        .state
-        .run(move |e| e.exec_start(&container, &opts, theirs))
-        .await;
-    let process = match started {
-        Ok(p) => p,
-        Err(e) => {
-            finished(&state, &exec_id, 126);
-            return Err(e);
+        let mut opts = e.opts.clone();
+        if let Some(size) = size_of(body.console_size.as_deref()) {
+            opts.console_size = Some(size);
         }
+        (e.container.clone(), opts)
     };
-    if let Some(s) = &size {
-        process.hub().resize(s[0], s[1]);
+    let key = container.clone();
+    let c = ctx.state.run(move |e| e.container(&key)).await?;
+    if !c.state.running {
+        finished(&ctx.state, id, 126);
+        return Err(ApiError::conflict(format!(
+            "Container {} is not running",
+            c.id
+        )));
     }
-    if let Some(e) = state.execs.lock().expect("execs lock").get_mut(&exec_id) {
-        e.running = true;
-        e.pid = process.pid();
-        e.hub = Some(process.hub());
-    }
-    let waiter = {
-        let (state, exec_id) = (state.clone(), exec_id.clone());
-        tokio::task::spawn_blocking(move || {
-            let code = process.wait_then(|code| finished(&state, &exec_id, code));
-            if code.is_err() {
-                finished(&state, &exec_id, -1);
-            }
-        })
+    let exec = Launch {
+        state: ctx.state.clone(),
+        exec_id: id.to_string(),
+        container,
+        opts,
     };
-    let Some(ours) = ours else {
-        drop(waiter);
+    if body.detach {
+        exec.start(ExecIo::Detached).await?;
         return Ok(http::empty(StatusCode::OK));
-    };
-    let content_type = if !opts_tty(&state, &exec_id) && ctx.version.at_least(1, 42) {
+    }
+    let content_type = if !exec.opts.tty && ctx.version.at_least(1, 42) {
         "application/vnd.docker.multiplexed-stream"
     } else {
         "application/vnd.docker.raw-stream"
     };
+    // The command starts once the client has the answer's headers (as
+    // dockerd does), so none of its output can come before them.
     if let Some(on_upgrade) = on_upgrade {
-        let busy = Busy::new(&state);
+        let busy = Busy::new(&ctx.state);
         tokio::spawn(async move {
             let _busy = busy;
-            if let Ok(upgraded) = on_upgrade.await {
-                http::bridge(upgraded, ours).await;
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            match exec.stream().await {
+                Ok(ours) => http::bridge(upgraded, ours).await,
+                Err(e) => {
+                    use tokio::io::AsyncWriteExt;
+                    let mut io = hyper_util::rt::TokioIo::new(upgraded);
+                    let _ = io.write_all(format!("{}\r\n", e.message).as_bytes()).await;
+                    let _ = io.shutdown().await;
+                }
             }
         });
         return Ok(http::switching(content_type));
     }
+    let ours = exec.stream().await?;
     let (chunks, response) = http::streamed(content_type);
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
@@ -206,13 +208,54 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request<Incoming>) -> ApiResult
     Ok(response)
 }
 
-fn opts_tty(state: &State, id: &str) -> bool {
-    state
-        .execs
-        .lock()
-        .expect("execs lock")
-        .get(id)
-        .is_some_and(|e| e.opts.tty)
+/// An exec about to run.
+struct Launch {
+    state: Arc<State>,
+    exec_id: String,
+    container: String,
+    opts: ExecOptions,
+}
+
+impl Launch {
+    /// Starts it with its stdio on a socket pair; our end.
+    async fn stream(self) -> Result<std::os::unix::net::UnixStream, ApiError> {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| ApiError::internal(format!("exec stream: {e}")))?;
+        self.start(ExecIo::Client(theirs)).await?;
+        Ok(ours)
+    }
+
+    /// Starts it on `io`, and records it running, then how it ended.
+    async fn start(self, io: ExecIo) -> Result<(), ApiError> {
+        let Launch {
+            state,
+            exec_id,
+            container,
+            opts,
+        } = self;
+        let started = state
+            .run(move |e| e.exec_start(&container, &opts, io))
+            .await;
+        let process = match started {
+            Ok(p) => p,
+            Err(e) => {
+                finished(&state, &exec_id, 126);
+                return Err(e);
+            }
+        };
+        if let Some(e) = state.execs.lock().expect("execs lock").get_mut(&exec_id) {
+            e.running = true;
+            e.pid = process.pid();
+            e.hub = Some(process.hub());
+        }
+        tokio::task::spawn_blocking(move || {
+            let code = process.wait_then(|code| finished(&state, &exec_id, code));
+            if code.is_err() {
+                finished(&state, &exec_id, -1);
+            }
+        });
+        Ok(())
+    }
 }
 
 pub fn resize(ctx: &Ctx, id: &str) -> ApiResult {

@@ -69,6 +69,13 @@ impl Service {
     /// Binds every listener (errors come back here), then serves them on a
     /// thread of its own.
     pub fn start(opts: ServiceOptions) -> Result<Service, String> {
+        // Few malloc arenas, so that what the blocking threads freed goes
+        // back to one place the idle service can return to the system.
+        #[cfg(target_env = "gnu")]
+        // SAFETY: mallopt only changes the allocator's tuning.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
         let tls = opts.tls.as_ref().map(tls_config).transpose()?;
         let mut bound = activated(tls.as_ref())?;
         let hosts = if opts.hosts.is_empty() && bound.is_empty() {
@@ -311,17 +318,28 @@ async fn serve(
         }
     }
     let idle_out = async {
-        match idle {
-            Some(limit) => loop {
-                tokio::time::sleep(
-                    (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)),
-                )
-                .await;
-                if state.idle_for() >= limit {
-                    break;
+        let mut trimmed = true;
+        loop {
+            let tick = idle.map_or(Duration::from_secs(1), |l| {
+                (l / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
+            });
+            tokio::time::sleep(tick).await;
+            let quiet = state.idle_for();
+            if idle.is_some_and(|limit| quiet >= limit) {
+                break;
+            }
+            // Once quiet (its idle threads gone, after 5 s), what the work
+            // used goes back to the system.
+            if quiet < Duration::from_secs(6) {
+                trimmed = false;
+            } else if !trimmed {
+                #[cfg(target_env = "gnu")]
+                // SAFETY: malloc_trim only releases free memory.
+                unsafe {
+                    libc::malloc_trim(0);
                 }
-            },
-            None => std::future::pending().await,
+                trimmed = true;
+            }
         }
     };
     let signalled = async {

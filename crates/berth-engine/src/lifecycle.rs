@@ -51,7 +51,12 @@ impl Engine {
             self.thaw(&c);
         }
         kill(Pid::from_raw(c.state.pid), sig)
-            .map_err(|e| EngineError::Runtime(format!("Cannot kill container: {key}: {e}")))
+            .map_err(|e| EngineError::Runtime(format!("Cannot kill container: {key}: {e}")))?;
+        // As docker: a SIGKILL returns once the container is down.
+        if sig == Signal::SIGKILL {
+            self.wait_container(&c.id, Some(Duration::from_secs(10)))?;
+        }
+        Ok(())
     }
 
     /// `stop`: the stop signal (the image's STOPSIGNAL, SIGTERM otherwise),

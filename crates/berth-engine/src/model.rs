@@ -254,6 +254,20 @@ pub struct HostConfig {
     /// `--volumes-from`, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes_from: Option<Vec<String>>,
+    /// The terminal's first size, `[rows, columns]` (clients send it so
+    /// that a command sees its size before any resize arrives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<Vec<u16>>,
+}
+
+impl HostConfig {
+    /// ConsoleSize as (rows, columns), when one was given.
+    pub fn console_size(&self) -> Option<(u16, u16)> {
+        match self.console_size.as_deref() {
+            Some([rows, cols]) if *rows > 0 && *cols > 0 => Some((*rows, *cols)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -429,14 +429,15 @@ impl Engine {
     /// What `path` is in container `key` (HEAD /containers/{id}/archive).
     pub fn path_stat(&self, key: &str, path: &str) -> Result<PathStat, EngineError> {
         let c = self.container(key)?;
+        let missing = || {
+            EngineError::NoSuchContainer(format!(
+                "{}:{path} (no such file or directory in the container)",
+                c.short_name()
+            ))
+        };
         self.with_rootfs(&c, |root| {
-            let host = resolve_in_container(root, path, false)?;
-            let meta = std::fs::symlink_metadata(&host).map_err(|_| {
-                EngineError::NoSuchContainer(format!(
-                    "{}:{path} (no such file or directory in the container)",
-                    c.short_name()
-                ))
-            })?;
+            let host = resolve_in_container(root, path, false).map_err(|_| missing())?;
+            let meta = std::fs::symlink_metadata(&host).map_err(|_| missing())?;
             let link_target = if meta.file_type().is_symlink() {
                 std::fs::read_link(&host)
                     .map(|t| t.display().to_string())

@@ -363,6 +363,7 @@ impl Engine {
             Err(e) => return Err(self.failed_start(&c, e)),
         };
         let (stdio, mut pumps) = io.split();
+        pumps.size = c.host_config.console_size();
         pumps.to_terminal = attach.is_some();
         // `run -a STREAM`: the streams not asked for go to the log only.
         pumps.stderr_to_terminal = attach.is_some() && c.config.attach_stderr;
@@ -809,6 +810,9 @@ struct Pumps {
     interactive: bool,
     /// Attach clients: they get the output and may give the input.
     hub: Arc<Hub>,
+    /// The terminal's size before the command runs (rows, columns), when
+    /// it is not this process's own terminal's.
+    size: Option<(u16, u16)>,
 }
 
 impl StdioPlan {
@@ -868,6 +872,7 @@ impl StdioPlan {
                     stderr: None,
                     interactive,
                     hub,
+                    size: None,
                 },
             });
         }
@@ -891,6 +896,7 @@ impl StdioPlan {
                 stderr: Some(File::from(err_r)),
                 interactive,
                 hub,
+                size: None,
             },
         })
     }
@@ -930,6 +936,8 @@ impl Pumps {
                 if self.to_terminal && nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false) {
                     berth_runtime::tty::copy_size(stdin.as_raw_fd(), master.as_raw_fd());
                     raw = RawMode::enter(stdin).ok();
+                } else if let Some((rows, cols)) = self.size {
+                    berth_runtime::tty::set_size(master.as_raw_fd(), rows, cols);
                 }
                 master_fd = Some(master.as_raw_fd());
                 if self.interactive {
@@ -1017,6 +1025,8 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub privileged: bool,
+    /// The terminal's first size (rows, columns).
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Where an exec's stdio goes.
@@ -1114,6 +1124,10 @@ impl Engine {
         if !env.iter().any(|(k, _)| k == "HOME") {
             env.push(("HOME".into(), user.home.clone()));
         }
+        // As docker: a terminal exec says what terminal it is.
+        if o.tty && !env.iter().any(|(k, _)| k == "TERM") {
+            env.push(("TERM".into(), "xterm".into()));
+        }
         let capabilities = o
             .privileged
             .then(|| berth_runtime::caps::available().into_iter().collect());
@@ -1130,6 +1144,7 @@ impl Engine {
             additional_gids: user.additional_gids,
             capabilities,
             terminal: o.tty,
+            console_size: o.console_size,
         };
         let console = self.state_dir.join(format!(
             "{}.exec-{}.console",
@@ -1146,6 +1161,7 @@ impl Engine {
             true,
         )?;
         let (stdio, mut pumps) = plan.split();
+        pumps.size = o.console_size;
         pumps.to_terminal = on_terminal;
         pumps.stdout_to_terminal = on_terminal;
         pumps.stderr_to_terminal = on_terminal;

@@ -151,6 +151,8 @@ pub struct ExecSpec {
     /// `--privileged`: every capability the host allows.
     pub capabilities: Option<Vec<String>>,
     pub terminal: bool,
+    /// The terminal's size (rows, columns), set before the command runs.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// Starts a process in the container `id` (joining its namespaces and cgroup)
@@ -177,6 +179,16 @@ pub fn exec(
             .map_err(|e| RuntimeError::Failed(format!("{}: {e}", config_path.display())))?;
     let mut process = config["process"].clone();
     process["terminal"] = serde_json::json!(spec.terminal);
+    match spec.console_size {
+        Some((rows, cols)) if spec.terminal => {
+            process["consoleSize"] = serde_json::json!({"height": rows, "width": cols})
+        }
+        _ => {
+            if let Some(p) = process.as_object_mut() {
+                p.remove("consoleSize");
+            }
+        }
+    }
     process["args"] = serde_json::json!(spec.args);
     process["env"] = serde_json::json!(spec
         .env
@@ -191,7 +203,10 @@ pub fn exec(
         process["capabilities"] =
             serde_json::json!({"bounding": caps, "effective": caps, "permitted": caps});
     }
-    let process_path = state_root.join(format!("{id}.exec-{}.json", std::process::id()));
+    // One file per exec: a service runs several at once.
+    static EXECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = EXECS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let process_path = state_root.join(format!("{id}.exec-{}-{n}.json", std::process::id()));
     std::fs::write(&process_path, serde_json::to_vec(&process).expect("json"))
         .map_err(|e| io(&process_path, e))?;
     let result = builder(state_root, id, stdio, false)?

@@ -85,6 +85,16 @@ impl Executor for BerthExecutor {
             .iter()
             .map(|a| to_c(a))
             .collect::<Result<Vec<_>, _>>()?;
+        // The terminal's size, where asked, before the command can read it
+        // (stdin is the terminal here).
+        if let Some(size) = spec
+            .process()
+            .as_ref()
+            .filter(|p| p.terminal() == Some(true))
+            .and_then(|p| p.console_size())
+        {
+            crate::tty::set_size(0, size.height() as u16, size.width() as u16);
+        }
         if self.init {
             run_as_init(&path, &argv);
         }

@@ -202,6 +202,7 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32, CliError> {
         workdir: a.workdir,
         user: a.user,
         privileged: a.privileged,
+        console_size: None,
     };
     engine.exec(&a.container, &opts, a.detach).map_err(fail)
 }

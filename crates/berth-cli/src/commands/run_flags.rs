@@ -167,6 +167,7 @@ fn host_config(a: &RunArgs) -> Result<(HostConfig, BTreeMap<String, Value>), Eng
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_option.clone(),
         volumes_from: opt_vec(&a.volumes_from),
+        console_size: None,
     };
     Ok((h, volumes))
 }
