@@ -92,20 +92,7 @@ impl Api {
 
     /// Runs `cmd` with `input` on its stdin.
     pub fn run_stdin(&self, cmd: &mut Command, input: &[u8]) -> Run {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the client runs");
-        let mut stdin = child.stdin.take().unwrap();
-        let data = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        Run::from_output(out)
+        super::run_with_stdin(cmd, input)
     }
 
     pub fn host(&self) -> String {

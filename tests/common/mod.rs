@@ -182,21 +182,7 @@ impl Env {
     }
 
     pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Run {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let data = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        Run::from(out)
+        run_with_stdin(&mut self.cmd(args), input)
     }
 
     /// `berth run --rm busybox sh -c SCRIPT` with extra flags; returns the run.
@@ -272,6 +258,24 @@ impl Drop for Env {
             let _ = nix::mount::umount2(t, nix::mount::MntFlags::MNT_DETACH);
         }
     }
+}
+
+/// Runs `cmd` with `input` on its stdin (written while it runs).
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Run::from(out)
 }
 
 /// Runs `cmd` on a new terminal (`size` rows x cols, if given) and returns it

@@ -164,24 +164,8 @@ pub async fn logs(ctx: &Ctx, id: &str) -> ApiResult {
     tokio::spawn(async move {
         let _ = state
             .run(move |e| {
-                let mut out: Box<dyn std::io::Write> = if stdout {
-                    Box::new(FrameWriter {
-                        chunks: chunks.clone(),
-                        stream: attach::STDOUT,
-                        raw: tty,
-                    })
-                } else {
-                    Box::new(std::io::sink())
-                };
-                let mut err: Box<dyn std::io::Write> = if stderr {
-                    Box::new(FrameWriter {
-                        chunks: chunks.clone(),
-                        stream: attach::STDERR,
-                        raw: tty,
-                    })
-                } else {
-                    Box::new(std::io::sink())
-                };
+                let mut out = FrameWriter::or_sink(&chunks, attach::STDOUT, tty, stdout);
+                let mut err = FrameWriter::or_sink(&chunks, attach::STDERR, tty, stderr);
                 e.logs_until(&c.id, &opts, &mut out, &mut err, &|| chunks.closed())
             })
             .await;
@@ -554,22 +538,9 @@ pub async fn attach(ctx: &Ctx, id: &str, mut req: Request<Incoming>) -> ApiResul
             return;
         }
         let Some(holder) = holder else { return };
-        let Some(sock) = holder.await else { return };
-        let _ = tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut sock = sock;
-            let mut buf = vec![0u8; 32 * 1024];
-            while let Ok(n) = sock.read(&mut buf) {
-                if n == 0
-                    || chunks
-                        .send(bytes::Bytes::copy_from_slice(&buf[..n]))
-                        .is_err()
-                {
-                    break;
-                }
-            }
-        })
-        .await;
+        if let Some(sock) = holder.await {
+            http::pump(sock, chunks);
+        }
     });
     Ok(response)
 }

@@ -191,20 +191,7 @@ pub async fn start(ctx: &Ctx, id: &str, mut req: Request<Incoming>) -> ApiResult
     }
     let ours = exec.stream().await?;
     let (chunks, response) = http::streamed(content_type);
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut ours = ours;
-        let mut buf = vec![0u8; 32 * 1024];
-        while let Ok(n) = ours.read(&mut buf) {
-            if n == 0
-                || chunks
-                    .send(bytes::Bytes::copy_from_slice(&buf[..n]))
-                    .is_err()
-            {
-                break;
-            }
-        }
-    });
+    http::pump(ours, chunks);
     Ok(response)
 }
 

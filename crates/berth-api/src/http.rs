@@ -202,6 +202,34 @@ pub struct FrameWriter {
     pub raw: bool,
 }
 
+impl FrameWriter {
+    /// The writer of `stream` into `chunks`, or nowhere when it is not `wanted`.
+    pub fn or_sink(chunks: &Chunks, stream: u8, raw: bool, wanted: bool) -> Box<dyn Write> {
+        if wanted {
+            Box::new(FrameWriter {
+                chunks: chunks.clone(),
+                stream,
+                raw,
+            })
+        } else {
+            Box::new(io::sink())
+        }
+    }
+}
+
+/// Copies what `sock` says into `chunks` until either ends (on a blocking thread).
+pub fn pump(sock: std::os::unix::net::UnixStream, chunks: Chunks) {
+    tokio::task::spawn_blocking(move || {
+        let mut sock = sock;
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Ok(n) = sock.read(&mut buf) {
+            if n == 0 || chunks.send(Bytes::copy_from_slice(&buf[..n])).is_err() {
+                break;
+            }
+        }
+    });
+}
+
 impl Write for FrameWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.raw {

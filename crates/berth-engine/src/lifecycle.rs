@@ -294,33 +294,18 @@ impl Engine {
                 .map(|k| self.container(k))
                 .collect::<Result<Vec<_>, _>>()?
         };
-        let read = |c: &crate::model::Container| {
-            c.state
-                .running
-                .then(|| berth_runtime::stats::read(&Self::cgroups_path(&c.id), c.state.pid))
-        };
-        let before: Vec<_> = containers.iter().map(read).collect();
-        let host_before = berth_runtime::stats::host_cpu_ns();
+        let before: Vec<StatsSample> = containers.iter().map(|c| self.sample(c)).collect();
         std::thread::sleep(window);
-        let host_delta = berth_runtime::stats::host_cpu_ns().saturating_sub(host_before);
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         Ok(containers
             .iter()
             .zip(before)
             .map(|(c, before)| {
-                let after = read(c);
-                let cpu_percent = match (before, after) {
-                    (Some(b), Some(a)) if host_delta > 0 => Some(
-                        a.cpu_ns.saturating_sub(b.cpu_ns) as f64 / host_delta as f64 * cpus * 100.0,
-                    ),
-                    (Some(_), Some(_)) => Some(0.0),
-                    _ => None,
-                };
+                let after = self.sample(c);
                 StatsRow {
                     id: c.id.clone(),
                     name: c.short_name().to_string(),
-                    cpu_percent,
-                    usage: after.unwrap_or_default(),
+                    cpu_percent: after.cpu_percent(&before),
+                    usage: after.usage,
                 }
             })
             .collect())
@@ -613,7 +598,23 @@ impl WaitCondition {
     }
 }
 
-/// A container's usage at one moment, for the API's stats.
+impl StatsSample {
+    /// docker's CPU %: the container's CPU time over the host's since
+    /// `before`, times the CPUs; None for a container not running.
+    pub fn cpu_percent(&self, before: &StatsSample) -> Option<f64> {
+        if !self.running || !before.running {
+            return None;
+        }
+        let host = self.system_cpu_ns.saturating_sub(before.system_cpu_ns);
+        if host == 0 {
+            return Some(0.0);
+        }
+        let used = self.usage.cpu_ns.saturating_sub(before.usage.cpu_ns);
+        Some(used as f64 / host as f64 * self.online_cpus as f64 * 100.0)
+    }
+}
+
+/// A container's usage at one moment (`stats`, the API's stats).
 #[derive(Clone, Debug)]
 pub struct StatsSample {
     pub id: String,
@@ -713,13 +714,16 @@ impl Engine {
 
     /// The usage of container `key` now (zeros for one not running).
     pub fn stats_sample(&self, key: &str) -> Result<StatsSample, EngineError> {
-        let c = self.container(key)?;
+        Ok(self.sample(&self.container(key)?))
+    }
+
+    fn sample(&self, c: &crate::model::Container) -> StatsSample {
         let usage = if c.state.running {
             berth_runtime::stats::read(&Self::cgroups_path(&c.id), c.state.pid)
         } else {
             Default::default()
         };
-        Ok(StatsSample {
+        StatsSample {
             id: c.id.clone(),
             name: c.name.clone(),
             running: c.state.running,
@@ -728,7 +732,7 @@ impl Engine {
             system_cpu_ns: berth_runtime::stats::host_cpu_ns(),
             online_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             read: chrono::Utc::now(),
-        })
+        }
     }
 
     /// Sets a running container's terminal size, through its holder.

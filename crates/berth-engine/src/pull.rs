@@ -180,15 +180,7 @@ impl Engine {
         let config = self.registries()?;
         let endpoint = config.push_endpoint(&r.registry);
         let client = self.registry_client(&endpoint, &r.registry, credential)?;
-        client.add_scope(format!("repository:{}:pull", r.repository));
-        let what = r.familiar();
-        let by = r
-            .digest
-            .as_ref()
-            .map(|d| d.to_string())
-            .or_else(|| r.tag.clone())
-            .expect("parse() gives a tag or a digest");
-        let (bytes, content_type) = client.get_manifest(&r.repository, &by, &what)?;
+        let (bytes, content_type, what) = top_manifest(&client, &r)?;
         let platforms: Vec<spec::Platform> = match parse_manifest(&bytes, &content_type, &what)? {
             Parsed::Index(index) => index
                 .manifests
@@ -224,15 +216,7 @@ impl Engine {
         r: &Reference,
         opts: &PullOptions,
     ) -> Result<Resolved, EngineError> {
-        client.add_scope(format!("repository:{}:pull", r.repository));
-        let what = r.familiar();
-        let by = r
-            .digest
-            .as_ref()
-            .map(|d| d.to_string())
-            .or_else(|| r.tag.clone())
-            .expect("parse() gives a tag or a digest");
-        let (bytes, content_type) = client.get_manifest(&r.repository, &by, &what)?;
+        let (bytes, content_type, what) = top_manifest(client, r)?;
         let top_digest = Digest::of(&bytes);
         let (manifest_bytes, manifest) = match parse_manifest(&bytes, &content_type, &what)? {
             Parsed::Manifest(m) => (bytes, m),
@@ -656,6 +640,21 @@ impl Read for Tee<'_> {
         }
         Ok(n)
     }
+}
+
+/// The manifest or index `r` names: its bytes, content type, and `r` as
+/// messages name it.
+fn top_manifest(client: &Client, r: &Reference) -> Result<(Vec<u8>, String, String), EngineError> {
+    client.add_scope(format!("repository:{}:pull", r.repository));
+    let what = r.familiar();
+    let by = r
+        .digest
+        .as_ref()
+        .map(|d| d.to_string())
+        .or_else(|| r.tag.clone())
+        .expect("parse() gives a tag or a digest");
+    let (bytes, content_type) = client.get_manifest(&r.repository, &by, &what)?;
+    Ok((bytes, content_type, what))
 }
 
 enum Parsed {
