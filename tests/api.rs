@@ -561,6 +561,53 @@ fn pulls_and_pushes_through_the_api() {
     env.check_clean();
 }
 
+/// `docker login` checks through `/auth`; a push then carries the saved
+/// credential in X-Registry-Auth, which the service uses for that push.
+#[test]
+fn logins_and_registry_credentials_through_the_api() {
+    let env = Env::with_busybox();
+    let api = Api::start(&env);
+    let registry = common::registry::Registry::with_auth(common::registry::Auth::Basic {
+        user: "ci".into(),
+        password: "s3cret".into(),
+    });
+    let r = api.docker(&["login", "-u", "ci", "-p", "wrong", &registry.addr]);
+    assert_ne!(r.code, 0, "a wrong password logged in: {}", r.stdout);
+    let r = api.docker(&["login", "-u", "ci", "-p", "s3cret", &registry.addr]);
+    assert!(
+        r.stdout.contains("Login Succeeded"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let name = format!("{}/private/bb:1", registry.addr);
+    api.docker(&["tag", "busybox", &name]).ok();
+    api.docker(&["push", &name]).ok();
+    api.docker(&["rmi", &name]).ok();
+    api.docker(&["pull", &name]).ok();
+    // The service saved nothing of its own: without the client's
+    // credential the registry refuses.
+    api.docker(&["logout", &registry.addr]).ok();
+    let r = api.docker(&["pull", &name]);
+    assert_eq!(r.code, 1, "pulled without a credential: {}", r.stdout);
+    assert!(
+        r.stderr.to_lowercase().contains("unauthorized") || r.stderr.contains("credential"),
+        "{}",
+        r.stderr
+    );
+    let auth = api.http(
+        "POST",
+        "/v1.47/auth",
+        Some(&format!(
+            r#"{{"username": "ci", "password": "nope", "serveraddress": "{}"}}"#,
+            registry.addr
+        )),
+    );
+    assert_eq!(auth.status, 401, "{auth:?}");
+    api.http("POST", "/v1.47/auth", Some("{}"))
+        .error(400, "username is required");
+}
+
 fn compose_project(env: &Env) -> (std::path::PathBuf, u16) {
     let dir = env.path("proj");
     std::fs::create_dir_all(&dir).unwrap();
@@ -836,7 +883,15 @@ fn bad_requests_get_dockers_status_and_message() {
     api.http("POST", "/containers/create", Some("{not json"))
         .error(400, "invalid JSON");
     api.http("POST", "/containers/create", Some(r#"{"Image": 5}"#))
-        .error(400, "invalid request body");
+        .error(400, "invalid request body: Image: invalid type");
+    api.http("POST", "/containers/create", None)
+        .error(400, "config cannot be empty");
+    api.http(
+        "POST",
+        "/containers/create",
+        Some(r#"{"Image": "busybox", "HostConfig": {"Memory": "lots"}}"#),
+    )
+    .error(400, "HostConfig.Memory: invalid type");
     api.http("POST", "/containers/create", Some(r#"{"Cmd": ["true"]}"#))
         .error(400, "Image must be set");
     api.http(

@@ -50,7 +50,7 @@ pub async fn create(ctx: &Ctx, req: Request<Incoming>) -> ApiResult {
         .get("name")
         .filter(|n| !n.is_empty())
         .map(String::from);
-    let body: CreateBody = http::read_json(req).await?;
+    let body = create_body(&http::read_all(req).await?)?;
     let c = ctx
         .state
         .run(move |e| e.create(name.as_deref(), body))
@@ -59,6 +59,34 @@ pub async fn create(ctx: &Ctx, req: Request<Incoming>) -> ApiResult {
         StatusCode::CREATED,
         &json!({"Id": c.id, "Warnings": []}),
     ))
+}
+
+/// The create body, each part read on its own so that an error names its
+/// field (`Image`, `HostConfig.Memory`).
+fn create_body(data: &[u8]) -> Result<CreateBody, ApiError> {
+    let mut v = match http::parse_value(data)? {
+        Value::Null => {
+            return Err(ApiError::bad_request(
+                "config cannot be empty in order to create a container",
+            ))
+        }
+        Value::Object(map) => map,
+        _ => return Err(ApiError::bad_request("invalid request body: an object")),
+    };
+    let mut part = |key: &str| v.remove(key).unwrap_or(Value::Null);
+    let host_config = match part("HostConfig") {
+        Value::Null => Default::default(),
+        h => http::from_value(h, "HostConfig")?,
+    };
+    let networking_config = match part("NetworkingConfig") {
+        Value::Null => Default::default(),
+        n => http::from_value(n, "NetworkingConfig")?,
+    };
+    Ok(CreateBody {
+        config: http::from_value(Value::Object(v), "")?,
+        host_config,
+        networking_config,
+    })
 }
 
 pub async fn inspect(ctx: &Ctx, id: &str) -> ApiResult {

@@ -308,13 +308,33 @@ pub async fn read_json<T: DeserializeOwned + Default>(
 }
 
 pub fn parse_json<T: DeserializeOwned + Default>(data: &[u8]) -> Result<T, ApiError> {
-    if data.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+    match parse_value(data)? {
+        Value::Null => Ok(T::default()),
+        v => from_value(v, ""),
     }
-    let value: Value = serde_json::from_slice(data)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))?;
-    serde_json::from_value(strip_nulls(value))
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+}
+
+/// A body as JSON (null when empty), a 400 when it is not JSON.
+pub fn parse_value(data: &[u8]) -> Result<Value, ApiError> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(data)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))
+}
+
+/// `value` into `T`, nulls taken as absent; a 400 naming the field (under
+/// `prefix`) that does not fit.
+pub fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(strip_nulls(value)).map_err(|e| {
+        let field = match (prefix, e.path().to_string().as_str()) {
+            ("", ".") => "the body".to_string(),
+            (p, ".") => p.to_string(),
+            ("", f) => f.to_string(),
+            (p, f) => format!("{p}.{f}"),
+        };
+        ApiError::bad_request(format!("invalid request body: {field}: {}", e.inner()))
+    })
 }
 
 fn strip_nulls(v: Value) -> Value {
@@ -483,7 +503,7 @@ mod tests {
 
     #[test]
     fn json_bodies_treat_null_as_absent() {
-        #[derive(serde::Deserialize, Default)]
+        #[derive(serde::Deserialize, Default, Debug)]
         #[serde(default)]
         struct B {
             n: i64,
@@ -494,6 +514,7 @@ mod tests {
         let b: B = parse_json(b"").unwrap();
         assert_eq!(b.n, 0);
         assert!(parse_json::<B>(b"{nope").is_err());
-        assert!(parse_json::<B>(br#"{"n": "x"}"#).is_err());
+        let e = parse_json::<B>(br#"{"n": "x"}"#).unwrap_err();
+        assert!(e.message.contains("n: invalid type"), "{}", e.message);
     }
 }
