@@ -123,6 +123,13 @@ pub fn labels_match(labels: &BTreeMap<String, String>, filter: &str) -> bool {
     }
 }
 
+/// docker's `name=` filter: a regular expression (`^web$`), else no match;
+/// a leading `/` of docker's stored names is allowed either way.
+pub fn matches_name(pattern: &str, name: &str) -> bool {
+    regex_lite::Regex::new(pattern)
+        .is_ok_and(|re| re.is_match(name) || re.is_match(&format!("/{name}")))
+}
+
 /// Go's `path.Match` for the reference filter: shell patterns that never
 /// cross a `/` (so each segment is matched on its own).
 pub fn glob(pattern: &str, name: &str) -> bool {
@@ -252,7 +259,7 @@ impl Engine {
                         .map_or("none", |h| h.status.as_str())
                         == v
                 }
-                "name" => c.short_name().contains(v.trim_start_matches('/')),
+                "name" => matches_name(v, c.short_name()),
                 "label" => labels_match(&c.config.labels, v),
                 "exited" => c.state.status == "exited" && v.parse() == Ok(c.state.exit_code),
                 "id" => c.id.starts_with(v),
@@ -363,7 +370,7 @@ impl Engine {
                     "driver" => n.driver == v,
                     "id" => n.id.starts_with(v),
                     "label" => labels_match(&n.labels, v),
-                    "name" => n.name.contains(v),
+                    "name" => matches_name(v, &n.name),
                     "scope" => v == "local",
                     "dangling" => {
                         (!n.predefined() && !used.contains(&n.id)) == matches!(v, "true" | "1")
@@ -420,6 +427,15 @@ mod tests {
         ]);
         assert!(!labels.matches(|_, v| v == "a"));
         assert!(labels.matches(|_, v| v == "a" || v == "b"));
+    }
+
+    #[test]
+    fn names_match_as_regular_expressions() {
+        assert!(matches_name("web", "my-web-1"));
+        assert!(matches_name("^web$", "web"));
+        assert!(!matches_name("^web$", "web-1"));
+        assert!(matches_name("^/web", "web"));
+        assert!(!matches_name("[unclosed", "web"));
     }
 
     #[test]
