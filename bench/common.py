@@ -131,10 +131,6 @@ class LocalRegistry:
         sys.exit("docker-registry did not start")
 
     def __exit__(self, *exc):
-        ids = subprocess.run(self.base + ["ps", "-aq"], capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(self.base + ["rm", "-f"] + ids, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        remove_bridge(self.bridge)
         self.proc.kill()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
