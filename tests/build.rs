@@ -992,3 +992,55 @@ fn run_steps_get_the_default_bridge_unless_told_otherwise() {
     assert_eq!(held, "0", "no lease is left behind");
     env.check_clean();
 }
+
+/// docker's depth: images of 125 layers build, run and mount (their lower
+/// directories would not fit the mount data page by path); the 126th layer
+/// is refused with docker's words, by build and by commit.
+#[test]
+fn images_of_125_layers_build_and_run() {
+    let env = Env::with_busybox();
+    let mut files: Vec<(String, String)> = (1..=124)
+        .map(|i| (format!("f{i}"), format!("{i}\n")))
+        .collect();
+    let mut dockerfile = String::from("FROM busybox\n");
+    for (name, _) in &files {
+        dockerfile.push_str(&format!("COPY {name} /layers/\n"));
+    }
+    files.push(("Dockerfile".into(), dockerfile.clone()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = context(&env, "deep", &refs);
+    build(&env, &dir, &["-t", "deep"]).ok();
+    assert_eq!(env.inspect("deep", "{{len .RootFS.Layers}}"), "125");
+    assert_eq!(
+        env.berth(&[
+            "run",
+            "--rm",
+            "deep",
+            "sh",
+            "-c",
+            "ls /layers | wc -l; cat /layers/f1 /layers/f124"
+        ])
+        .ok(),
+        "124\n1\n124\n"
+    );
+    // One more layer, by commit or by build: docker's error.
+    env.berth(&["run", "--name", "deep-c", "deep", "touch", "/x"])
+        .ok();
+    env.berth(&["commit", "deep-c", "deeper"])
+        .fails(1, "max depth exceeded");
+    std::fs::write(dir.join("extra"), "x").unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("{dockerfile}COPY extra /\n"),
+    )
+    .unwrap();
+    let r = build(&env, &dir, &["-t", "deeper"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("max depth exceeded"), "{}", r.stderr);
+    assert_eq!(env.berth(&["images", "-q", "deeper"]).ok(), "");
+    env.berth(&["rm", "deep-c"]).ok();
+    env.check_clean();
+}

@@ -132,6 +132,7 @@ impl Engine {
             empty_layer: false,
         });
         let mut layers = image.layers.clone();
+        berth_store::snapshot::check_depth(layers.len() + 1)?;
         layers.push(layer);
         let bytes = serde_json::to_vec(&config).expect("config serialises");
         Ok(self

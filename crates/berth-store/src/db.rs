@@ -23,6 +23,8 @@ pub enum StoreError {
     NameConflict { name: String, id: String },
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    #[error("max depth exceeded: the image would have {0} layers, more than docker's limit of {limit}; squash some (fewer RUN steps, or a multi-stage build)", limit = crate::snapshot::MAX_LAYERS)]
+    TooManyLayers(usize),
 }
 
 impl StoreError {

@@ -127,11 +127,7 @@ impl Snapshots {
         } else {
             chain.iter().rev().map(|c| self.path(c)).collect()
         };
-        let lower = lowers
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":");
+        let (lower, _held) = lower_dirs(&lowers)?;
         let data = format!(
             "lowerdir={lower},upperdir={},workdir={}",
             upper.display(),
@@ -155,6 +151,52 @@ impl Snapshots {
     }
 }
 
+/// docker's limit on an image's layers.
+pub const MAX_LAYERS: usize = 125;
+
+/// Refuses an image deeper than docker's limit.
+pub fn check_depth(layers: usize) -> Result<(), StoreError> {
+    if layers > MAX_LAYERS {
+        return Err(StoreError::TooManyLayers(layers));
+    }
+    Ok(())
+}
+
+/// The mount data page is 4096 bytes; lower directories past this many
+/// bytes of paths are named through descriptors instead.
+const LOWER_PATHS_LIMIT: usize = 2048;
+
+/// overlayfs's `lowerdir=` for `dirs` (topmost first): their paths, or,
+/// where those would not fit in the mount data (tens of layers under a long
+/// root), `/proc/self/fd/N` of a descriptor held open for each until the
+/// returned files are dropped, after the mount (the short links docker and
+/// containerd make, without a chdir that other threads would see).
+fn lower_dirs(dirs: &[PathBuf]) -> Result<(String, Vec<std::fs::File>), StoreError> {
+    check_depth(dirs.len())?;
+    let plain = dirs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    if plain.len() <= LOWER_PATHS_LIMIT {
+        return Ok((plain, Vec::new()));
+    }
+    let mut held = Vec::with_capacity(dirs.len());
+    let mut names = Vec::with_capacity(dirs.len());
+    for d in dirs {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(d)
+            .map_err(|e| StoreError::io(d.clone(), e))?;
+        names.push(format!("/proc/self/fd/{}", f.as_raw_fd()));
+        held.push(f);
+    }
+    Ok((names.join(":"), held))
+}
+
 impl Snapshots {
     /// A read-only view of a chain at `target`: overlayfs of its layers (one
     /// layer is bind-mounted, none gives an empty directory).
@@ -168,12 +210,8 @@ impl Snapshots {
                     .map_err(|e| io(e.into()))
             }
             many => {
-                let lower = many
-                    .iter()
-                    .rev()
-                    .map(|c| self.path(c).display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(":");
+                let paths: Vec<PathBuf> = many.iter().rev().map(|c| self.path(c)).collect();
+                let (lower, _held) = lower_dirs(&paths)?;
                 let data = std::ffi::CString::new(format!("lowerdir={lower}"))
                     .map_err(|e| io(e.into()))?;
                 mount::mount(

@@ -1089,6 +1089,7 @@ impl Engine {
                 (layer, made)
             }
         };
+        berth_store::snapshot::check_depth(state.layers.len() + 1)?;
         state.layers.push(layer);
         state.key = key;
         state.time = made.clone();
