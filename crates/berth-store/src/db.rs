@@ -489,7 +489,7 @@ impl Db {
         let ids: Vec<String> = {
             let mut st = self
                 .conn
-                .prepare("SELECT id FROM images ORDER BY created DESC, id")?;
+                .prepare("SELECT id FROM images ORDER BY julianday(created) DESC, id")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -920,7 +920,7 @@ impl Db {
     /// Every container, newest first.
     pub fn containers(&self) -> Result<Vec<ContainerRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT id, name, image_id, record FROM containers ORDER BY created DESC, rowid DESC",
+            "SELECT id, name, image_id, record FROM containers ORDER BY julianday(created) DESC, rowid DESC",
         )?;
         let rows = st.query_map([], Self::container_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -1050,5 +1050,26 @@ mod tests {
         assert_eq!(db.find_container("web").unwrap()[0].id, "aaa1");
         assert_eq!(db.find_container("aa").unwrap()[0].id, "aaa1");
         assert!(db.find_container("zz").unwrap().is_empty());
+    }
+
+    #[test]
+    fn containers_list_newest_first_by_time_not_by_string() {
+        let t = tempfile::tempdir().unwrap();
+        let db = Db::open(&t.path().join("db")).unwrap();
+        let row = |id: &str| ContainerRow {
+            id: id.into(),
+            name: id.into(),
+            image_id: "i".into(),
+            record: "{}".into(),
+        };
+        // Go's RFC 3339 drops trailing zeros: as strings ".12Z" > ".123Z".
+        db.insert_container(&row("older"), "2026-01-01T00:00:00.12Z")
+            .unwrap();
+        db.insert_container(&row("newer"), "2026-01-01T00:00:00.123Z")
+            .unwrap();
+        db.insert_container(&row("newest"), "2026-01-01T00:00:01Z")
+            .unwrap();
+        let ids: Vec<String> = db.containers().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["newest", "newer", "older"]);
     }
 }
