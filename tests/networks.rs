@@ -753,3 +753,102 @@ fn the_embedded_dns_answers_over_tcp_too() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), db_ip);
 }
+
+/// A bridge and its subnet are one thing on the host: a second store
+/// that finds another store's bridge under its default name refuses
+/// (nothing made), and with a bridge of its own both stores publish ports
+/// that answer.
+#[test]
+fn two_stores_share_a_host() {
+    let a = Env::with_busybox();
+    let b = Env::with_busybox();
+    let port = common::registry::free_port();
+    a.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "in-a",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-a > /i; mkdir /w; mv /i /w/index.html; exec httpd -f -p 80 -h /w",
+    ])
+    .ok();
+    // b told to use a's bridge: refused, with what to do.
+    let r = b.output({
+        let mut c = b.cmd(&["run", "--rm", "busybox", "true"]);
+        c.env("BERTH_BRIDGE", &a.bridge);
+        c
+    });
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("the bridge {} is another berth store's", a.bridge)),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--bridge NAME"), "{}", r.stderr);
+    assert_eq!(b.berth(&["ps", "-aq"]).ok(), "");
+    // Its own bridge: both answer.
+    let port_b = common::registry::free_port();
+    b.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "in-b",
+        "-p",
+        &format!("127.0.0.1:{port_b}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-b > /i; mkdir /w; mv /i /w/index.html; exec httpd -f -p 80 -h /w",
+    ])
+    .ok();
+    assert_eq!(http_get("127.0.0.1", port), "from-a\n");
+    assert_eq!(http_get("127.0.0.1", port_b), "from-b\n");
+    let subnet = |e: &Env| {
+        e.berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Subnet}}",
+            "bridge",
+        ])
+        .ok()
+    };
+    assert_ne!(subnet(&a), subnet(&b));
+    // A device someone else made under the name is not taken over either.
+    let foreign = format!("bf-{}", &b.bridge[3..]);
+    assert!(std::process::Command::new("ip")
+        .args(["link", "add", &foreign, "type", "bridge"])
+        .status()
+        .unwrap()
+        .success());
+    let c = Env::with_busybox();
+    let r = c.output({
+        let mut cmd = c.cmd(&["run", "--rm", "busybox", "true"]);
+        cmd.env("BERTH_BRIDGE", &foreign);
+        cmd
+    });
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &foreign])
+        .status();
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("already exists and is not berth's"),
+        "{}",
+        r.stderr
+    );
+    let r = b.berth(&[
+        "network",
+        "create",
+        "-o",
+        &format!("com.docker.network.bridge.name={}", a.bridge),
+        "takeover",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("already exists"), "{}", r.stderr);
+    assert!(!b.berth(&["network", "ls"]).ok().contains("takeover"));
+}

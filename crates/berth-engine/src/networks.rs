@@ -181,16 +181,17 @@ impl Network {
             .map_err(|e| EngineError::BadContent(format!("network {}: {e}", row.name)))
     }
 
-    /// Makes the bridge device and its rules when missing (after a reboot).
-    fn ensure_device(&self) -> Result<(), EngineError> {
+    /// Makes the bridge device and its rules when missing (after a
+    /// reboot); one that is there must be this store's (`owner`).
+    fn ensure_device(&self, owner: &str) -> Result<(), EngineError> {
         let (Some(bridge), Some((subnet, gateway))) = (self.bridge(), self.subnet()) else {
             return Ok(());
         };
         if link::exists(bridge) {
-            return Ok(());
+            return link::claim(bridge, gateway, subnet, owner).map_err(net_error);
         }
         let _lock = HostLock::take().map_err(net_error)?;
-        make_device(bridge, subnet, gateway, self.internal)
+        make_device(bridge, subnet, gateway, self.internal, owner)
     }
 }
 
@@ -204,8 +205,9 @@ fn make_device(
     subnet: Subnet,
     gateway: Ipv4Addr,
     internal: bool,
+    owner: &str,
 ) -> Result<(), EngineError> {
-    link::ensure_bridge(bridge, gateway, subnet).map_err(net_error)?;
+    link::ensure_bridge(bridge, gateway, subnet, owner).map_err(net_error)?;
     let done = link::enable_forwarding().and_then(|()| firewall::install(bridge, subnet, internal));
     if let Err(e) = done {
         firewall::remove(bridge, subnet, internal);
@@ -245,6 +247,12 @@ impl Engine {
         self.net_config = config;
     }
 
+    /// How this store marks the bridges it makes (their alias), so that
+    /// another store on the host finds them taken.
+    fn bridge_owner(&self) -> String {
+        format!("berth {}", self.root().display())
+    }
+
     fn network_rows(&self) -> Result<Vec<Network>, EngineError> {
         self.store
             .db
@@ -277,8 +285,21 @@ impl Engine {
                 ..self.new_network()
             };
             if name == "bridge" {
-                let subnet = self.free_subnet(&nets)?;
-                let gateway = subnet.first_host();
+                // The device may be this store's from before its records
+                // were lost: its subnet is the network's. Anyone else's is
+                // refused by make_device.
+                let device = &self.net_config.bridge;
+                let (subnet, gateway) = match link::ipv4_of(device) {
+                    Some((ip, prefix))
+                        if link::owner(device).as_deref() == Some(&self.bridge_owner()) =>
+                    {
+                        (Subnet::containing(ip, prefix), ip)
+                    }
+                    _ => {
+                        let subnet = self.free_subnet(&nets)?;
+                        (subnet, subnet.first_host())
+                    }
+                };
                 n.ipam.config.push(IpamConfig {
                     subnet: subnet.to_string(),
                     gateway: gateway.to_string(),
@@ -292,7 +313,7 @@ impl Engine {
                     ),
                     ("com.docker.network.driver.mtu".into(), "1500".into()),
                 ]);
-                make_device(&bridge, subnet, gateway, false)?;
+                make_device(&bridge, subnet, gateway, false, &self.bridge_owner())?;
             }
             self.insert_network(&n)?;
         }
@@ -469,7 +490,7 @@ impl Engine {
             gateway: gateway.map(|g| g.to_string()).unwrap_or_default(),
         });
         let gateway = gateway.unwrap_or_else(|| subnet.first_host());
-        make_device(&bridge, subnet, gateway, n.internal)?;
+        make_device(&bridge, subnet, gateway, n.internal, &self.bridge_owner())?;
         if let Err(e) = self.insert_network(&n) {
             firewall::remove(&bridge, subnet, n.internal);
             let _ = link::delete(&bridge);
@@ -668,7 +689,7 @@ impl Engine {
         ifname: &str,
         route: bool,
     ) -> Result<(), EngineError> {
-        n.ensure_device()?;
+        n.ensure_device(&self.bridge_owner())?;
         let (subnet, gateway) = n.subnet().expect("a bridge network has a subnet");
         let wanted = ep.ipam_config.as_ref().map(|i| i.ipv4_address.clone());
         let address = self

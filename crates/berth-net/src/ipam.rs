@@ -42,6 +42,14 @@ impl Subnet {
     }
 
     /// The first host address: docker's default gateway.
+    /// The subnet of `prefix` bits that holds `ip`.
+    pub fn containing(ip: Ipv4Addr, prefix: u8) -> Subnet {
+        Subnet {
+            network: Ipv4Addr::from(u32::from(ip) & Self::mask(prefix)),
+            prefix,
+        }
+    }
+
     pub fn first_host(&self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.network) + 1)
     }

@@ -22,19 +22,93 @@ pub fn exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()
 }
 
-/// Makes bridge `name` with the gateway address, up; an existing one is
-/// left as it is.
-pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, subnet: Subnet) -> Result<(), NetError> {
+/// Makes bridge `name` with the gateway address, up, marked as `owner`'s
+/// (a store's); an existing one must be `owner`'s already (see [`claim`]).
+pub fn ensure_bridge(
+    name: &str,
+    gateway: Ipv4Addr,
+    subnet: Subnet,
+    owner: &str,
+) -> Result<(), NetError> {
     if exists(name) {
-        return Ok(());
+        return claim(name, gateway, subnet, owner);
     }
     let script = format!(
-        "link add name {name} type bridge\naddr add {gateway}/{} dev {name}\nlink set {name} up\n",
+        "link add name {name} type bridge\nlink set {name} alias \"{owner}\"\naddr add {gateway}/{} dev {name}\nlink set {name} up\n",
         subnet.prefix
     );
     ip_batch(None, &script).inspect_err(|_| {
         let _ = delete(name);
     })
+}
+
+/// The owner a bridge is marked with (its interface alias), if any.
+pub fn owner(name: &str) -> Option<String> {
+    let alias =
+        std::fs::read_to_string(Path::new("/sys/class/net").join(name).join("ifalias")).ok()?;
+    Some(alias.trim().to_string()).filter(|a| !a.is_empty())
+}
+
+/// A bridge and its subnet are one thing, on the whole host: an existing
+/// bridge serves `owner` when it is marked as `owner`'s, or when it is
+/// unmarked (made before bridges were) with `gateway` as its address, and
+/// is then marked. Anyone else's bridge is refused, never given a second
+/// subnet.
+pub fn claim(name: &str, gateway: Ipv4Addr, subnet: Subnet, owner: &str) -> Result<(), NetError> {
+    let mine = |o: &str| o == owner;
+    match self::owner(name) {
+        Some(o) if mine(&o) => Ok(()),
+        Some(other) => Err(NetError(format!(
+            "the bridge {name} is another berth store's ({other}): give this store a bridge of its own with --bridge NAME (or BERTH_BRIDGE)"
+        ))),
+        None => match ipv4_of(name) {
+            Some((ip, prefix)) if ip == gateway && prefix == subnet.prefix => {
+                ip_batch(None, &format!("link set {name} alias \"{owner}\"\n"))
+            }
+            Some((ip, prefix)) => Err(NetError(format!(
+                "the device {name} already exists with address {ip}/{prefix}, not this store's {gateway}/{}: give this store another bridge with --bridge NAME (or BERTH_BRIDGE)",
+                subnet.prefix
+            ))),
+            None => Err(NetError(format!(
+                "the device {name} already exists and is not berth's: give this store another bridge with --bridge NAME (or BERTH_BRIDGE)"
+            ))),
+        },
+    }
+}
+
+/// The first IPv4 address of device `name`, with its prefix length.
+pub fn ipv4_of(name: &str) -> Option<(Ipv4Addr, u8)> {
+    let mut addrs: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills a list we free below; we read it only meanwhile.
+    unsafe {
+        if libc::getifaddrs(&mut addrs) != 0 {
+            return None;
+        }
+        let mut found = None;
+        let mut cur = addrs;
+        while !cur.is_null() {
+            let a = &*cur;
+            cur = a.ifa_next;
+            if a.ifa_addr.is_null() || a.ifa_netmask.is_null() {
+                continue;
+            }
+            if (*a.ifa_addr).sa_family as i32 != libc::AF_INET {
+                continue;
+            }
+            let ifname = std::ffi::CStr::from_ptr(a.ifa_name).to_string_lossy();
+            if ifname != name {
+                continue;
+            }
+            let addr = &*(a.ifa_addr as *const libc::sockaddr_in);
+            let mask = &*(a.ifa_netmask as *const libc::sockaddr_in);
+            let ip = Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr));
+            let prefix = u32::from_be(mask.sin_addr.s_addr).count_ones() as u8;
+            found = Some((ip, prefix));
+            break;
+        }
+        libc::freeifaddrs(addrs);
+        found
+    }
 }
 
 /// Deletes a device (a bridge, or a veth with its peer); missing is fine.
