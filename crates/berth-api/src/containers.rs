@@ -51,13 +51,13 @@ pub async fn create(ctx: &Ctx, req: Request<Incoming>) -> ApiResult {
         .filter(|n| !n.is_empty())
         .map(String::from);
     let body = create_body(&http::read_all(req).await?)?;
-    let c = ctx
+    let (c, warnings) = ctx
         .state
-        .run(move |e| e.create(name.as_deref(), body))
+        .run(move |e| e.create_with_warnings(name.as_deref(), body))
         .await?;
     Ok(http::json(
         StatusCode::CREATED,
-        &json!({"Id": c.id, "Warnings": []}),
+        &json!({"Id": c.id, "Warnings": warnings}),
     ))
 }
 
@@ -421,10 +421,11 @@ pub async fn kill(ctx: &Ctx, id: &str) -> ApiResult {
 pub async fn update(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
     let body: UpdateBody = http::read_json(req).await?;
     let id = id.to_string();
-    ctx.state
+    let warnings = ctx
+        .state
         .run(move |e| e.update_container(&id, &body))
         .await?;
-    http::ok_json(&json!({"Warnings": []}))
+    http::ok_json(&json!({"Warnings": warnings}))
 }
 
 pub async fn rename(ctx: &Ctx, id: &str) -> ApiResult {

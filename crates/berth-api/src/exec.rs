@@ -86,6 +86,7 @@ pub async fn create(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
             user: Some(body.user).filter(|u| !u.is_empty()),
             privileged: body.privileged,
             console_size: size_of(body.console_size.as_deref()),
+            detach_keys: None,
         },
         attach_stdout: body.attach_stdout,
         attach_stderr: body.attach_stderr,

@@ -380,20 +380,21 @@ async fn import(ctx: &Ctx, src: &str, req: Request<Incoming>) -> ApiResult {
             None => r.to_string(),
         }
     });
-    let changes: Vec<String> = ctx.query.all("changes").map(String::from).collect();
-    let message = ctx.query.get("message").map(String::from);
+    let opts = berth_engine::images::ImportOptions {
+        changes: ctx.query.all("changes").map(String::from).collect(),
+        message: ctx.query.get("message").map(String::from),
+        platform: ctx
+            .query
+            .get("platform")
+            .filter(|p| !p.is_empty())
+            .map(berth_image::spec::Platform::parse)
+            .transpose()
+            .map_err(ApiError::bad_request)?,
+    };
     let mut body = http::body_reader(req.into_body());
     let id = ctx
         .state
-        .run(move |e| {
-            e.import(
-                &mut body,
-                "-",
-                reference.as_deref(),
-                &changes,
-                message.as_deref(),
-            )
-        })
+        .run(move |e| e.import(&mut body, "-", reference.as_deref(), &opts))
         .await?;
     http::ok_json(&json!({"status": id.to_string()}))
 }

@@ -736,6 +736,144 @@ pub struct RunArgs {
     /// Ulimit options
     #[arg(long = "ulimit")]
     pub ulimit: Vec<String>,
+    /// Add a host device to the container (/dev/x[:/dev/y][:rwm]), or a CDI device (vendor.com/class=name)
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 rwm')
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Limit read rate (bytes per second) from a device (/dev/sda:1mb)
+    #[arg(long = "device-read-bps")]
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long = "device-write-bps")]
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device (/dev/sda:1000)
+    #[arg(long = "device-read-iops")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long = "device-write-iops")]
+    pub device_write_iops: Vec<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Block IO weight (relative device weight) (/dev/sda:500)
+    #[arg(long = "blkio-weight-device")]
+    pub blkio_weight_device: Vec<String>,
+    /// GPU devices to add to the container ('all' to pass all GPUs)
+    #[arg(long)]
+    pub gpus: Option<String>,
+    /// Size of /dev/shm (default 64m)
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// IPC mode to use: private, shareable, none, host, container:NAME
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// PID namespace to use: host or container:NAME
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// UTS namespace to use: host
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// User namespace to use: host
+    #[arg(long)]
+    pub userns: Option<String>,
+    /// Cgroup namespace to use: host or private (default: private on cgroup v2, host on v1)
+    #[arg(long)]
+    pub cgroupns: Option<String>,
+    /// Optional parent cgroup for the container
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
+    /// Sysctl options (namespaced ones: kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*)
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<PathBuf>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Limit CPU real-time period in microseconds
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<i64>,
+    /// Limit CPU real-time runtime in microseconds
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long = "memory-swappiness", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// Kernel memory limit (deprecated: accepted and ignored)
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file")]
+    pub label_file: Vec<PathBuf>,
+    /// Add link to another container (NAME[:ALIAS])
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Set platform if server is multi-platform capable (linux/arm64)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Override the key sequence for detaching a container (ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Runtime to use for this container (runc, the default, is berth's own)
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Container isolation technology (default)
+    #[arg(long)]
+    pub isolation: Option<String>,
+    /// Storage driver options for the container (size=)
+    #[arg(long = "storage-opt")]
+    pub storage_opt: Vec<String>,
+    /// Optional volume driver for the container (local)
+    #[arg(long = "volume-driver")]
+    pub volume_driver: Option<String>,
+    /// Skip image verification (berth does not verify signatures: accepted)
+    #[arg(long = "disable-content-trust", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub disable_content_trust: bool,
+    /// Bind mount the Engine API socket and the registry credentials
+    #[arg(long = "use-api-socket")]
+    pub use_api_socket: bool,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -745,6 +883,9 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct StartArgs {
+    /// Override the key sequence for detaching a container (ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short, long)]
     pub attach: bool,
@@ -763,6 +904,9 @@ pub struct StartArgs {
 
 #[derive(Args)]
 pub struct ExecArgs {
+    /// Override the key sequence for detaching a container (ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
@@ -842,8 +986,35 @@ pub struct UpdateArgs {
     #[arg(short, long)]
     pub cpu_shares: Option<i64>,
     /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Kernel memory limit (deprecated: accepted and ignored)
+    #[arg(long)]
+    pub kernel_memory: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Limit the CPU real-time period in microseconds
+    #[arg(long)]
+    pub cpu_rt_period: Option<i64>,
+    /// Limit the CPU real-time runtime in microseconds
+    #[arg(long)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
@@ -870,11 +1041,14 @@ pub struct StatsArgs {
 
 #[derive(Args)]
 pub struct AttachArgs {
+    /// Override the key sequence for detaching a container (ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Do not attach STDIN
     #[arg(long)]
     pub no_stdin: bool,
     /// Proxy all received signals to the process
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
     pub container: String,
 }
@@ -936,7 +1110,7 @@ pub struct CommitArgs {
     #[arg(short, long)]
     pub message: Option<String>,
     /// Pause container during commit
-    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub pause: bool,
     pub container: String,
     /// REPOSITORY[:TAG]
@@ -1131,6 +1305,9 @@ pub struct ImportArgs {
     /// Set commit message for imported image
     #[arg(short, long)]
     pub message: Option<String>,
+    /// Set platform if server is multi-platform capable (the image says it is for it)
+    #[arg(long)]
+    pub platform: Option<String>,
     /// The tarball: a path, or - for STDIN
     pub file: String,
     /// The repository and tag for the image

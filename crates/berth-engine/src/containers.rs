@@ -312,7 +312,7 @@ impl Engine {
     /// Releases what a container holds on the host while not running: its
     /// runtime state and cgroup, network namespace and rootfs mount. Idempotent.
     pub(crate) fn release(&self, c: &Container) {
-        berth_runtime::container::delete(&self.runtime_dir(), &c.id, &Self::cgroups_path(&c.id));
+        berth_runtime::container::delete(&self.runtime_dir(), &c.id, &Self::cgroups_path(c));
         let _ = berth_runtime::netns::remove(&self.netns_path(&c.id));
         let _ = self.store.db.release_addresses(&c.id, None);
         let _ = berth_store::snapshot::unmount(&self.store.container_dir(&c.id).join("rootfs"));

@@ -23,6 +23,16 @@ impl Engine {
     /// Creates a container (state `created`) from docker's create body and
     /// returns it. `name` is `--name` (a generated one when None).
     pub fn create(&self, name: Option<&str>, body: CreateBody) -> Result<Container, EngineError> {
+        self.create_with_warnings(name, body).map(|(c, _)| c)
+    }
+
+    /// [`Engine::create`], with docker's warnings about what it took but
+    /// cannot do here (as the API's create answers them).
+    pub fn create_with_warnings(
+        &self,
+        name: Option<&str>,
+        body: CreateBody,
+    ) -> Result<(Container, Vec<String>), EngineError> {
         let CreateBody {
             config: mut asked,
             host_config: mut h,
@@ -44,7 +54,19 @@ impl Engine {
         }
         let asked_mode = h.network_mode.clone();
         check_host_config(&mut h)?;
+        crate::host::check(&h)?;
+        let mut warnings = crate::host::fit(&mut h);
+        // CDI devices and GPUs are found now, so that a missing one is an
+        // error of the create, as docker's is of the run.
+        warnings.extend(crate::host::device_edits(&h)?.1);
+        if h.uts_mode == "host" && !asked.hostname.is_empty() {
+            return Err(EngineError::invalid(
+                "Conflicting options: hostname and the UTS mode",
+            ));
+        }
         self.share_from_others(&mut h)?;
+        self.resolve_shared_namespaces(&mut h)?;
+        self.check_links(&h)?;
         // The first network's endpoint settings: --ip, --network-alias, and
         // the MAC address (Config.MacAddress before API 1.44).
         let eps = &networking_config.endpoints_config;
@@ -61,8 +83,23 @@ impl Engine {
             .map(|i| i.ipv4_address.clone())
             .filter(|i| !i.is_empty());
         let aliases = own.aliases.clone().unwrap_or_default();
+        check_endpoint_addresses(&own)?;
         let (network_mode, mut endpoints) =
             self.initial_endpoints(&h.network_mode, ip.as_deref(), &aliases)?;
+        let link_local = own
+            .ipam_config
+            .as_ref()
+            .map(|i| i.link_local_ips.clone())
+            .unwrap_or_default();
+        if let Some(ep) = endpoints
+            .values_mut()
+            .next()
+            .filter(|_| !link_local.is_empty())
+        {
+            ep.ipam_config
+                .get_or_insert_with(Default::default)
+                .link_local_ips = link_local;
+        }
         h.network_mode = network_mode;
         // Further networks named in the body (Compose, SDKs) are joined too.
         for (net, ep) in eps {
@@ -229,7 +266,7 @@ impl Engine {
             return Err(e);
         }
         self.emit_container(&container, "create", &[]);
-        Ok(container)
+        Ok((container, warnings))
     }
 
     /// Records the container under `name`, or under a generated name drawn
@@ -299,6 +336,31 @@ impl Engine {
             (&c.resolv_conf_path, resolv),
         ] {
             std::fs::write(path, content).map_err(|e| EngineError::io(Path::new(path), e))?;
+        }
+        Ok(())
+    }
+
+    /// `--link NAME[:ALIAS]`: the container must exist (it must run when
+    /// this one starts).
+    fn check_links(&self, h: &HostConfig) -> Result<(), EngineError> {
+        for l in h.links.iter().flatten() {
+            let (name, alias) = l.split_once(':').unwrap_or((l, l));
+            let name = name.trim_start_matches('/');
+            if name.is_empty() || alias.is_empty() {
+                return Err(EngineError::invalid(format!(
+                    "invalid link {l:?}: NAME or NAME:ALIAS"
+                )));
+            }
+            if h.network_mode == "host" || h.network_mode.starts_with("container:") {
+                return Err(EngineError::invalid(
+                    "Conflicting options: --link and the host or container network mode",
+                ));
+            }
+            self.container(name).map_err(|_| {
+                EngineError::invalid(format!(
+                    "could not get container for {name}: no such container"
+                ))
+            })?;
         }
         Ok(())
     }
@@ -814,6 +876,37 @@ fn parse_bind(s: &str) -> Result<Bind, EngineError> {
         std::fs::create_dir_all(src).map_err(|e| EngineError::io(Path::new(src), e))?;
     }
     Ok(Bind::Host(s.to_string()))
+}
+
+/// `--ip6` and `--link-local-ip`: berth's networks are IPv4 only; link-local
+/// addresses must be link-local.
+fn check_endpoint_addresses(ep: &crate::networks::Endpoint) -> Result<(), EngineError> {
+    let Some(ipam) = &ep.ipam_config else {
+        return Ok(());
+    };
+    if !ipam.ipv6_address.is_empty() {
+        return Err(EngineError::invalid(format!(
+            "invalid IPv6 address {}: berth's networks are IPv4 only (no network has an IPv6 subnet), so --ip6 cannot be given",
+            ipam.ipv6_address
+        )));
+    }
+    for a in &ipam.link_local_ips {
+        let link_local = match a.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(v4)) => v4.is_link_local(),
+            Ok(std::net::IpAddr::V6(_)) => {
+                return Err(EngineError::invalid(format!(
+                    "invalid link-local address {a}: berth's networks are IPv4 only"
+                )))
+            }
+            Err(_) => false,
+        };
+        if !link_local {
+            return Err(EngineError::invalid(format!(
+                "invalid link-local IP address: {a}: it must be in 169.254.0.0/16"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `--mac-address`: six hex octets, as docker takes them.

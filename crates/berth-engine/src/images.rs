@@ -32,6 +32,16 @@ pub struct HistoryRow {
     pub comment: String,
 }
 
+/// `import`'s options.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Dockerfile instructions applied to the image's config (`--change`).
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+    /// The platform the image says it is for (the host's by default).
+    pub platform: Option<spec::Platform>,
+}
+
 impl Engine {
     /// Finds an image by name[:tag], name@digest, full id or unique id prefix.
     pub fn resolve_image(&self, name: &str) -> Result<ImageRecord, EngineError> {
@@ -190,24 +200,24 @@ impl Engine {
         input: &mut dyn Read,
         source: &str,
         reference: Option<&str>,
-        changes: &[String],
-        message: Option<&str>,
+        o: &ImportOptions,
     ) -> Result<Digest, EngineError> {
         let tag = reference.map(Reference::parse).transpose()?;
         let mut config = spec::ContainerConfig::default();
-        for c in changes {
+        for c in &o.changes {
             changes::apply(&mut config, c)?;
         }
         let mut pending = Pending::new(self);
         let layer = self.add_layer(&mut pending, input, None)?;
         let now = time::now();
-        let platform = spec::host_platform();
+        let platform = o.platform.clone().unwrap_or_else(spec::host_platform);
+        let message = o.message.as_deref();
         let image = ImageConfig {
             created: Some(now.clone()),
             author: None,
             architecture: platform.architecture,
             os: platform.os,
-            variant: None,
+            variant: platform.variant,
             config,
             rootfs: RootFs {
                 kind: "layers".into(),

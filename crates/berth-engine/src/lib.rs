@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod filters;
 pub mod health;
+mod host;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
@@ -24,6 +25,7 @@ pub mod pull;
 pub mod push;
 pub mod rootfs;
 pub mod run;
+pub mod session;
 pub mod system;
 pub mod time;
 pub mod volumes;
@@ -33,6 +35,9 @@ use std::path::{Path, PathBuf};
 use berth_store::Store;
 
 pub use error::EngineError;
+
+/// Whether `--device` names a CDI device (`vendor.com/class=name`) rather than a host path.
+pub use berth_runtime::cdi::is_qualified as is_cdi_device;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -64,6 +69,14 @@ pub(crate) fn self_exe() -> PathBuf {
     PathBuf::from("/proc/self/exe")
 }
 
+/// The cgroup `id` under `parent` (`/berth` when none is given).
+pub(crate) fn cgroup_under(parent: &str, id: &str) -> String {
+    match parent.trim_matches('/') {
+        "" => format!("/berth/{id}"),
+        p => format!("/{p}/{id}"),
+    }
+}
+
 impl Engine {
     pub fn open(root: &Path, state_dir: &Path) -> Result<Engine, EngineError> {
         std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;
@@ -93,9 +106,10 @@ impl Engine {
         self.state_dir.join("runtime")
     }
 
-    /// A container's cgroup, relative to each hierarchy's root.
-    fn cgroups_path(id: &str) -> String {
-        format!("/berth/{id}")
+    /// A container's cgroup, relative to each hierarchy's root: under its
+    /// `--cgroup-parent`, berth's own `/berth` by default.
+    fn cgroups_path(c: &model::Container) -> String {
+        cgroup_under(&c.host_config.cgroup_parent, &c.id)
     }
 
     fn netns_path(&self, id: &str) -> PathBuf {

@@ -196,7 +196,7 @@ impl Engine {
         }
         let rel = format!(
             "{}/cgroup.procs",
-            Self::cgroups_path(&c.id).trim_start_matches('/')
+            Self::cgroups_path(&c).trim_start_matches('/')
         );
         let procs = [
             "/sys/fs/cgroup/pids",
@@ -312,265 +312,106 @@ impl Engine {
     }
 }
 
-/// docker's update body (`POST /containers/{id}/update`): what is given
+/// `update`'s body (docker's `ContainerUpdate`): what is given (non-zero)
 /// changes, what is absent (or 0, as docker's clients send it) stays.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct UpdateBody {
     pub memory: Option<i64>,
     pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub kernel_memory: Option<i64>,
     pub nano_cpus: Option<i64>,
     pub cpu_shares: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_realtime_period: Option<i64>,
+    pub cpu_realtime_runtime: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub blkio_weight: Option<u16>,
     pub pids_limit: Option<i64>,
     pub restart_policy: Option<crate::model::RestartPolicy>,
 }
 
 impl Engine {
     /// `update`: new limits (applied at once to a running container) and
-    /// restart policy; the record keeps them for the next start.
-    pub fn update_container(&self, key: &str, o: &UpdateBody) -> Result<(), EngineError> {
+    /// restart policy; the record keeps them for the next start. Returns
+    /// docker's warnings.
+    pub fn update_container(&self, key: &str, o: &UpdateBody) -> Result<Vec<String>, EngineError> {
         use crate::create::{check_memory, check_memory_swap, check_nano_cpus};
         let c = self.container(key)?;
-        let h = &c.host_config;
+        let old = &c.host_config;
+        let mut h = old.clone();
         let given = |v: Option<i64>| v.filter(|v| *v != 0);
-        let memory = match given(o.memory) {
-            Some(m) => {
-                check_memory(m)?;
-                m
-            }
-            None => h.memory,
-        };
-        let memory_swap = match given(o.memory_swap) {
-            Some(s) => {
-                check_memory_swap(s, memory)?;
-                s
-            }
-            None if given(o.memory).is_some() && h.memory_swap > 0 && h.memory_swap < memory => {
+        if let Some(m) = given(o.memory) {
+            check_memory(m)?;
+            h.memory = m;
+            if given(o.memory_swap).is_none() && old.memory_swap > 0 && old.memory_swap < m {
                 return Err(EngineError::invalid(
                     "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
-                ))
+                ));
             }
-            None => h.memory_swap,
-        };
-        let nano_cpus = match given(o.nano_cpus) {
-            Some(n) => {
-                check_nano_cpus(n)?;
-                n
+        }
+        if let Some(s) = given(o.memory_swap) {
+            check_memory_swap(s, h.memory)?;
+            h.memory_swap = s;
+        }
+        if let Some(n) = given(o.nano_cpus) {
+            check_nano_cpus(n)?;
+            h.nano_cpus = n;
+        }
+        let set = |to: &mut i64, v: Option<i64>| {
+            if let Some(v) = given(v) {
+                *to = v;
             }
-            None => h.nano_cpus,
         };
-        let restart = o.restart_policy.clone().filter(|r| !r.name.is_empty());
-        if let Some(r) = &restart {
+        set(&mut h.memory_reservation, o.memory_reservation);
+        set(&mut h.kernel_memory, o.kernel_memory);
+        set(&mut h.cpu_shares, o.cpu_shares);
+        set(&mut h.cpu_period, o.cpu_period);
+        set(&mut h.cpu_quota, o.cpu_quota);
+        set(&mut h.cpu_realtime_period, o.cpu_realtime_period);
+        set(&mut h.cpu_realtime_runtime, o.cpu_realtime_runtime);
+        if let Some(p) = given(o.pids_limit) {
+            h.pids_limit = Some(p).filter(|p| *p > 0);
+        }
+        if let Some(w) = o.blkio_weight.filter(|w| *w != 0) {
+            h.blkio_weight = w;
+        }
+        for (to, v) in [
+            (&mut h.cpuset_cpus, &o.cpuset_cpus),
+            (&mut h.cpuset_mems, &o.cpuset_mems),
+        ] {
+            if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                *to = v.clone();
+            }
+        }
+        if let Some(r) = o.restart_policy.clone().filter(|r| !r.name.is_empty()) {
             crate::model::RestartPolicy::parse(&match r.maximum_retry_count {
                 0 => r.name.clone(),
                 n => format!("{}:{n}", r.name),
             })
             .map_err(EngineError::invalid)?;
+            if h.auto_remove && r.name != "no" {
+                return Err(EngineError::invalid(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container",
+                ));
+            }
+            h.restart_policy = r;
         }
-        if h.auto_remove && restart.as_ref().is_some_and(|r| r.name != "no") {
-            return Err(EngineError::invalid(
-                "Restart policy cannot be updated because AutoRemove is enabled for the container",
-            ));
-        }
-        let cpu_shares = given(o.cpu_shares);
-        let pids_limit = given(o.pids_limit);
+        crate::host::check(&h)?;
+        let warnings = crate::host::fit(&mut h);
         if c.state.running {
-            berth_runtime::container::update_resources(
-                &Self::cgroups_path(&c.id),
-                &berth_runtime::Resources {
-                    memory: given(o.memory),
-                    memory_swap: (given(o.memory).is_some() || given(o.memory_swap).is_some())
-                        .then_some(memory_swap)
-                        .filter(|s| *s != 0),
-                    nano_cpus: given(o.nano_cpus),
-                    cpu_shares: cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
-                    pids_limit,
-                },
-            )?;
-        }
-        self.update(&c.id, |c| {
-            let h = &mut c.host_config;
-            h.memory = memory;
-            h.memory_swap = memory_swap;
-            h.nano_cpus = nano_cpus;
-            if let Some(s) = cpu_shares {
-                h.cpu_shares = s;
+            let mut r = crate::host::resources(&h)?;
+            // Unlimited again where a limit was lifted.
+            if old.pids_limit.is_some() && h.pids_limit.is_none() {
+                r.pids_limit = Some(-1);
             }
-            if let Some(p) = pids_limit {
-                h.pids_limit = Some(p).filter(|p| *p > 0);
-            }
-            if let Some(r) = restart {
-                h.restart_policy = r;
-            }
-        })?;
-        Ok(())
-    }
-}
-
-/// Why `attach` returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attached {
-    /// The container exited with this code.
-    Exited(i32),
-    /// The user typed the detach keys; the container runs on.
-    Detached,
-}
-
-/// docker's default detach keys: Ctrl-P Ctrl-Q.
-const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
-
-impl Engine {
-    /// `attach`: the container's output from now on, our stdin to it (when
-    /// it was started with -i and `no_stdin` is not set; Ctrl-P Ctrl-Q
-    /// detaches on a terminal), and with `sig_proxy` our signals to it.
-    /// A client of the container's attach socket, as the API's attach is.
-    pub fn attach(
-        &self,
-        key: &str,
-        no_stdin: bool,
-        sig_proxy: bool,
-    ) -> Result<Attached, EngineError> {
-        use crate::attach::{self, Request};
-        use std::io::{Read, Write};
-        use std::os::fd::AsRawFd;
-        let c = self.container(key)?;
-        if !c.state.running {
-            return Err(EngineError::Conflict(
-                "You cannot attach to a stopped container, start it first".into(),
-            ));
+            berth_runtime::container::update_resources(&Self::cgroups_path(&c), &r)?;
         }
-        if c.state.paused {
-            return Err(EngineError::Conflict(
-                "You cannot attach to a paused container, unpause it first".into(),
-            ));
-        }
-        let path = attach::socket_path(&self.state_dir, c.short_id());
-        let with_stdin = c.config.open_stdin && !no_stdin;
-        let req = Request {
-            stdin: with_stdin,
-            stdout: true,
-            stderr: true,
-            resize: None,
-        };
-        let sock = attach::connect(&path, &req)
-            .map_err(|e| EngineError::Runtime(format!("attaching to {}: {e}", c.short_name())))?;
-        let terminal = c.config.tty && nix::unistd::isatty(0).unwrap_or(false);
-        let _raw = terminal
-            .then(|| berth_runtime::tty::RawMode::enter(std::io::stdin()).ok())
-            .flatten();
-        let resize = {
-            let path = path.clone();
-            move || {
-                if let Some((rows, cols)) = berth_runtime::tty::size(0) {
-                    let _ = attach::connect(
-                        &path,
-                        &Request {
-                            resize: Some((rows, cols)),
-                            ..Request::default()
-                        },
-                    );
-                }
-            }
-        };
-        if terminal {
-            resize();
-        }
-        let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        if with_stdin {
-            let mut to = sock.try_clone().map_err(|e| EngineError::io(&path, e))?;
-            let tty = c.config.tty;
-            let flag = detached.clone();
-            // Not joined: it may sit in read(stdin) after the container is gone.
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let mut last = 0u8;
-                let mut stdin = std::io::stdin().lock();
-                while let Ok(n) = stdin.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut data = &buf[..n];
-                    if tty {
-                        if let Some(i) = (0..n).find(|&i| {
-                            let prev = if i == 0 { last } else { buf[i - 1] };
-                            [prev, buf[i]] == DETACH_KEYS
-                        }) {
-                            let _ = to.write_all(&buf[..i.saturating_sub(1)]);
-                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                            // Ends our reading of the output too.
-                            let _ = to.shutdown(std::net::Shutdown::Both);
-                            return;
-                        }
-                        last = buf[n - 1];
-                        // A lone Ctrl-P waits to see whether Ctrl-Q follows.
-                        if last == DETACH_KEYS[0] {
-                            data = &buf[..n - 1];
-                        }
-                    }
-                    if to.write_all(data).is_err() {
-                        return;
-                    }
-                }
-                // Our input ended: the container's ends too (with StdinOnce).
-                let _ = to.shutdown(std::net::Shutdown::Write);
-            });
-        }
-        let mut handled = vec![libc::SIGWINCH];
-        if sig_proxy && !c.config.tty {
-            handled.extend([
-                libc::SIGINT,
-                libc::SIGTERM,
-                libc::SIGHUP,
-                libc::SIGQUIT,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-            ]);
-        }
-        let mut signals = signal_hook::iterator::Signals::new(&handled)
-            .map_err(|e| EngineError::Runtime(format!("signal handlers: {e}")))?;
-        let signal_handle = signals.handle();
-        let pid = c.state.pid;
-        std::thread::spawn(move || {
-            for sig in signals.forever() {
-                if sig == libc::SIGWINCH {
-                    if terminal {
-                        resize();
-                    }
-                    continue;
-                }
-                // SAFETY: kill(2) with the container's pid and a valid signal.
-                unsafe { libc::kill(pid, sig) };
-            }
-        });
-        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-        let mut sock = sock;
-        if c.config.tty {
-            let mut buf = [0u8; 32 * 1024];
-            while let Ok(n) = sock.read(&mut buf) {
-                if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
-                    break;
-                }
-            }
-        } else {
-            while let Ok(Some((stream, data))) = attach::read_frame(&mut sock) {
-                let w: &mut dyn Write = if stream == attach::STDERR {
-                    &mut err
-                } else {
-                    &mut out
-                };
-                if w.write_all(&data).and_then(|()| w.flush()).is_err() {
-                    break;
-                }
-            }
-        }
-        let _ = sock.as_raw_fd();
-        signal_handle.close();
-        if detached.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(Attached::Detached);
-        }
-        Ok(Attached::Exited(
-            self.wait_container(&c.id, Some(Duration::from_secs(10)))?,
-        ))
+        self.update(&c.id, |c| c.host_config = h)?;
+        Ok(warnings)
     }
 }
 
@@ -719,7 +560,7 @@ impl Engine {
 
     fn sample(&self, c: &crate::model::Container) -> StatsSample {
         let usage = if c.state.running {
-            berth_runtime::stats::read(&Self::cgroups_path(&c.id), c.state.pid)
+            berth_runtime::stats::read(&Self::cgroups_path(c), c.state.pid)
         } else {
             Default::default()
         };

@@ -258,6 +258,90 @@ pub struct HostConfig {
     /// that a command sees its size before any resize arrives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_size: Option<Vec<u16>>,
+    /// `--device /dev/x[:/dev/y][:rwm]` (a CDI name goes to DeviceRequests).
+    pub devices: Option<Vec<DeviceMapping>>,
+    /// `--device-cgroup-rule 'c 1:3 rwm'`.
+    pub device_cgroup_rules: Option<Vec<String>>,
+    /// `--gpus`, and CDI devices (Driver `cdi`).
+    pub device_requests: Option<Vec<DeviceRequest>>,
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Option<Vec<WeightDevice>>,
+    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
+    /// `/dev/shm`'s size in bytes; 0 is docker's 64 MiB.
+    pub shm_size: i64,
+    /// `private`, `shareable`, `none`, `host`, `container:ID` ("" private).
+    pub ipc_mode: String,
+    /// `host`, `container:ID` ("" a namespace of its own).
+    pub pid_mode: String,
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+    pub userns_mode: String,
+    /// `host` or `private` ("" the host's default: private on cgroup v2).
+    pub cgroupns_mode: String,
+    pub cgroup_parent: String,
+    pub sysctls: Option<BTreeMap<String, String>>,
+    pub group_add: Option<Vec<String>>,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    pub memory_reservation: i64,
+    pub memory_swappiness: Option<i64>,
+    /// Accepted and ignored, as docker now does.
+    pub kernel_memory: i64,
+    pub oom_kill_disable: Option<bool>,
+    pub oom_score_adj: i64,
+    /// `--link NAME[:ALIAS]`, on the default bridge.
+    pub links: Option<Vec<String>>,
+    pub runtime: String,
+    pub isolation: String,
+    pub storage_opt: Option<BTreeMap<String, String>>,
+    pub volume_driver: String,
+}
+
+/// A `--device`: docker's DeviceMapping.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+/// `--gpus` and CDI devices: docker's DeviceRequest.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceRequest {
+    pub driver: String,
+    /// -1 for all.
+    pub count: i64,
+    #[serde(rename = "DeviceIDs")]
+    pub device_ids: Option<Vec<String>>,
+    pub capabilities: Option<Vec<Vec<String>>>,
+    pub options: Option<BTreeMap<String, String>>,
+}
+
+/// `--blkio-weight-device PATH:WEIGHT`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// `--device-read-bps PATH:RATE` and the like.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 impl HostConfig {

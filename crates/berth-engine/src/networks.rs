@@ -133,6 +133,11 @@ pub struct Endpoint {
 pub struct EndpointIpam {
     #[serde(rename = "IPv4Address")]
     pub ipv4_address: String,
+    #[serde(rename = "IPv6Address", skip_serializing_if = "String::is_empty")]
+    pub ipv6_address: String,
+    /// `--link-local-ip`: more addresses on the interface (169.254.0.0/16, fe80::/10).
+    #[serde(rename = "LinkLocalIPs", skip_serializing_if = "Vec::is_empty")]
+    pub link_local_ips: Vec<String>,
 }
 
 /// `network create`'s options.
@@ -608,6 +613,7 @@ impl Engine {
             network_id: n.id.clone(),
             ipam_config: ip.map(|ip| EndpointIpam {
                 ipv4_address: ip.to_string(),
+                ..Default::default()
             }),
             aliases: Some(aliases.to_vec()).filter(|a| !a.is_empty()),
             ..Default::default()
@@ -691,7 +697,18 @@ impl Engine {
     ) -> Result<(), EngineError> {
         n.ensure_device(&self.bridge_owner())?;
         let (subnet, gateway) = n.subnet().expect("a bridge network has a subnet");
-        let wanted = ep.ipam_config.as_ref().map(|i| i.ipv4_address.clone());
+        let wanted = ep
+            .ipam_config
+            .as_ref()
+            .map(|i| i.ipv4_address.clone())
+            .filter(|a| !a.is_empty());
+        // Checked at create: IPv4 in 169.254/16.
+        let link_local: Vec<Ipv4Addr> = ep
+            .ipam_config
+            .iter()
+            .flat_map(|i| &i.link_local_ips)
+            .filter_map(|a| a.parse().ok())
+            .collect();
         let address = self
             .store
             .db
@@ -737,6 +754,7 @@ impl Engine {
                 subnet,
                 mac: &mac,
                 default_route: route.then_some(gateway),
+                link_local: &link_local,
             },
         );
         if let Err(e) = plugged {

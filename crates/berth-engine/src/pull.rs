@@ -804,6 +804,12 @@ pub fn logout(server: &str) -> Result<(String, bool), EngineError> {
     Ok((registry, had))
 }
 
+/// Every saved login resolved into a plain config.json, for a container
+/// given the user's credentials (`run --use-api-socket`).
+pub fn resolved_logins() -> Result<serde_json::Value, EngineError> {
+    Ok(berth_registry::DockerConfig::load()?.resolved()?)
+}
+
 /// `https://host:5000/` → `host:5000`; Docker Hub's names → `docker.io`.
 fn normalise_server(server: &str) -> String {
     match berth_registry::config::host_of(server) {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use berth_runtime::container::{self as rt, Stdio};
 use berth_runtime::spec_types::LinuxSeccomp;
 use berth_runtime::tty::{ConsoleSocket, RawMode};
-use berth_runtime::{seccomp, ContainerSpec, MountSpec, Resources, Rlimit};
+use berth_runtime::{seccomp, ContainerSpec, MountSpec, Rlimit};
 use signal_hook::consts::signal::*;
 
 use crate::attach::Hub;
@@ -27,6 +27,11 @@ impl Engine {
     /// OpenStdin), and (with AutoRemove) remove. Returns the container's exit code.
     pub fn run(&self, name: Option<&str>, body: CreateBody) -> Result<i32, EngineError> {
         let c = self.create(name, body)?;
+        self.run_created(&c)
+    }
+
+    /// [`Engine::run`] of a container already created.
+    pub fn run_created(&self, c: &Container) -> Result<i32, EngineError> {
         let result = self.start_attached(&c.id, c.config.open_stdin);
         if c.host_config.auto_remove {
             self.remove_container_with(&c.id, true, true)?;
@@ -580,6 +585,41 @@ impl Engine {
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             env.push(format!("HOME={}", user.home));
         }
+        self.check_platform_runs(c)?;
+        let (namespaces, shm) = self.namespaces(c)?;
+        let (devices, _) = crate::host::device_edits(h)?;
+        let mut device_rules: Vec<berth_runtime::DeviceRule> = h
+            .device_cgroup_rules
+            .iter()
+            .flatten()
+            .map(|r| berth_runtime::devices::parse_rule(r).map_err(EngineError::invalid))
+            .collect::<Result<_, _>>()?;
+        let mut nodes = Vec::new();
+        for (node, rule) in devices.nodes {
+            nodes.push(node);
+            device_rules.push(rule);
+        }
+        for e in &devices.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        env.extend(self.link_env(c)?);
+        let mut additional_gids = user.additional_gids;
+        for g in h.group_add.iter().flatten() {
+            let gid = berth_runtime::user::group_id(&rootfs, g)
+                .map_err(|e| EngineError::invalid(e.to_string()))?;
+            if !additional_gids.contains(&gid) {
+                additional_gids.push(gid);
+            }
+        }
+        for g in devices.gids {
+            if !additional_gids.contains(&g) {
+                additional_gids.push(g);
+            }
+        }
+        let mut all_mounts = mounts(c, &|name| self.volume_path(name));
+        all_mounts.extend(devices.mounts);
         let spec = ContainerSpec {
             id: c.id.clone(),
             rootfs,
@@ -594,11 +634,11 @@ impl Engine {
             },
             uid: user.uid,
             gid: user.gid,
-            additional_gids: user.additional_gids,
+            additional_gids,
             hostname: c.config.hostname.clone(),
             terminal: c.config.tty,
             read_only: h.readonly_rootfs,
-            mounts: mounts(c, &|name| self.volume_path(name)),
+            mounts: all_mounts,
             netns,
             privileged: h.privileged,
             seccomp: seccomp_for(&security, h.privileged, &capabilities)?,
@@ -608,22 +648,24 @@ impl Engine {
                     || s == "no-new-privileges=true"
             }),
             capabilities,
-            resources: Resources {
-                memory: Some(h.memory).filter(|m| *m > 0),
-                memory_swap: Some(h.memory_swap).filter(|m| *m != 0),
-                nano_cpus: Some(h.nano_cpus).filter(|n| *n > 0),
-                cpu_shares: Some(h.cpu_shares as u64).filter(|s| *s > 0),
-                pids_limit: h.pids_limit,
-            },
+            resources: crate::host::resources(h)?,
             rlimits: h
                 .ulimits
                 .iter()
                 .flatten()
                 .map(|u| clamp_rlimit(&u.name, u.soft, u.hard))
                 .collect(),
-            cgroups_path: Self::cgroups_path(&c.id),
+            cgroups_path: Self::cgroups_path(c),
             cgroup_v2: rt::cgroup_v2(),
             init: h.init.unwrap_or(false),
+            domainname: c.config.domainname.clone(),
+            devices: nodes,
+            device_rules,
+            namespaces,
+            shm,
+            sysctls: crate::host::sysctls(h),
+            oom_score_adj: Some(h.oom_score_adj as i32).filter(|a| *a != 0),
+            hooks: devices.hooks,
         };
         Ok((spec, plugged))
     }
@@ -813,6 +855,15 @@ struct Pumps {
     /// The terminal's size before the command runs (rows, columns), when
     /// it is not this process's own terminal's.
     size: Option<(u16, u16)>,
+    /// An exec's session on this terminal: the keys that leave it running,
+    /// and where to say they were typed.
+    detach: Option<(Vec<u8>, std::sync::mpsc::Sender<Ended>)>,
+}
+
+/// How an exec on this terminal ended.
+enum Ended {
+    Exited(Result<i32, EngineError>),
+    Detached,
 }
 
 impl StdioPlan {
@@ -873,6 +924,7 @@ impl StdioPlan {
                     interactive,
                     hub,
                     size: None,
+                    detach: None,
                 },
             });
         }
@@ -897,6 +949,7 @@ impl StdioPlan {
                 interactive,
                 hub,
                 size: None,
+                detach: None,
             },
         })
     }
@@ -942,11 +995,9 @@ impl Pumps {
                 master_fd = Some(master.as_raw_fd());
                 if self.interactive {
                     if let Ok(writer) = master.try_clone() {
+                        let detach = self.detach.clone();
                         // Not joined: it may sit in read(stdin) after the container is gone.
-                        std::thread::spawn(move || {
-                            let mut w = writer;
-                            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut w);
-                        });
+                        std::thread::spawn(move || copy_stdin(writer, detach));
                     }
                 }
                 let log = log.clone();
@@ -1014,6 +1065,40 @@ impl Pumps {
     }
 }
 
+/// Our stdin to a terminal's master; with detach keys, until they are
+/// typed: then a process of our own keeps the terminal open, so that what
+/// runs on it carries on, and the exec's waiter hears of it.
+fn copy_stdin(mut to: File, detach: Option<(Vec<u8>, std::sync::mpsc::Sender<Ended>)>) {
+    let Some((keys, ended)) = detach else {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to);
+        return;
+    };
+    if crate::session::copy_stdin(&mut to, keys) == crate::session::StdinEnd::Detached {
+        keep_open(&to);
+        let _ = ended.send(Ended::Detached);
+    }
+}
+
+/// Forks a process that holds terminal master `m` open and drains it until
+/// the last process on the terminal is gone.
+fn keep_open(m: &File) {
+    // SAFETY: the child runs only async-signal-safe calls (setsid, open,
+    // dup2, read, _exit) on fds it owns, then exits.
+    unsafe {
+        if libc::fork() != 0 {
+            return;
+        }
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        for fd in 0..3 {
+            libc::dup2(null, fd);
+        }
+        let mut buf = [0u8; 4096];
+        while libc::read(m.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) > 0 {}
+        libc::_exit(0);
+    }
+}
+
 /// `exec` options (docker's exec create body, as the engine needs it).
 #[derive(Clone, Debug, Default)]
 pub struct ExecOptions {
@@ -1027,6 +1112,9 @@ pub struct ExecOptions {
     pub privileged: bool,
     /// The terminal's first size (rows, columns).
     pub console_size: Option<(u16, u16)>,
+    /// On this process's terminal with -it: the keys that leave the exec
+    /// running (docker's Ctrl-P Ctrl-Q unless set).
+    pub detach_keys: Option<Vec<u8>>,
 }
 
 /// Where an exec's stdio goes.
@@ -1045,6 +1133,11 @@ pub struct ExecProcess {
     pid: i32,
     running: Running,
     hub: Arc<Hub>,
+    /// Hears the detach keys of a session on this terminal, or its end.
+    detached: Option<(
+        std::sync::mpsc::Sender<Ended>,
+        std::sync::mpsc::Receiver<Ended>,
+    )>,
 }
 
 impl ExecProcess {
@@ -1073,17 +1166,42 @@ impl ExecProcess {
 impl Engine {
     /// `exec`: runs a command in a running container (its namespaces and
     /// cgroup) on this process's stdio; its exit code.
-    pub fn exec(&self, key: &str, o: &ExecOptions, detach: bool) -> Result<i32, EngineError> {
+    pub fn exec(
+        &self,
+        key: &str,
+        o: &ExecOptions,
+        detach: bool,
+    ) -> Result<crate::session::Attached, EngineError> {
+        use crate::session::Attached;
         let io = if detach {
             ExecIo::Detached
         } else {
             ExecIo::Terminal
         };
-        let p = self.exec_start(key, o, io)?;
+        let mut p = self.exec_start(key, o, io)?;
         if detach {
-            return Ok(0);
+            return Ok(Attached::Exited(0));
         }
-        p.wait_then(|_| {})
+        let Some((tx, ended)) = p.detached.take() else {
+            return p.wait_then(|_| {}).map(Attached::Exited);
+        };
+        let pid = p.pid;
+        std::thread::spawn(move || {
+            let _ = tx.send(Ended::Exited(rt::wait(pid).map_err(EngineError::from)));
+        });
+        match ended.recv() {
+            Ok(Ended::Detached) => {
+                // Its output threads stay behind: the process exits now.
+                p.running.signals.close();
+                Ok(Attached::Detached)
+            }
+            Ok(Ended::Exited(code)) => {
+                p.running.finish();
+                p.hub.close();
+                code.map(Attached::Exited)
+            }
+            Err(_) => Err(EngineError::Runtime("exec: its waiter is gone".into())),
+        }
     }
 
     /// Starts an exec in container `key` with its stdio on `io`.
@@ -1162,6 +1280,14 @@ impl Engine {
         )?;
         let (stdio, mut pumps) = plan.split();
         pumps.size = o.console_size;
+        let detached = (on_terminal && o.tty && o.interactive).then(std::sync::mpsc::channel);
+        if let Some((tx, _)) = &detached {
+            let keys = o
+                .detach_keys
+                .clone()
+                .unwrap_or_else(|| crate::session::DEFAULT_DETACH_KEYS.to_vec());
+            pumps.detach = Some((keys, tx.clone()));
+        }
         pumps.to_terminal = on_terminal;
         pumps.stdout_to_terminal = on_terminal;
         pumps.stderr_to_terminal = on_terminal;
@@ -1178,7 +1304,12 @@ impl Engine {
                 .map_err(|e| EngineError::io(Path::new("exec stream"), e))?;
         }
         let running = pumps.spawn(LogWriter::discard(), pid);
-        Ok(ExecProcess { pid, running, hub })
+        Ok(ExecProcess {
+            pid,
+            running,
+            hub,
+            detached,
+        })
     }
 }
 

@@ -106,7 +106,13 @@ impl Engine {
         } else {
             "1"
         };
-        let cdi: Vec<Value> = Vec::new();
+        let cdi_dirs = berth_runtime::cdi::spec_dirs();
+        let cdi: Vec<Value> = berth_runtime::cdi::Registry::load(&cdi_dirs)
+            .names()
+            .into_iter()
+            .map(|id| json!({"Source": "cdi", "ID": id}))
+            .collect();
+        let has = berth_runtime::cgroups::available;
         Ok(json!({
             "ID": store_id(self.root()),
             "Containers": containers.len(),
@@ -122,15 +128,15 @@ impl Engine {
                 "Authorization": null,
                 "Log": ["json-file", "none"],
             },
-            "MemoryLimit": true,
-            "SwapLimit": true,
+            "MemoryLimit": has("memory"),
+            "SwapLimit": has("memory"),
             "KernelMemory": false,
             "KernelMemoryTCP": false,
-            "CpuCfsPeriod": true,
-            "CpuCfsQuota": true,
-            "CPUShares": true,
-            "CPUSet": true,
-            "PidsLimit": true,
+            "CpuCfsPeriod": has("cpu"),
+            "CpuCfsQuota": has("cpu"),
+            "CPUShares": has("cpu"),
+            "CPUSet": has("cpuset"),
+            "PidsLimit": has("pids"),
             "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|s| s.trim() == "1"),
             "BridgeNfIptables": true,
             "BridgeNfIp6tables": true,
@@ -181,7 +187,7 @@ impl Engine {
             "RuncCommit": {"ID": ""},
             "InitCommit": {"ID": ""},
             "SecurityOptions": ["name=seccomp,profile=builtin"],
-            "CDISpecDirs": ["/etc/cdi", "/var/run/cdi"],
+            "CDISpecDirs": cdi_dirs,
             "DiscoveredDevices": cdi,
             "Warnings": [],
         }))

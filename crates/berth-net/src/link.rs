@@ -132,6 +132,8 @@ pub struct Endpoint<'a> {
     /// The default route through this network's gateway, when it is the
     /// container's first network and not internal.
     pub default_route: Option<Ipv4Addr>,
+    /// Link-local addresses besides (`--link-local-ip`), in 169.254/16.
+    pub link_local: &'a [Ipv4Addr],
 }
 
 /// Plugs the namespace at `netns` into a bridge: a veth pair whose inner
@@ -152,6 +154,9 @@ pub fn attach(netns: &Path, e: &Endpoint<'_>) -> Result<(), NetError> {
         ip = e.address,
         prefix = e.subnet.prefix
     );
+    for ll in e.link_local {
+        inside.push_str(&format!("addr add {ll}/16 dev {}\n", e.ifname));
+    }
     if let Some(gw) = e.default_route {
         inside.push_str(&format!("route add default via {gw} dev {}\n", e.ifname));
     }

@@ -169,6 +169,26 @@ impl DockerConfig {
         Ok(had)
     }
 
+    /// A config.json of every saved credential resolved (through helpers
+    /// too) into plain `auths`, for a container given the user's logins.
+    pub fn resolved(&self) -> Result<Value, RegistryError> {
+        let mut servers: Vec<&String> = Vec::new();
+        for section in ["auths", "credHelpers"] {
+            if let Some(m) = self.doc.get(section).and_then(Value::as_object) {
+                servers.extend(m.keys());
+            }
+        }
+        let mut auths = Map::new();
+        for server in servers {
+            if let Some(c) = self.get(server)? {
+                let auth = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", c.username, c.secret));
+                auths.insert(server.clone(), serde_json::json!({ "auth": auth }));
+            }
+        }
+        Ok(serde_json::json!({ "auths": auths }))
+    }
+
     fn auths(&mut self) -> &mut Map<String, Value> {
         let v = self
             .doc

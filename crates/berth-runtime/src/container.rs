@@ -124,17 +124,30 @@ pub fn create(
         context: state_root.display().to_string(),
         source,
     })?;
+    crate::cgroups::prepare(spec).map_err(|source| RuntimeError::Io {
+        context: format!("the cgroup {}", spec.cgroups_path),
+        source,
+    })?;
     let result = builder(state_root, &spec.id, stdio, spec.init)?
         .as_init(bundle)
         .with_systemd(false)
         .with_detach(spec.terminal)
         .build();
+    let result = result
+        .map_err(RuntimeError::from_libcontainer)
+        .and_then(|c| {
+            crate::cgroups::finish(spec).map_err(|source| RuntimeError::Io {
+                context: format!("the cgroup {}", spec.cgroups_path),
+                source,
+            })?;
+            Ok(c)
+        });
     match result {
         Ok(container) => Ok(Created { container }),
         Err(e) => {
             // A failed create can leave libcontainer's state and cgroup behind.
             delete(state_root, &spec.id, &spec.cgroups_path);
-            Err(RuntimeError::from_libcontainer(e))
+            Err(e)
         }
     }
 }
@@ -348,78 +361,22 @@ pub fn cgroup_v2() -> bool {
 /// Changes a running container's limits in place (`update`), in its cgroup
 /// v1 controllers or v2 files. Only the limits given are written.
 pub fn update_resources(cgroups_path: &str, r: &crate::Resources) -> Result<(), RuntimeError> {
-    let rel = cgroups_path.trim_start_matches('/');
-    let write = |path: PathBuf, value: String| {
-        std::fs::write(&path, &value)
-            .map_err(|e| RuntimeError::Failed(format!("{}: writing {value}: {e}", path.display())))
-    };
-    const PERIOD: i64 = 100_000;
-    if cgroup_v2() {
-        let dir = PathBuf::from("/sys/fs/cgroup").join(rel);
-        if let Some(m) = r.memory {
-            write(dir.join("memory.max"), m.to_string())?;
-            if let Some(s) = r.memory_swap {
-                let swap = if s < 0 {
-                    "max".to_string()
-                } else {
-                    (s - m).max(0).to_string()
-                };
-                write(dir.join("memory.swap.max"), swap)?;
-            }
-        }
-        if let Some(n) = r.nano_cpus {
-            write(
-                dir.join("cpu.max"),
-                format!("{} {PERIOD}", n * PERIOD / 1_000_000_000),
-            )?;
-        }
-        if let Some(shares) = r.cpu_shares {
-            // The runc conversion of shares (2..262144) to weight (1..10000).
-            let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
-            write(dir.join("cpu.weight"), weight.to_string())?;
-        }
-        if let Some(p) = r.pids_limit {
-            write(
-                dir.join("pids.max"),
-                if p > 0 { p.to_string() } else { "max".into() },
-            )?;
-        }
-        return Ok(());
-    }
-    let dir = |controller: &str| PathBuf::from("/sys/fs/cgroup").join(controller).join(rel);
-    if let Some(m) = r.memory {
-        let memsw = dir("memory").join("memory.memsw.limit_in_bytes");
-        let limit = dir("memory").join("memory.limit_in_bytes");
-        // The kernel keeps memory <= memory+swap at every step: raise the
-        // one that must be bigger first.
-        match r.memory_swap {
-            Some(s) if memsw.exists() => {
-                let s = if s < 0 { -1 } else { s };
-                if write(limit.clone(), m.to_string()).is_err() {
-                    write(memsw.clone(), s.to_string())?;
-                    write(limit, m.to_string())?;
-                } else {
-                    write(memsw, s.to_string())?;
-                }
-            }
-            _ => write(limit, m.to_string())?,
-        }
-    }
-    if let Some(n) = r.nano_cpus {
-        write(dir("cpu").join("cpu.cfs_period_us"), PERIOD.to_string())?;
-        write(
-            dir("cpu").join("cpu.cfs_quota_us"),
-            (n * PERIOD / 1_000_000_000).to_string(),
-        )?;
-    }
-    if let Some(shares) = r.cpu_shares {
-        write(dir("cpu").join("cpu.shares"), shares.to_string())?;
-    }
-    if let Some(p) = r.pids_limit {
-        write(
-            dir("pids").join("pids.max"),
-            if p > 0 { p.to_string() } else { "max".into() },
-        )?;
-    }
-    Ok(())
+    use libcgroups::common::{create_cgroup_manager, CgroupConfig, CgroupManager, ControllerOpt};
+    let failed =
+        |e: String| RuntimeError::Failed(format!("updating the cgroup {cgroups_path}: {e}"));
+    let manager = create_cgroup_manager(CgroupConfig {
+        cgroup_path: PathBuf::from(cgroups_path),
+        systemd_cgroup: false,
+        container_name: String::new(),
+    })
+    .map_err(|e| failed(e.to_string()))?;
+    let resources = crate::spec::linux_resources(r);
+    manager
+        .apply(&ControllerOpt {
+            resources: &resources,
+            disable_oom_killer: r.oom_kill_disable,
+            oom_score_adj: None,
+            freezer_state: None,
+        })
+        .map_err(|e| failed(e.to_string()))
 }

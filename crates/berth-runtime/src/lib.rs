@@ -7,9 +7,13 @@
 //! network namespaces, terminals.
 
 pub mod caps;
+pub mod cdi;
+pub mod cgroups;
 pub mod container;
+pub mod devices;
 pub mod executor;
 pub mod netns;
+pub mod nvidia;
 pub mod seccomp;
 pub mod spec;
 pub mod stats;
@@ -17,7 +21,10 @@ pub mod tty;
 pub mod user;
 
 pub use container::{Created, RuntimeError};
-pub use spec::{ContainerSpec, MountSpec, Resources, Rlimit};
+pub use spec::{
+    Blkio, ContainerSpec, DeviceNode, DeviceRule, Hook, Join, MountSpec, Namespaces, Resources,
+    Rlimit, Shm,
+};
 
 /// Spec types that callers need to name.
 pub mod spec_types {

@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxSeccomp;
 use serde_json::{json, Value};
 
 /// What the engine decided about a container; everything the runtime needs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ContainerSpec {
     pub id: String,
     pub rootfs: PathBuf,
@@ -36,6 +36,93 @@ pub struct ContainerSpec {
     pub cgroup_v2: bool,
     /// `--init`: a built-in init as pid 1 (see `executor::run_as_init`).
     pub init: bool,
+    pub domainname: String,
+    /// `--device`s and CDI device nodes, made in the container's /dev.
+    pub devices: Vec<DeviceNode>,
+    /// Device cgroup rules beyond docker's defaults (`--device-cgroup-rule`,
+    /// and an allow rule for each device above).
+    pub device_rules: Vec<DeviceRule>,
+    pub namespaces: Namespaces,
+    pub shm: Shm,
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    pub oom_score_adj: Option<i32>,
+    /// OCI hooks (CDI's), by phase: `createRuntime`, `createContainer`,
+    /// `startContainer`, `poststart`, `poststop`, `prestart`.
+    pub hooks: std::collections::BTreeMap<String, Vec<Hook>>,
+}
+
+/// A device node in the container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceNode {
+    pub path: String,
+    /// `c` or `b`.
+    pub kind: char,
+    pub major: i64,
+    pub minor: i64,
+    pub file_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A device cgroup rule: `kind` None is every type (`a`), a missing
+/// major or minor every number (`*`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceRule {
+    pub allow: bool,
+    pub kind: Option<char>,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+/// An OCI hook: a program the runtime runs at a phase of the container's start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hook {
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub timeout: Option<u64>,
+}
+
+/// Where a namespace comes from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Join {
+    /// One of the container's own.
+    #[default]
+    Own,
+    /// The host's: no namespace.
+    Host,
+    /// Another process's (`container:NAME`): `/proc/PID/ns/...`.
+    Path(PathBuf),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Namespaces {
+    pub ipc: Join,
+    pub pid: Join,
+    /// `--uts host`.
+    pub uts_host: bool,
+    /// A cgroup namespace of its own (`--cgroupns private`).
+    pub cgroup: bool,
+}
+
+/// The container's /dev/shm.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shm {
+    /// A tmpfs of this many bytes (docker's default: 64 MiB).
+    Size(u64),
+    /// None at all (`--ipc none`).
+    Off,
+    /// Another container's, bind-mounted (`--ipc container:NAME`).
+    Bind(PathBuf),
+    /// The host's own /dev/shm (`--ipc host`).
+    Host,
+}
+
+impl Default for Shm {
+    fn default() -> Self {
+        Shm::Size(64 << 20)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +147,34 @@ pub struct Resources {
     pub nano_cpus: Option<i64>,
     pub cpu_shares: Option<u64>,
     pub pids_limit: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// `--cpu-period` and `--cpu-quota`, in microseconds (not with `--cpus`).
+    pub cpu_period: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_rt_period: Option<u64>,
+    pub cpu_rt_runtime: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub memory_swappiness: Option<u64>,
+    pub oom_kill_disable: bool,
+    pub blkio: Blkio,
+}
+
+/// Block I/O weights and throttles, by device number.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Blkio {
+    pub weight: Option<u16>,
+    pub weight_devices: Vec<(i64, i64, u16)>,
+    pub read_bps: Vec<(i64, i64, u64)>,
+    pub write_bps: Vec<(i64, i64, u64)>,
+    pub read_iops: Vec<(i64, i64, u64)>,
+    pub write_iops: Vec<(i64, i64, u64)>,
+}
+
+impl Blkio {
+    pub fn is_empty(&self) -> bool {
+        *self == Blkio::default()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,11 +224,14 @@ fn default_mounts(spec: &ContainerSpec) -> Vec<Value> {
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
     ];
-    if spec.cgroup_v2 {
-        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}));
+    match &spec.shm {
+        Shm::Size(bytes) => mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}k", bytes.div_ceil(1024))]})),
+        Shm::Bind(source) => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": source, "options": ["rbind", "rprivate"]})),
+        Shm::Host => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
+        Shm::Off => {}
     }
+    mounts.extend(crate::cgroups::view(spec));
     mounts
 }
 
@@ -144,7 +262,7 @@ fn user_mount(m: &MountSpec) -> Value {
 /// docker's device cgroup rules: deny everything, then allow mknod of any
 /// device and use of the standard ones (null, zero, full, random, urandom,
 /// tty, console, ptmx, pts, tun).
-fn device_rules(privileged: bool) -> Value {
+fn device_rules(privileged: bool, extra: &[DeviceRule]) -> Value {
     if privileged {
         return json!([{"allow": true, "access": "rwm"}]);
     }
@@ -169,26 +287,64 @@ fn device_rules(privileged: bool) -> Value {
         );
     }
     rules.push(json!({"allow": true, "type": "c", "major": 136, "access": "rwm"}));
+    for r in extra {
+        let mut rule = json!({"allow": r.allow, "access": r.access});
+        if let Some(k) = r.kind {
+            rule["type"] = json!(k.to_string());
+        }
+        if let Some(m) = r.major {
+            rule["major"] = json!(m);
+        }
+        if let Some(m) = r.minor {
+            rule["minor"] = json!(m);
+        }
+        rules.push(rule);
+    }
     Value::Array(rules)
 }
 
 fn resources(spec: &ContainerSpec) -> Value {
-    let r = &spec.resources;
-    let mut out = json!({"devices": device_rules(spec.privileged)});
+    let mut out = limits(&spec.resources);
+    out["devices"] = device_rules(spec.privileged, &spec.device_rules);
+    out
+}
+
+/// The limits of `r` as the runtime spec's `linux.resources` (no devices),
+/// for `update` of a running container's cgroup.
+pub fn linux_resources(r: &Resources) -> oci_spec::runtime::LinuxResources {
+    serde_json::from_value(limits(r)).expect("the spec's own resources parse")
+}
+
+fn limits(r: &Resources) -> Value {
+    let mut out = json!({});
     let mut memory = serde_json::Map::new();
-    if let Some(m) = r.memory {
-        memory.insert("limit".into(), json!(m));
-    }
-    if let Some(s) = r.memory_swap {
-        memory.insert("swap".into(), json!(s));
-    }
+    let put = |map: &mut serde_json::Map<String, Value>, k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            map.insert(k.into(), v);
+        }
+    };
+    put(&mut memory, "limit", r.memory.map(|m| json!(m)));
+    put(&mut memory, "swap", r.memory_swap.map(|m| json!(m)));
+    put(
+        &mut memory,
+        "reservation",
+        r.memory_reservation.map(|m| json!(m)),
+    );
+    put(
+        &mut memory,
+        "swappiness",
+        r.memory_swappiness.map(|m| json!(m)),
+    );
+    put(
+        &mut memory,
+        "disableOOMKiller",
+        r.oom_kill_disable.then(|| json!(true)),
+    );
     if !memory.is_empty() {
         out["memory"] = Value::Object(memory);
     }
     let mut cpu = serde_json::Map::new();
-    if let Some(shares) = r.cpu_shares {
-        cpu.insert("shares".into(), json!(shares));
-    }
+    put(&mut cpu, "shares", r.cpu_shares.map(|m| json!(m)));
     if let Some(nano) = r.nano_cpus {
         cpu.insert("period".into(), json!(CPU_PERIOD));
         cpu.insert(
@@ -196,11 +352,44 @@ fn resources(spec: &ContainerSpec) -> Value {
             json!(nano * CPU_PERIOD as i64 / 1_000_000_000),
         );
     }
+    put(&mut cpu, "period", r.cpu_period.map(|m| json!(m)));
+    put(&mut cpu, "quota", r.cpu_quota.map(|m| json!(m)));
+    put(
+        &mut cpu,
+        "realtimePeriod",
+        r.cpu_rt_period.map(|m| json!(m)),
+    );
+    put(
+        &mut cpu,
+        "realtimeRuntime",
+        r.cpu_rt_runtime.map(|m| json!(m)),
+    );
+    put(&mut cpu, "cpus", r.cpuset_cpus.clone().map(Value::from));
+    put(&mut cpu, "mems", r.cpuset_mems.clone().map(Value::from));
     if !cpu.is_empty() {
         out["cpu"] = Value::Object(cpu);
     }
     if let Some(p) = r.pids_limit {
         out["pids"] = json!({"limit": p});
+    }
+    if !r.blkio.is_empty() {
+        let b = &r.blkio;
+        let rates = |list: &[(i64, i64, u64)]| {
+            list.iter()
+                .map(|(major, minor, rate)| json!({"major": major, "minor": minor, "rate": rate}))
+                .collect::<Vec<_>>()
+        };
+        let mut io = json!({
+            "weightDevice": b.weight_devices.iter().map(|(major, minor, w)| json!({"major": major, "minor": minor, "weight": w})).collect::<Vec<_>>(),
+            "throttleReadBpsDevice": rates(&b.read_bps),
+            "throttleWriteBpsDevice": rates(&b.write_bps),
+            "throttleReadIOPSDevice": rates(&b.read_iops),
+            "throttleWriteIOPSDevice": rates(&b.write_iops),
+        });
+        if let Some(w) = b.weight {
+            io["weight"] = json!(w);
+        }
+        out["blockIO"] = io;
     }
     out
 }
@@ -258,16 +447,21 @@ pub fn host_devices() -> Vec<Value> {
 /// The OCI runtime spec (config.json) for `spec`.
 pub fn oci_spec(spec: &ContainerSpec) -> Value {
     let caps: Vec<&String> = spec.capabilities.iter().collect();
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (kind, join) in [("pid", &spec.namespaces.pid), ("ipc", &spec.namespaces.ipc)] {
+        match join {
+            Join::Own => namespaces.push(json!({"type": kind})),
+            Join::Path(p) => namespaces.push(json!({"type": kind, "path": p})),
+            Join::Host => {}
+        }
+    }
+    if !spec.namespaces.uts_host {
+        namespaces.push(json!({"type": "uts"}));
+    }
     if let Some(path) = &spec.netns {
         namespaces.push(json!({"type": "network", "path": path}));
     }
-    if spec.cgroup_v2 {
+    if spec.namespaces.cgroup {
         namespaces.push(json!({"type": "cgroup"}));
     }
     let mut mounts = default_mounts(spec);
@@ -284,28 +478,74 @@ pub fn oci_spec(spec: &ContainerSpec) -> Value {
     if spec.no_new_privileges {
         process["noNewPrivileges"] = json!(true);
     }
+    if let Some(adj) = spec.oom_score_adj {
+        process["oomScoreAdj"] = json!(adj);
+    }
     let mut linux = json!({
         "namespaces": namespaces,
         "resources": resources(spec),
         "cgroupsPath": spec.cgroups_path,
     });
+    let mut devices: Vec<Value> = spec
+        .devices
+        .iter()
+        .map(|d| {
+            json!({
+                "path": d.path, "type": d.kind.to_string(), "major": d.major, "minor": d.minor,
+                "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid,
+            })
+        })
+        .collect();
+    if !spec.sysctls.is_empty() {
+        linux["sysctl"] = json!(spec.sysctls);
+    }
     if spec.privileged {
-        linux["devices"] = Value::Array(host_devices());
+        devices.extend(host_devices());
     } else {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
+    if !devices.is_empty() {
+        linux["devices"] = Value::Array(devices);
+    }
     if let Some(seccomp) = &spec.seccomp {
         linux["seccomp"] = serde_json::to_value(seccomp).expect("seccomp serialises");
     }
-    json!({
+    let mut out = json!({
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": spec.rootfs, "readonly": spec.read_only},
-        "hostname": spec.hostname,
         "mounts": mounts,
         "linux": linux,
-    })
+    });
+    // Names are set in a UTS namespace of the container's own only.
+    if !spec.namespaces.uts_host {
+        out["hostname"] = json!(spec.hostname);
+        if !spec.domainname.is_empty() {
+            out["domainname"] = json!(spec.domainname);
+        }
+    }
+    if !spec.hooks.is_empty() {
+        let hooks: serde_json::Map<String, Value> = spec
+            .hooks
+            .iter()
+            .map(|(phase, list)| {
+                let list: Vec<Value> = list
+                    .iter()
+                    .map(|h| {
+                        let mut v = json!({"path": h.path, "args": h.args, "env": h.env});
+                        if let Some(t) = h.timeout {
+                            v["timeout"] = json!(t);
+                        }
+                        v
+                    })
+                    .collect();
+                (phase.clone(), Value::Array(list))
+            })
+            .collect();
+        out["hooks"] = Value::Object(hooks);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -344,6 +584,7 @@ mod tests {
                 nano_cpus: Some(1_500_000_000),
                 cpu_shares: Some(512),
                 pids_limit: Some(10),
+                ..Default::default()
             },
             rlimits: vec![Rlimit {
                 kind: "RLIMIT_NOFILE".into(),
@@ -351,8 +592,59 @@ mod tests {
                 hard: 1024,
             }],
             cgroups_path: "/berth/abc".into(),
-            cgroup_v2: false,
-            init: false,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_cgroup_view_on_v1_and_v2() {
+        let mut s = sample();
+        s.cgroup_v2 = true;
+        s.namespaces.cgroup = true;
+        let v = oci_spec(&s);
+        let mounts = v["mounts"].as_array().unwrap();
+        let cgroup: Vec<&Value> = mounts
+            .iter()
+            .filter(|m| {
+                m["destination"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/sys/fs/cgroup")
+            })
+            .collect();
+        assert_eq!(cgroup.len(), 1, "v2: one cgroup2 mount: {cgroup:?}");
+        assert_eq!(cgroup[0]["type"], "cgroup");
+        assert_eq!(cgroup[0]["options"][0], "ro");
+        assert!(v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "cgroup"})));
+        s.cgroup_v2 = false;
+        s.namespaces.cgroup = false;
+        let v = oci_spec(&s);
+        let view: Vec<&Value> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| {
+                m["destination"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/sys/fs/cgroup")
+            })
+            .collect();
+        assert_eq!(
+            view[0]["type"], "tmpfs",
+            "v1: a tmpfs, then the hierarchies"
+        );
+        for m in &view[1..] {
+            let dest = m["destination"].as_str().unwrap();
+            let hierarchy = dest.trim_start_matches("/sys/fs/cgroup/");
+            assert_eq!(
+                m["source"],
+                json!(format!("/sys/fs/cgroup/{hierarchy}/berth/abc"))
+            );
+            assert!(m["options"].as_array().unwrap().contains(&json!("ro")));
         }
     }
 

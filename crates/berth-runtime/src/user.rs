@@ -119,6 +119,16 @@ pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser, UserError> {
     })
 }
 
+/// `--group-add GROUP`: a group name of the image's /etc/group, or a number.
+pub fn group_id(rootfs: &Path, group: &str) -> Result<u32, UserError> {
+    match groups(rootfs).iter().find(|g| g.name == group) {
+        Some(g) => Ok(g.gid),
+        None => group
+            .parse()
+            .map_err(|_| UserError::NoGroup(group.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +163,8 @@ mod tests {
             "unable to find user nobody: no matching entries in passwd file"
         );
         assert!(resolve(t.path(), "app:nogroup").is_err());
+        assert_eq!(group_id(t.path(), "wheel").unwrap(), 10);
+        assert_eq!(group_id(t.path(), "777").unwrap(), 777);
+        assert!(group_id(t.path(), "audio").is_err());
     }
 }

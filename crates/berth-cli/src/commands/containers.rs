@@ -5,7 +5,9 @@ use std::io::{IsTerminal, Write};
 use berth_engine::logs::{self, LogOptions};
 use berth_engine::model::Container;
 use berth_engine::model::CreateBody;
+use berth_engine::session;
 use berth_engine::{time, Engine, EngineError};
+use berth_image::spec::Platform;
 use serde_json::{json, Value};
 
 use super::{fail, CliError};
@@ -32,32 +34,66 @@ fn run_error(e: EngineError) -> CliError {
     CliError::engine(125, e)
 }
 
-/// `--pull missing|always|never` for run and create, with docker's messages
-/// and the pull's progress on stderr.
+/// `--pull missing|always|never` and `--platform` for run and create, with
+/// docker's messages and the pull's progress on stderr (none with `-q`).
 fn ensure_image(engine: &Engine, a: &RunArgs) -> Result<(), CliError> {
-    let image = image_for_run(engine, a)?;
-    // As docker: an image for another platform runs only if the kernel can.
-    if let Ok(config) = engine.image_config(&image) {
-        let host = berth_image::spec::host_platform();
-        if config.architecture != host.architecture || config.os != host.os {
-            eprintln!(
-                "WARNING: The requested image's platform ({}/{}) does not match the detected host platform ({}/{}) and no specific platform was requested",
-                config.os, config.architecture, host.os, host.architecture
-            );
+    let wanted = a
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(|e| CliError::new(125, e))?;
+    let image = image_for_run(engine, a, wanted.as_ref())?;
+    let Ok(config) = engine.image_config(&image) else {
+        return Ok(());
+    };
+    let actual = Platform {
+        os: config.os.clone(),
+        architecture: config.architecture.clone(),
+        variant: config.variant.clone(),
+    };
+    match wanted {
+        Some(w) if !w.matches(&actual) => Err(CliError::new(
+            125,
+            format!(
+                "image with reference {} was found but does not match the specified platform: wanted {w}, actual: {actual}",
+                a.image
+            ),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            // As docker: an image for another platform runs only if the kernel can.
+            let host = berth_image::spec::host_platform();
+            if actual.architecture != host.architecture || actual.os != host.os {
+                eprintln!(
+                    "WARNING: The requested image's platform ({}/{}) does not match the detected host platform ({}/{}) and no specific platform was requested",
+                    actual.os, actual.architecture, host.os, host.architecture
+                );
+            }
+            Ok(())
         }
     }
-    Ok(())
 }
 
-/// The local image, or the one pulled for it.
-fn image_for_run(engine: &Engine, a: &RunArgs) -> Result<berth_store::ImageRecord, CliError> {
+/// The local image, or the one pulled for it (for `platform` when given
+/// and the local one is for another).
+fn image_for_run(
+    engine: &Engine,
+    a: &RunArgs,
+    platform: Option<&Platform>,
+) -> Result<berth_store::ImageRecord, CliError> {
     let image = &a.image;
+    let pullable = berth_engine::pull::is_pullable(image);
     match a.pull.as_str() {
         "always" => {}
         _ => match engine.resolve_image(image) {
-            Err(EngineError::NoSuchImage(_))
-                if a.pull == "missing" && berth_engine::pull::is_pullable(image) =>
-            {
+            Ok(local) if platform.is_some_and(|p| !image_platform_is(engine, &local, p)) => {
+                if a.pull == "never" || !pullable {
+                    return Ok(local);
+                }
+            }
+            Err(EngineError::NoSuchImage(_)) if a.pull == "missing" && pullable && a.quiet => {}
+            Err(EngineError::NoSuchImage(_)) if a.pull == "missing" && pullable => {
                 let shown = berth_image::Reference::parse(image)
                     .map(|r| r.familiar())
                     .unwrap_or_else(|_| image.clone());
@@ -67,14 +103,17 @@ fn image_for_run(engine: &Engine, a: &RunArgs) -> Result<berth_store::ImageRecor
         },
     }
     let tty = std::io::stderr().is_terminal();
-    let pulled = super::registry::pull_with_progress(
-        engine,
-        image,
-        &Default::default(),
-        Box::new(std::io::stderr()),
-        tty,
-    )
-    .map_err(run_error)?;
+    let progress: Box<dyn Write + Send> = if a.quiet {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stderr())
+    };
+    let opts = berth_engine::pull::PullOptions {
+        platform: platform.cloned(),
+        ..Default::default()
+    };
+    let pulled = super::registry::pull_with_progress(engine, image, &opts, progress, tty)
+        .map_err(run_error)?;
     engine
         .store
         .db
@@ -83,27 +122,190 @@ fn image_for_run(engine: &Engine, a: &RunArgs) -> Result<berth_store::ImageRecor
         .ok_or_else(|| run_error(EngineError::NoSuchImage(image.clone())))
 }
 
+fn image_platform_is(engine: &Engine, image: &berth_store::ImageRecord, p: &Platform) -> bool {
+    engine.image_config(image).is_ok_and(|c| {
+        p.matches(&Platform {
+            os: c.os,
+            architecture: c.architecture,
+            variant: c.variant,
+        })
+    })
+}
+
 pub fn run(engine: &Engine, mut a: RunArgs) -> Result<i32, CliError> {
     if a.detach && !a.attach.is_empty() {
         return Err(CliError::new(125, "Conflicting options: -a and -d"));
     }
-    let body = create_body(&mut a)?;
-    ensure_image(engine, &a)?;
+    let keys_given = a.detach_keys.is_some();
+    let keys = detach_keys(a.detach_keys.as_deref()).map_err(run_error)?;
+    let c = create_container(engine, &mut a)?;
     if a.detach {
-        let c = engine.create(a.name.as_deref(), body).map_err(run_error)?;
         engine.start_detached(&c.id).map_err(run_error)?;
         println!("{}", c.id);
         return Ok(0);
     }
-    engine.run(a.name.as_deref(), body).map_err(run_error)
+    // A session with the container under its monitor where the user may
+    // detach from it or keep their signals; else the faster run in this process.
+    if (a.tty && a.interactive) || !a.sig_proxy || keys_given {
+        let opts = session::SessionOptions {
+            stdin: a.interactive,
+            sig_proxy: a.sig_proxy,
+            detach_keys: keys,
+        };
+        return session_ended(
+            engine.start_and_attach(&c.id, &opts).map_err(run_error)?,
+            false,
+        );
+    }
+    engine.run_created(&c).map_err(run_error)
 }
 
 pub fn create(engine: &Engine, mut a: RunArgs) -> Result<i32, CliError> {
-    let body = create_body(&mut a)?;
-    ensure_image(engine, &a)?;
-    let c = engine.create(a.name.as_deref(), body).map_err(run_error)?;
+    let c = create_container(engine, &mut a)?;
     println!("{}", c.id);
     Ok(0)
+}
+
+/// What `run` and `create` share: the image (pulled if need be), the
+/// container, docker's warnings, the `--cidfile`.
+fn create_container(engine: &Engine, a: &mut RunArgs) -> Result<Container, CliError> {
+    if let Some(path) = &a.cidfile {
+        if path.exists() {
+            return Err(CliError::new(
+                125,
+                format!(
+                    "Container ID file found, make sure the other container isn't running or delete {}",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let mut body = create_body(a)?;
+    if a.use_api_socket {
+        with_api_socket(engine, &mut body)?;
+    }
+    ensure_image(engine, a)?;
+    let (c, warnings) = engine
+        .create_with_warnings(a.name.as_deref(), body)
+        .map_err(run_error)?;
+    for w in warnings {
+        eprintln!("WARNING: {w}");
+    }
+    let written = match &a.cidfile {
+        Some(path) => std::fs::write(path, &c.id).map_err(|e| {
+            CliError::new(
+                125,
+                format!(
+                    "failed to write the container ID to {}: {e}",
+                    path.display()
+                ),
+            )
+        }),
+        None => Ok(()),
+    }
+    .and_then(|()| match a.use_api_socket {
+        true => copy_credentials(engine, &c),
+        false => Ok(()),
+    });
+    if let Err(e) = written {
+        let _ = engine.remove_container_with(&c.id, true, true);
+        return Err(e);
+    }
+    Ok(c)
+}
+
+/// Where the container's config.json goes with `--use-api-socket`, as docker 28.
+const CONTAINER_DOCKER_CONFIG: &str = "/run/secrets/docker/config.json";
+
+/// `--use-api-socket`: the Engine API socket this CLI's clients use
+/// (DOCKER_HOST's, else the service's default) bound at
+/// /var/run/docker.sock, and DOCKER_CONFIG set for the credentials.
+fn with_api_socket(engine: &Engine, body: &mut CreateBody) -> Result<(), CliError> {
+    use std::os::unix::fs::FileTypeExt;
+    let socket = match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => match host.strip_prefix("unix://") {
+            Some(path) => std::path::PathBuf::from(path),
+            None => {
+                return Err(CliError::new(
+                    125,
+                    format!("flag --use-api-socket can only be used with unix sockets: docker endpoint {host} incompatible"),
+                ))
+            }
+        },
+        _ => berth_api::default_socket(engine.state_dir()),
+    };
+    if !std::fs::metadata(&socket).is_ok_and(|m| m.file_type().is_socket()) {
+        return Err(CliError::new(
+            125,
+            format!(
+                "--use-api-socket: no Engine API socket at {}; start one with `berth system service` (or enable berth.socket) first",
+                socket.display()
+            ),
+        ));
+    }
+    body.host_config
+        .binds
+        .get_or_insert_with(Vec::new)
+        .push(format!("{}:/var/run/docker.sock", socket.display()));
+    let dir = std::path::Path::new(CONTAINER_DOCKER_CONFIG)
+        .parent()
+        .expect("a directory");
+    body.config
+        .env
+        .push(format!("DOCKER_CONFIG={}", dir.display()));
+    Ok(())
+}
+
+/// The user's registry credentials, resolved, copied into the container
+/// (mode 0600), as docker 28 does for `--use-api-socket`.
+fn copy_credentials(engine: &Engine, c: &Container) -> Result<(), CliError> {
+    let config = berth_engine::pull::resolved_logins().map_err(run_error)?;
+    let data = serde_json::to_vec_pretty(&config).expect("json serialises");
+    let mut tar = tar::Builder::new(Vec::new());
+    let path = CONTAINER_DOCKER_CONFIG.trim_start_matches('/');
+    let mut dir = std::path::PathBuf::new();
+    let parents: Vec<_> = std::path::Path::new(path)
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components())
+        .collect();
+    for part in parents {
+        dir.push(part);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        tar.append_data(&mut h, &dir, std::io::empty())
+            .expect("in memory");
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    h.set_mode(0o600);
+    h.set_size(data.len() as u64);
+    tar.append_data(&mut h, path, data.as_slice())
+        .expect("in memory");
+    let archive = tar.into_inner().expect("in memory");
+    engine
+        .copy_to_container(&c.id, "/", None, &mut archive.as_slice(), false, false)
+        .map_err(run_error)
+}
+
+/// A session's end as the CLI reports it: the container's code; after the
+/// detach keys, docker's quiet 0 for `run` and `start`, its message and 1
+/// for `attach` and `exec`.
+fn session_ended(a: session::Attached, says_so: bool) -> Result<i32, CliError> {
+    match a {
+        session::Attached::Exited(code) => Ok(code),
+        session::Attached::Detached if says_so => {
+            eprintln!("read escape sequence");
+            Ok(1)
+        }
+        session::Attached::Detached => Ok(0),
+    }
 }
 
 /// `start --all [--filter restart-policy=P]...`: after a reboot, the stopped
@@ -150,9 +352,17 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<i32, CliError> {
                 "you cannot start and attach multiple containers at once",
             ));
         }
-        return engine
-            .start_attached(&a.containers[0], a.interactive)
-            .map_err(run_error);
+        let opts = session::SessionOptions {
+            stdin: a.interactive,
+            sig_proxy: true,
+            detach_keys: detach_keys(a.detach_keys.as_deref()).map_err(fail)?,
+        };
+        return session_ended(
+            engine
+                .start_and_attach(&a.containers[0], &opts)
+                .map_err(run_error)?,
+            false,
+        );
     }
     each(&a.containers, |name| {
         engine.start_detached(name).map(|()| vec![name.to_string()])
@@ -203,8 +413,12 @@ pub fn exec(engine: &Engine, a: ExecArgs) -> Result<i32, CliError> {
         user: a.user,
         privileged: a.privileged,
         console_size: None,
+        detach_keys: Some(detach_keys(a.detach_keys.as_deref()).map_err(fail)?),
     };
-    engine.exec(&a.container, &opts, a.detach).map_err(fail)
+    session_ended(
+        engine.exec(&a.container, &opts, a.detach).map_err(fail)?,
+        true,
+    )
 }
 
 pub fn pause(engine: &Engine, a: NamesArgs, pause: bool) -> Result<i32, CliError> {
@@ -324,8 +538,17 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> Result<i32, CliError> {
     let opts = berth_engine::lifecycle::UpdateBody {
         memory: bytes(&a.memory)?,
         memory_swap: bytes(&a.memory_swap)?,
+        memory_reservation: bytes(&a.memory_reservation)?,
+        kernel_memory: bytes(&a.kernel_memory)?,
         nano_cpus,
         cpu_shares: a.cpu_shares,
+        cpu_period: a.cpu_period,
+        cpu_quota: a.cpu_quota,
+        cpu_realtime_period: a.cpu_rt_period,
+        cpu_realtime_runtime: a.cpu_rt_runtime,
+        cpuset_cpus: a.cpuset_cpus,
+        cpuset_mems: a.cpuset_mems,
+        blkio_weight: a.blkio_weight,
         pids_limit: a.pids_limit,
         restart_policy: a
             .restart
@@ -335,9 +558,10 @@ pub fn update(engine: &Engine, a: UpdateArgs) -> Result<i32, CliError> {
             .map_err(|e| CliError::new(1, e))?,
     };
     each(&a.containers, |name| {
-        engine
-            .update_container(name, &opts)
-            .map(|()| vec![name.to_string()])
+        for w in engine.update_container(name, &opts)? {
+            eprintln!("WARNING: {w}");
+        }
+        Ok(vec![name.to_string()])
     })
 }
 
@@ -440,15 +664,20 @@ pub fn port(engine: &Engine, a: PortArgs) -> Result<i32, CliError> {
 /// `attach`: exits with the container's code, or 1 with docker's message
 /// after the detach keys.
 pub fn attach(engine: &Engine, a: AttachArgs) -> Result<i32, CliError> {
-    match engine
-        .attach(&a.container, a.no_stdin, a.sig_proxy)
-        .map_err(fail)?
-    {
-        berth_engine::lifecycle::Attached::Exited(code) => Ok(code),
-        berth_engine::lifecycle::Attached::Detached => {
-            Err(CliError::new(1, "read escape sequence"))
-        }
-    }
+    let opts = session::SessionOptions {
+        stdin: !a.no_stdin,
+        sig_proxy: a.sig_proxy,
+        detach_keys: detach_keys(a.detach_keys.as_deref()).map_err(fail)?,
+    };
+    session_ended(engine.attach(&a.container, &opts).map_err(fail)?, true)
+}
+
+/// `--detach-keys`, or docker's Ctrl-P Ctrl-Q.
+fn detach_keys(given: Option<&str>) -> Result<Vec<u8>, EngineError> {
+    given
+        .map(session::parse_detach_keys)
+        .transpose()
+        .map(|k| k.unwrap_or_else(|| session::DEFAULT_DETACH_KEYS.to_vec()))
 }
 
 pub fn export(engine: &Engine, a: ExportArgs) -> Result<i32, CliError> {

@@ -175,14 +175,18 @@ pub fn load(engine: &Engine, a: LoadArgs) -> Result<i32, CliError> {
 
 pub fn import(engine: &Engine, a: ImportArgs) -> Result<i32, CliError> {
     let mut r = input(Some(&a.file), "import")?;
+    let opts = berth_engine::images::ImportOptions {
+        changes: a.change,
+        message: a.message,
+        platform: a
+            .platform
+            .as_deref()
+            .map(berth_image::spec::Platform::parse)
+            .transpose()
+            .map_err(|e| CliError::new(1, e))?,
+    };
     let id = engine
-        .import(
-            &mut r,
-            &a.file,
-            a.reference.as_deref(),
-            &a.change,
-            a.message.as_deref(),
-        )
+        .import(&mut r, &a.file, a.reference.as_deref(), &opts)
         .map_err(fail)?;
     println!("{id}");
     Ok(0)

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use berth_engine::containers::parse_bytes;
 use berth_engine::model::{
-    Config, CreateBody, HostConfig, LogConfig, MountConfig, NetworkingConfig, PortBinding,
-    RestartPolicy, TmpfsOptions, Ulimit, VolumeOptions,
+    Config, CreateBody, DeviceMapping, DeviceRequest, HostConfig, LogConfig, MountConfig,
+    NetworkingConfig, PortBinding, RestartPolicy, ThrottleDevice, TmpfsOptions, Ulimit,
+    VolumeOptions, WeightDevice,
 };
 use berth_engine::networks::{Endpoint, EndpointIpam};
 use berth_engine::EngineError;
@@ -35,11 +36,19 @@ pub fn create_body(a: &RunArgs) -> Result<CreateBody, EngineError> {
             a.attach.iter().any(|s| s.eq_ignore_ascii_case(stream))
         }
     };
-    let (host_config, volumes) = host_config(a)?;
+    let (mut host_config, volumes) = host_config(a)?;
+    devices_and_limits(a, &mut host_config)?;
     let mut exposed = BTreeMap::new();
     for key in host_config.port_bindings.iter().flat_map(|p| p.keys()) {
         exposed.insert(key.clone(), json!({}));
     }
+    for e in &a.expose {
+        for key in expose(e)? {
+            exposed.insert(key, json!({}));
+        }
+    }
+    let mut labels = labels_from_files(&a.label_file)?;
+    labels.extend(berth_engine::key_values(&a.label));
     let attach_stdin = attached("stdin", a.interactive);
     let config = Config {
         hostname: a.hostname.clone().unwrap_or_default(),
@@ -57,7 +66,8 @@ pub fn create_body(a: &RunArgs) -> Result<CreateBody, EngineError> {
         volumes: Some(volumes).filter(|v| !v.is_empty()),
         working_dir: a.workdir.clone().unwrap_or_default(),
         entrypoint: a.entrypoint.as_ref().map(|e| vec![e.clone()]),
-        labels: berth_engine::key_values(&a.label),
+        labels,
+        domainname: a.domainname.clone().unwrap_or_default(),
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
         healthcheck: healthcheck(a)?,
@@ -65,11 +75,21 @@ pub fn create_body(a: &RunArgs) -> Result<CreateBody, EngineError> {
         ..Config::default()
     };
     let mut endpoints = BTreeMap::new();
-    if a.ip.is_some() || !a.network_alias.is_empty() || a.mac_address.is_some() {
+    if a.ip.is_some()
+        || a.ip6.is_some()
+        || !a.link_local_ip.is_empty()
+        || !a.network_alias.is_empty()
+        || a.mac_address.is_some()
+    {
         endpoints.insert(
             host_config.network_mode.clone(),
             Endpoint {
-                ipam_config: a.ip.clone().map(|ip| EndpointIpam { ipv4_address: ip }),
+                ipam_config: (a.ip.is_some() || a.ip6.is_some() || !a.link_local_ip.is_empty())
+                    .then(|| EndpointIpam {
+                        ipv4_address: a.ip.clone().unwrap_or_default(),
+                        ipv6_address: a.ip6.clone().unwrap_or_default(),
+                        link_local_ips: a.link_local_ip.clone(),
+                    }),
                 aliases: Some(a.network_alias.clone()).filter(|a| !a.is_empty()),
                 mac_address: a.mac_address.clone().unwrap_or_default(),
                 ..Endpoint::default()
@@ -167,9 +187,282 @@ fn host_config(a: &RunArgs) -> Result<(HostConfig, BTreeMap<String, Value>), Eng
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_option.clone(),
         volumes_from: opt_vec(&a.volumes_from),
-        console_size: None,
+        ..HostConfig::default()
     };
     Ok((h, volumes))
+}
+
+/// The run flags that take host devices and set cgroup limits and
+/// namespaces, as HostConfig fields.
+fn devices_and_limits(a: &RunArgs, h: &mut HostConfig) -> Result<(), EngineError> {
+    let mut cdi = Vec::new();
+    let mut devices = Vec::new();
+    for d in &a.device {
+        if berth_engine::is_cdi_device(d) {
+            cdi.push(d.clone());
+        } else {
+            devices.push(device_mapping(d)?);
+        }
+    }
+    let mut requests = Vec::new();
+    if !cdi.is_empty() {
+        requests.push(DeviceRequest {
+            driver: "cdi".into(),
+            device_ids: Some(cdi),
+            ..Default::default()
+        });
+    }
+    if let Some(g) = &a.gpus {
+        requests.push(gpu_request(g)?);
+    }
+    let opt_vec = |v: &Vec<String>| Some(v.clone()).filter(|v| !v.is_empty());
+    h.devices = Some(devices).filter(|d| !d.is_empty());
+    h.device_requests = Some(requests).filter(|r| !r.is_empty());
+    h.device_cgroup_rules = opt_vec(&a.device_cgroup_rule);
+    let throttle = |list: &[String],
+                    bytes: bool|
+     -> Result<Option<Vec<ThrottleDevice>>, EngineError> {
+        let out = list
+            .iter()
+            .map(|t| {
+                let (path, rate) = t.rsplit_once(':').ok_or_else(|| {
+                    EngineError::invalid(format!("bad format: {t}: PATH:RATE, as /dev/sda:1mb"))
+                })?;
+                let rate = if bytes {
+                    parse_bytes(rate)? as u64
+                } else {
+                    rate.parse().map_err(|_| {
+                        EngineError::invalid(format!("invalid rate for device: {t}. The correct format is <device-path>:<number>. Number must be a positive integer"))
+                    })?
+                };
+                Ok(ThrottleDevice {
+                    path: path.into(),
+                    rate,
+                })
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        Ok(Some(out).filter(|o| !o.is_empty()))
+    };
+    h.blkio_device_read_bps = throttle(&a.device_read_bps, true)?;
+    h.blkio_device_write_bps = throttle(&a.device_write_bps, true)?;
+    h.blkio_device_read_iops = throttle(&a.device_read_iops, false)?;
+    h.blkio_device_write_iops = throttle(&a.device_write_iops, false)?;
+    h.blkio_weight = a.blkio_weight.unwrap_or(0);
+    h.blkio_weight_device = Some(
+        a.blkio_weight_device
+            .iter()
+            .map(|w| {
+                let (path, weight) = w.rsplit_once(':').ok_or_else(|| {
+                    EngineError::invalid(format!("bad format: {w}: PATH:WEIGHT, as /dev/sda:500"))
+                })?;
+                Ok(WeightDevice {
+                    path: path.into(),
+                    weight: weight.parse().map_err(|_| {
+                        EngineError::invalid(format!("invalid weight for device: {w}"))
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?,
+    )
+    .filter(|w| !w.is_empty());
+    h.shm_size = a
+        .shm_size
+        .as_deref()
+        .map(parse_bytes)
+        .transpose()?
+        .unwrap_or(0);
+    if a.shm_size.is_some() && h.shm_size <= 0 {
+        return Err(EngineError::invalid(format!(
+            "invalid size for --shm-size: {:?}: a size like 64m",
+            a.shm_size.as_deref().unwrap_or("")
+        )));
+    }
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    h.ipc_mode = text(&a.ipc);
+    h.pid_mode = text(&a.pid);
+    h.uts_mode = text(&a.uts);
+    h.userns_mode = text(&a.userns);
+    h.cgroupns_mode = text(&a.cgroupns);
+    h.cgroup_parent = text(&a.cgroup_parent);
+    let mut sysctls = BTreeMap::new();
+    for s in &a.sysctl {
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            EngineError::invalid(format!(
+                "invalid argument {s:?} for \"--sysctl\" flag: sysctl {s:?} is not a key=value pair"
+            ))
+        })?;
+        sysctls.insert(k.to_string(), v.to_string());
+    }
+    h.sysctls = Some(sysctls).filter(|s| !s.is_empty());
+    h.group_add = opt_vec(&a.group_add);
+    h.cpuset_cpus = text(&a.cpuset_cpus);
+    h.cpuset_mems = text(&a.cpuset_mems);
+    h.cpu_period = a.cpu_period.unwrap_or(0);
+    h.cpu_quota = a.cpu_quota.unwrap_or(0);
+    h.cpu_realtime_period = a.cpu_rt_period.unwrap_or(0);
+    h.cpu_realtime_runtime = a.cpu_rt_runtime.unwrap_or(0);
+    h.memory_reservation = a
+        .memory_reservation
+        .as_deref()
+        .map(parse_bytes)
+        .transpose()?
+        .unwrap_or(0);
+    h.memory_swappiness = a.memory_swappiness.filter(|s| *s != -1);
+    h.kernel_memory = a
+        .kernel_memory
+        .as_deref()
+        .map(parse_bytes)
+        .transpose()?
+        .unwrap_or(0);
+    h.oom_kill_disable = a.oom_kill_disable.then_some(true);
+    h.oom_score_adj = a.oom_score_adj.unwrap_or(0);
+    h.links = opt_vec(&a.link);
+    h.runtime = text(&a.runtime);
+    h.isolation = text(&a.isolation);
+    h.storage_opt = Some(berth_engine::key_values(&a.storage_opt)).filter(|s| !s.is_empty());
+    h.volume_driver = text(&a.volume_driver);
+    Ok(())
+}
+
+/// `--device /dev/x[:/dev/y][:rwm]`.
+fn device_mapping(d: &str) -> Result<DeviceMapping, EngineError> {
+    let perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let parts: Vec<&str> = d.split(':').collect();
+    let (host, inside, permissions) = match parts.as_slice() {
+        [host] => (*host, *host, "rwm"),
+        [host, p] if perms(p) => (*host, *host, *p),
+        [host, inside] => (*host, *inside, "rwm"),
+        [host, inside, p] if perms(p) => (*host, *inside, *p),
+        [_, _, p] => {
+            return Err(EngineError::invalid(format!(
+                "invalid device mode: {p}: r, w and m, as rwm"
+            )))
+        }
+        _ => {
+            return Err(EngineError::invalid(format!(
+                "invalid device specification: {d}: /dev/x[:/dev/y][:rwm]"
+            )))
+        }
+    };
+    if !host.starts_with('/') {
+        return Err(EngineError::invalid(format!(
+            "invalid device specification: {d}: the host path must be absolute (or a CDI name, vendor.com/class=name)"
+        )));
+    }
+    Ok(DeviceMapping {
+        path_on_host: host.into(),
+        path_in_container: inside.into(),
+        cgroup_permissions: permissions.into(),
+    })
+}
+
+/// `--gpus all`, `--gpus 2`, `--gpus '"device=0,1",capabilities=compute'`:
+/// docker's comma-separated fields, quotes keeping commas in a value.
+pub fn gpu_request(s: &str) -> Result<DeviceRequest, EngineError> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for ch in s.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    let bad = |why: &str| {
+        EngineError::invalid(format!("invalid argument {s:?} for \"--gpus\" flag: {why}"))
+    };
+    let mut r = DeviceRequest {
+        count: 0,
+        ..Default::default()
+    };
+    let mut caps = vec!["gpu".to_string()];
+    let mut seen_count = false;
+    for f in fields.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+        match f.split_once('=') {
+            None if f == "all" => {
+                r.count = -1;
+                seen_count = true;
+            }
+            None => {
+                r.count = f.parse().map_err(|_| bad("a count, all, or device=IDS"))?;
+                seen_count = true;
+            }
+            Some(("count", v)) => {
+                r.count = if v == "all" {
+                    -1
+                } else {
+                    v.parse().map_err(|_| bad("count takes a number or all"))?
+                };
+                seen_count = true;
+            }
+            Some(("device", v)) => {
+                r.device_ids = Some(
+                    v.split(',')
+                        .map(String::from)
+                        .filter(|i| !i.is_empty())
+                        .collect(),
+                )
+            }
+            Some(("driver", v)) => r.driver = v.into(),
+            Some(("capabilities", v)) => caps.extend(v.split(',').map(String::from)),
+            Some(("options", _)) => return Err(bad("options are not supported")),
+            Some((k, _)) => return Err(bad(&format!("unexpected key '{k}'"))),
+        }
+    }
+    if seen_count && r.device_ids.is_some() {
+        return Err(bad("cannot set both Count and DeviceIDs on device request"));
+    }
+    if !seen_count && r.device_ids.is_none() {
+        r.count = -1;
+    }
+    caps.dedup();
+    r.capabilities = Some(vec![caps]);
+    Ok(r)
+}
+
+/// `--expose 80`, `80/udp`, `8000-8010`.
+fn expose(e: &str) -> Result<Vec<String>, EngineError> {
+    let (ports, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+    let bad = || EngineError::invalid(format!("invalid range format for --expose: {e}"));
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        return Err(bad());
+    }
+    let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+    let (lo, hi): (u16, u16) = (
+        lo.parse().map_err(|_| bad())?,
+        hi.parse().map_err(|_| bad())?,
+    );
+    if lo == 0 || lo > hi {
+        return Err(bad());
+    }
+    Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
+}
+
+/// `--label-file`: `KEY=VALUE` lines, `#` comments.
+fn labels_from_files(
+    files: &[std::path::PathBuf],
+) -> Result<BTreeMap<String, String>, EngineError> {
+    let mut out = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            EngineError::invalid(format!(
+                "open {}: {}",
+                f.display(),
+                e.kind().to_string().to_lowercase()
+            ))
+        })?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (k, v) = berth_engine::key_value(line);
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
 }
 
 /// `--env-file`s, then `-e`; `-e KEY` takes this process's value (and is
@@ -411,6 +704,50 @@ mod tests {
         assert!(parse_mount("type=tmpfs").is_err());
         assert!(parse_mount("target=/x").is_err());
         assert!(parse_mount("type=bind,volume-nocopy,target=/x").is_err());
+    }
+
+    #[test]
+    fn gpu_requests_parse_as_dockers() {
+        let all = gpu_request("all").unwrap();
+        assert_eq!(
+            (all.count, all.capabilities.unwrap()),
+            (-1, vec![vec!["gpu".to_string()]])
+        );
+        assert_eq!(gpu_request("2").unwrap().count, 2);
+        let ids = gpu_request("\"device=0,2\",\"capabilities=compute,utility\"").unwrap();
+        assert_eq!(ids.device_ids.unwrap(), ["0", "2"]);
+        assert_eq!(ids.capabilities.unwrap()[0], ["gpu", "compute", "utility"]);
+        assert!(gpu_request("lots").is_err());
+        assert!(gpu_request("2,device=1").is_err());
+        assert!(gpu_request("colour=red").is_err());
+        // As docker's: unquoted, `utility` is a field of its own, and no count.
+        assert!(gpu_request("\"device=0\",capabilities=compute,utility").is_err());
+    }
+
+    #[test]
+    fn devices_and_exposed_ports() {
+        let d = device_mapping("/dev/fuse").unwrap();
+        assert_eq!(
+            (d.path_in_container.as_str(), d.cgroup_permissions.as_str()),
+            ("/dev/fuse", "rwm")
+        );
+        let d = device_mapping("/dev/sda:/dev/xvda:r").unwrap();
+        assert_eq!(
+            (d.path_in_container.as_str(), d.cgroup_permissions.as_str()),
+            ("/dev/xvda", "r")
+        );
+        assert_eq!(
+            device_mapping("/dev/null:rw").unwrap().path_in_container,
+            "/dev/null"
+        );
+        assert!(device_mapping("dev/null").is_err());
+        assert!(device_mapping("/a:/b:rwx").is_err());
+        assert_eq!(
+            expose("8000-8002/udp").unwrap(),
+            ["8000/udp", "8001/udp", "8002/udp"]
+        );
+        assert!(expose("80/ip").is_err());
+        assert!(expose("0").is_err());
     }
 
     #[test]

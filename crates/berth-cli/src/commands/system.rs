@@ -78,6 +78,22 @@ pub fn info(engine: &Engine, a: FormatArgs) -> Result<i32, CliError> {
             s("DockerRootDir"),
             s("StateDir")
         );
+        let list = |k: &str| info[k].as_array().cloned().unwrap_or_default();
+        println!(" CDI spec directories:");
+        for d in list("CDISpecDirs") {
+            println!("  {}", d.as_str().unwrap_or_default());
+        }
+        let devices = list("DiscoveredDevices");
+        if !devices.is_empty() {
+            println!(" Discovered Devices:");
+            for d in devices {
+                println!(
+                    "  {}: {}",
+                    d["Source"].as_str().unwrap_or_default(),
+                    d["ID"].as_str().unwrap_or_default()
+                );
+            }
+        }
     })
 }
 

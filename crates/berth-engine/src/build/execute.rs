@@ -98,9 +98,14 @@ pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, Engi
         no_new_privileges: false,
         resources: Resources::default(),
         rlimits: vec![],
-        cgroups_path: Engine::cgroups_path(&id),
+        cgroups_path: crate::cgroup_under("", &id),
         cgroup_v2: rt::cgroup_v2(),
         init: false,
+        namespaces: berth_runtime::Namespaces {
+            cgroup: rt::cgroup_v2(),
+            ..Default::default()
+        },
+        ..Default::default()
     };
     let result = (|| {
         let (out_r, out_w) =
