@@ -428,3 +428,69 @@ fn networks_inspect_as_dockers_do() {
         .unwrap()
         .contains(&serde_json::json!("db")));
 }
+
+/// The same `docker run` flags under docker and berth: what the container
+/// sees of its cgroup, limits, namespaces, devices and identity is the same.
+#[test]
+fn docker_and_berth_containers_see_the_same_flags() {
+    if !docker_available() {
+        eprintln!("skipped: no docker engine answers here");
+        return;
+    }
+    let env = Env::with_busybox();
+    let image = format!("berth-compat-flags-{}", std::process::id());
+    tool(
+        docker_client(),
+        &["import", busybox_tar().to_str().unwrap(), &image],
+    );
+    env.berth(&["tag", "busybox", &image]).ok();
+    let flags = [
+        "--memory",
+        "64m",
+        "--memory-reservation",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "42",
+        "--shm-size",
+        "128m",
+        "--oom-score-adj",
+        "300",
+        "--group-add",
+        "1234",
+        "--sysctl",
+        "kernel.msgmax=65536",
+        "--hostname",
+        "flags",
+        "--domainname",
+        "example.org",
+        "--device",
+        "/dev/null:/dev/mynull:rw",
+        "--pid",
+        "host",
+        "--expose",
+        "8080",
+    ];
+    let script = r#"
+        if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+            cd /sys/fs/cgroup; cat memory.max memory.low cpu.max cpuset.cpus pids.max
+        else
+            cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes cpu/cpu.cfs_quota_us cpuset/cpuset.cpus pids/pids.max
+            grep ' /sys/fs/cgroup/memory ' /proc/self/mounts | grep -c ' ro,'
+        fi
+        df -k /dev/shm | tail -1 | awk '{print $2}'
+        cat /proc/self/oom_score_adj; id -G; cat /proc/sys/kernel/msgmax /proc/sys/kernel/domainname; hostname
+        ls -l /dev/mynull | awk '{print $1, $5, $6}'
+        readlink /proc/self/ns/pid
+    "#;
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(&flags);
+    args.extend_from_slice(&[&image, "sh", "-c", script]);
+    let docker = tool(docker_client(), &args);
+    let berth = env.berth(&args).ok();
+    let _ = Command::new(docker_client()).args(["rmi", &image]).output();
+    assert_eq!(berth, docker, "berth saw:\n{berth}\ndocker saw:\n{docker}");
+}

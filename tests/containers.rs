@@ -335,11 +335,20 @@ fn running_containers_are_refused_by_rm_without_force() {
         1,
         "container is running: stop the container before removing or force remove",
     );
-    env.berth(&["start", "-a", "busy"])
-        .fails(125, "is already running");
+    // As docker's: start -a of a running container attaches to it.
+    let attached = env
+        .cmd(&["start", "-a", "busy"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     env.berth(&["rmi", "busybox"])
         .fails(1, "image is being used by running container");
+    std::thread::sleep(std::time::Duration::from_millis(200));
     env.berth(&["rm", "-f", "busy"]).ok();
+    assert_eq!(
+        attached.wait_with_output().unwrap().status.code(),
+        Some(137)
+    );
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -804,8 +813,10 @@ fn restart_policies_bring_crashing_containers_back_with_backoff() {
             125,
             "maximum retry count cannot be used with restart policy 'always'",
         );
-    env.berth(&["run", "--rm", "--restart", "always", "busybox", "true"])
-        .fails(125, "Conflicting options: --restart and --rm");
+    env.refuses_run(
+        &["--restart", "always"],
+        "Conflicting options: --restart and --rm",
+    );
     env.check_clean();
 }
 

@@ -108,19 +108,9 @@ fn env_workdir_entrypoint_hostname_labels() {
     );
     // A relative or missing workdir is created / refused as docker does.
     assert_eq!(env.sh(&["-w", "/new/dir"], "pwd").ok(), "/new/dir\n");
-    env.berth(&["run", "--rm", "-w", "rel", "busybox", "true"])
-        .fails(125, "it needs to be an absolute path");
-    env.berth(&[
-        "run",
-        "--rm",
-        "--env-file",
-        "/no/such/file",
-        "busybox",
-        "true",
-    ])
-    .fails(125, "/no/such/file");
-    env.berth(&["run", "--rm", "-e", "=x", "busybox", "true"])
-        .fails(125, "invalid environment variable");
+    env.refuses_run(&["-w", "rel"], "it needs to be an absolute path");
+    env.refuses_run(&["--env-file", "/no/such/file"], "/no/such/file");
+    env.refuses_run(&["-e", "=x"], "invalid environment variable");
     env.berth(&[
         "run", "--name", "l1", "--label", "a=b", "--label", "c", "busybox", "true",
     ])
@@ -150,10 +140,8 @@ fn users_resolve_in_the_image() {
         env.sh(&["-u", "4242:4343"], "id -u; id -g").ok(),
         "4242\n4343\n"
     );
-    env.berth(&["run", "--rm", "-u", "nosuch", "busybox", "true"])
-        .fails(125, "unable to find user nosuch");
-    env.berth(&["run", "--rm", "-u", "app:nogrp", "busybox", "true"])
-        .fails(125, "unable to find group nogrp");
+    env.refuses_run(&["-u", "nosuch"], "unable to find user nosuch");
+    env.refuses_run(&["-u", "app:nogrp"], "unable to find group nogrp");
     assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
 }
 
@@ -254,15 +242,10 @@ fn mounts_binds_tmpfs_and_read_only() {
     env.sh(&["-v", &format!("{}:/c", created.display())], "true")
         .ok();
     assert!(created.is_dir());
-    env.berth(&[
-        "run",
-        "--rm",
-        "--mount",
-        "type=bind,source=/no/such,target=/x",
-        "busybox",
-        "true",
-    ])
-    .fails(125, "bind source path does not exist: /no/such");
+    env.refuses_run(
+        &["--mount", "type=bind,source=/no/such,target=/x"],
+        "bind source path does not exist: /no/such",
+    );
     let m = format!("type=bind,source={},target=/m,readonly", data.display());
     env.sh(&["--mount", &m], "touch /m/x")
         .fails_in_container("Read-only file system");
@@ -283,19 +266,12 @@ fn mounts_binds_tmpfs_and_read_only() {
         )
         .ok()
         .contains("tmpfs"));
-    env.berth(&["run", "--rm", "-v", "./relative:/x", "busybox", "true"])
-        .fails(125, "includes invalid characters for a local volume name");
-    env.berth(&["run", "--rm", "-v", "/a:/b:bogus", "busybox", "true"])
-        .fails(125, "invalid mode: bogus");
-    env.berth(&[
-        "run",
-        "--rm",
-        "--mount",
-        "type=nfs,target=/x",
-        "busybox",
-        "true",
-    ])
-    .fails(125, "mount type unknown");
+    env.refuses_run(
+        &["-v", "./relative:/x"],
+        "includes invalid characters for a local volume name",
+    );
+    env.refuses_run(&["-v", "/a:/b:bogus"], "invalid mode: bogus");
+    env.refuses_run(&["--mount", "type=nfs,target=/x"], "mount type unknown");
     env.berth(&["run", "--name", "mnt", "-v", &ro, "busybox", "true"])
         .ok();
     let mounts: serde_json::Value =
@@ -342,8 +318,7 @@ fn etc_files_and_networks() {
     );
     let out = env.sh(&["--network", "host"], "ls /sys/class/net").ok();
     assert_eq!(stable(out.lines().map(String::from).collect()), host_ifaces);
-    env.berth(&["run", "--rm", "--network", "bogus", "busybox", "true"])
-        .fails(125, "network bogus not found");
+    env.refuses_run(&["--network", "bogus"], "network bogus not found");
 }
 
 #[test]
@@ -372,8 +347,7 @@ fn capabilities_like_docker() {
         .ok();
     env.sh(&[], "ip link set lo down")
         .fails_in_container("Operation not permitted");
-    env.berth(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"])
-        .fails(125, "unknown capability: \"BOGUS\"");
+    env.refuses_run(&["--cap-add", "BOGUS"], "unknown capability: \"BOGUS\"");
     let privileged = env.sh(&["--privileged"], "grep -E 'CapEff|Seccomp:' /proc/self/status; mkdir /m; mount -t tmpfs t /m && echo mounted").ok();
     assert!(
         privileged.contains("Seccomp:\t0") && privileged.contains("mounted"),
@@ -437,17 +411,11 @@ fn seccomp_and_no_new_privileges() {
         "true",
     ])
     .fails(125, "seccomp profile");
-    env.berth(&[
-        "run",
-        "--rm",
-        "--security-opt",
-        "seccomp=/no/such.json",
-        "busybox",
-        "true",
-    ])
-    .fails(125, "opening seccomp profile");
-    env.berth(&["run", "--rm", "--security-opt", "bogus", "busybox", "true"])
-        .fails(125, "invalid --security-opt");
+    env.refuses_run(
+        &["--security-opt", "seccomp=/no/such.json"],
+        "opening seccomp profile",
+    );
+    env.refuses_run(&["--security-opt", "bogus"], "invalid --security-opt");
     assert!(env
         .sh(
             &["--security-opt", "no-new-privileges"],
@@ -568,27 +536,15 @@ fn resources_reach_the_cgroup() {
     // The cgroup is gone once the container is.
     env.berth(&["run", "--rm", "--memory", "6m", "busybox", "true"])
         .ok();
-    env.berth(&["run", "--rm", "--memory", "1m", "busybox", "true"])
-        .fails(125, "Minimum memory limit allowed is 6MB");
-    env.berth(&["run", "--rm", "--memory", "lots", "busybox", "true"])
-        .fails(125, "invalid size");
-    env.berth(&["run", "--rm", "--memory-swap", "1g", "busybox", "true"])
-        .fails(125, "always set the Memory limit");
-    env.berth(&[
-        "run",
-        "--rm",
-        "--memory",
-        "64m",
-        "--memory-swap",
-        "32m",
-        "busybox",
-        "true",
-    ])
-    .fails(125, "should be larger than memory limit");
-    env.berth(&["run", "--rm", "--cpus", "1000", "busybox", "true"])
-        .fails(125, "Range of CPUs is from 0.01");
-    env.berth(&["run", "--rm", "--cpus", "x", "busybox", "true"])
-        .fails(125, "invalid argument \"x\" for \"--cpus\"");
+    env.refuses_run(&["--memory", "1m"], "Minimum memory limit allowed is 6MB");
+    env.refuses_run(&["--memory", "lots"], "invalid size");
+    env.refuses_run(&["--memory-swap", "1g"], "always set the Memory limit");
+    env.refuses_run(
+        &["--memory", "64m", "--memory-swap", "32m"],
+        "should be larger than memory limit",
+    );
+    env.refuses_run(&["--cpus", "1000"], "Range of CPUs is from 0.01");
+    env.refuses_run(&["--cpus", "x"], "invalid argument \"x\" for \"--cpus\"");
 }
 
 #[test]
@@ -624,10 +580,11 @@ fn ulimits_are_set_and_never_above_the_hard_limit() {
         .sh(&["--ulimit", "nofile=999999999:999999999"], "ulimit -Hn")
         .ok();
     assert_eq!(out.trim(), hard.rlim_max.to_string());
-    env.berth(&["run", "--rm", "--ulimit", "nofile=10:5", "busybox", "true"])
-        .fails(125, "soft limit must be less than or equal to hard limit");
-    env.berth(&["run", "--rm", "--ulimit", "bogus=1", "busybox", "true"])
-        .fails(125, "invalid ulimit type: bogus");
+    env.refuses_run(
+        &["--ulimit", "nofile=10:5"],
+        "soft limit must be less than or equal to hard limit",
+    );
+    env.refuses_run(&["--ulimit", "bogus=1"], "invalid ulimit type: bogus");
 }
 
 #[test]

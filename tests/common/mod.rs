@@ -193,6 +193,15 @@ impl Env {
         self.berth(&args)
     }
 
+    /// `berth run --rm FLAGS busybox true` is refused before it starts:
+    /// docker's exit code 125 and a message containing `needle`.
+    pub fn refuses_run(&self, flags: &[&str], needle: &str) {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        self.berth(&args).fails(125, needle);
+    }
+
     pub fn inspect(&self, name: &str, template: &str) -> String {
         self.berth(&["inspect", "-f", template, name])
             .ok()
