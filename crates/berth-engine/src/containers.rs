@@ -129,7 +129,18 @@ impl Engine {
             self.update(&c.id, |c| c.state.manually_stopped = true)?;
         }
         // A start under way finishes (and is then killed) before removal.
-        let _start = self.start_lock(&c.id)?;
+        // With force, what holds the lock may be a process that can never
+        // finish (the first process of a container whose berth was killed
+        // before it started it, from a berth that did not make it die too):
+        // everything in the container's cgroup goes first.
+        let _start = match self.try_start_lock(&c.id)? {
+            Some(lock) => lock,
+            None if force => {
+                let _ = berth_runtime::container::kill_all(&Self::cgroups_path(&c), libc::SIGKILL);
+                self.start_lock(&c.id)?
+            }
+            None => self.start_lock(&c.id)?,
+        };
         let c = self.container(&c.id)?;
         if c.state.running {
             if !force {
@@ -139,13 +150,20 @@ impl Engine {
                 )));
             }
             self.thaw(&c);
-            let _ = berth_runtime::container::kill(&self.runtime_dir(), &c.id, libc::SIGKILL);
+            let _ = berth_runtime::container::kill_all(&Self::cgroups_path(&c), libc::SIGKILL);
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(c.state.pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
         self.release(&c);
+        // Interrupted from here on, it is what docker calls dead: its
+        // removal failed, and rm -f (or prune) finishes it.
+        self.update(&c.id, |c| {
+            c.state.dead = true;
+            c.state.running = false;
+            c.state.status = "dead".into();
+        })?;
         let dir = self.store.container_dir(&c.id);
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -98,17 +98,15 @@ impl Engine {
     /// Stores a layer blob from `input` and unpacks it on top of `parent`.
     pub(crate) fn add_layer(
         &self,
-        pending: &mut Pending,
+        _pending: &mut Pending,
         input: &mut dyn Read,
         parent: Option<&Digest>,
     ) -> Result<LayerRecord, EngineError> {
         let (blob, blob_size) = self.store.content.put_reader(input, None)?;
-        pending.blobs.push(blob.clone());
         let file = self.store.content.open(&blob)?;
         let (compression, reader) = layer::decompress(file)
             .map_err(|e| EngineError::BadContent(format!("layer {blob}: {e}")))?;
         let unpacked = self.store.snapshots.unpack(parent, reader, None)?;
-        pending.chains.push(unpacked.chain_id.clone());
         self.store
             .db
             .add_snapshot(&unpacked.chain_id, parent, &unpacked.diff_id, unpacked.size)?;
@@ -124,7 +122,7 @@ impl Engine {
     /// Stores config and manifest blobs and records the image with its tags.
     pub(crate) fn commit_image(
         &self,
-        pending: &mut Pending,
+        _pending: &mut Pending,
         config_bytes: &[u8],
         layers: Vec<LayerRecord>,
         tags: &[Reference],
@@ -138,7 +136,6 @@ impl Engine {
             ));
         }
         let id = self.store.content.put(config_bytes)?;
-        pending.blobs.push(id.clone());
         let manifest = Manifest {
             schema_version: 2,
             media_type: Some(spec::MEDIA_OCI_MANIFEST.into()),
@@ -165,7 +162,6 @@ impl Engine {
             .store
             .content
             .put(&serde_json::to_vec(&manifest).expect("manifest serialises"))?;
-        pending.blobs.push(manifest_digest.clone());
         self.record_image(&id, &manifest_digest, config.created.clone(), layers, tags)
     }
 
@@ -207,7 +203,7 @@ impl Engine {
         for c in &o.changes {
             changes::apply(&mut config, c)?;
         }
-        let mut pending = Pending::new(self);
+        let mut pending = Pending::new(self)?;
         let layer = self.add_layer(&mut pending, input, None)?;
         let now = time::now();
         let platform = o.platform.clone().unwrap_or_else(spec::host_platform);
@@ -253,7 +249,7 @@ impl Engine {
             ));
         }
         let mut lines = Vec::new();
-        let mut pending = Pending::new(self);
+        let mut pending = Pending::new(self)?;
         for img in images {
             let tags = img
                 .repo_tags
@@ -494,13 +490,8 @@ impl Engine {
             return Ok(lines);
         }
         lines.extend(tags.iter().map(|t| format!("Untagged: {}", familiar(t))));
-        let (chains, blobs) = self.store.db.remove_image(&image.id)?;
-        for c in &chains {
-            self.store.snapshots.remove(c)?;
-        }
-        for b in &blobs {
-            let _ = std::fs::remove_file(self.store.content.path(b));
-        }
+        self.store.db.remove_image(&image.id)?;
+        self.collect_garbage();
         lines.push(format!("Deleted: {}", image.id));
         Ok(lines)
     }
@@ -635,39 +626,45 @@ impl Engine {
     }
 }
 
-/// Content an operation added to the store. When the operation ends, whatever
-/// no image uses (because it failed half way) is removed again, so a failed
-/// import or load leaves the store as it found it.
+/// An operation that adds content to the store, from before its first
+/// write until after its last record: garbage collection waits for it
+/// (see `berth_store::Work`). Whatever it wrote and did not record, because
+/// it failed half way, is collected when it ends, so that a failed import or
+/// load leaves the store as it found it; a killed one leaves garbage for
+/// the next collection. Functions that write content take it to say so.
 pub(crate) struct Pending<'a> {
     engine: &'a Engine,
-    pub(crate) blobs: Vec<Digest>,
-    pub(crate) chains: Vec<Digest>,
+    work: Option<berth_store::Work>,
+}
+
+impl Engine {
+    /// Collects the store's garbage now, unless work is in progress (then
+    /// the next collection does); returns the bytes freed.
+    pub fn collect_garbage(&self) -> u64 {
+        match self.store.collect_garbage() {
+            Ok(Some(done)) => done.bytes,
+            Ok(None) => 0,
+            Err(e) => {
+                tracing::warn!("collecting garbage: {e}");
+                0
+            }
+        }
+    }
 }
 
 impl<'a> Pending<'a> {
-    pub(crate) fn new(engine: &'a Engine) -> Self {
-        Pending {
+    pub(crate) fn new(engine: &'a Engine) -> Result<Self, EngineError> {
+        Ok(Pending {
             engine,
-            blobs: Vec::new(),
-            chains: Vec::new(),
-        }
+            work: Some(engine.store.work()?),
+        })
     }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        let store = &self.engine.store;
-        for chain in self.chains.iter().rev() {
-            if let Ok(false) = store.db.chain_in_use(chain) {
-                let _ = store.db.remove_snapshot(chain);
-                let _ = store.snapshots.remove(chain);
-            }
-        }
-        for blob in &self.blobs {
-            if let Ok(false) = store.db.blob_in_use(blob) {
-                let _ = std::fs::remove_file(store.content.path(blob));
-            }
-        }
+        drop(self.work.take());
+        self.engine.collect_garbage();
     }
 }
 

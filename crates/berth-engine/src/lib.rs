@@ -116,3 +116,32 @@ impl Engine {
         self.state_dir.join("netns").join(id)
     }
 }
+
+/// An exclusive flock on `path` (made when missing), held by the returned
+/// file; None when `wait` is false and another holds it.
+pub(crate) fn lock_file(
+    path: &std::path::Path,
+    wait: bool,
+) -> Result<Option<std::fs::File>, EngineError> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| EngineError::io(path, e))?;
+    let op = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), op) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if !wait && e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Ok(None);
+        }
+        return Err(EngineError::io(path, e));
+    }
+    Ok(Some(f))
+}

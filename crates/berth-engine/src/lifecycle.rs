@@ -2,6 +2,7 @@
 //! monitor (or its foreground berth) records how it ended; these commands
 //! signal it and watch the record.
 
+use std::fs::File;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -160,7 +161,7 @@ impl Engine {
                 c.id
             )));
         }
-        berth_runtime::container::freeze(&self.runtime_dir(), &c.id, pause)?;
+        berth_runtime::container::freeze(&Self::cgroups_path(&c), pause)?;
         self.emit_container(&c, if pause { "pause" } else { "unpause" }, &[]);
         self.update(&c.id, |c| {
             c.state.paused = pause;
@@ -176,12 +177,51 @@ impl Engine {
     /// Thaws a paused container so that signals reach it (before stop, kill, rm -f).
     pub(crate) fn thaw(&self, c: &crate::model::Container) {
         if c.state.paused {
-            let _ = berth_runtime::container::freeze(&self.runtime_dir(), &c.id, false);
+            let _ = berth_runtime::container::freeze(&Self::cgroups_path(c), false);
             let _ = self.update(&c.id, |c| {
                 c.state.paused = false;
                 c.state.status = "running".into();
             });
+        } else {
+            self.thaw_after_dead_commit(c);
         }
+    }
+
+    /// Freezes running container `c` for `commit` to read its changes, until
+    /// the returned lock is dropped (and [`Engine::thaw_frozen_for_commit`]).
+    pub(crate) fn freeze_for_commit(
+        &self,
+        c: &crate::model::Container,
+    ) -> Result<File, EngineError> {
+        let lock = self
+            .commit_lock(c, true)?
+            .expect("a blocking lock is taken");
+        berth_runtime::container::freeze(&Self::cgroups_path(c), true)?;
+        Ok(lock)
+    }
+
+    pub(crate) fn thaw_frozen_for_commit(&self, c: &crate::model::Container, lock: File) {
+        let _ = berth_runtime::container::freeze(&Self::cgroups_path(c), false);
+        drop(lock);
+    }
+
+    /// A commit killed while it held `c` frozen leaves it so, and its lock
+    /// free: whoever comes next thaws it (unless `pause` froze it).
+    pub(crate) fn thaw_after_dead_commit(&self, c: &crate::model::Container) {
+        if c.state.running && !c.state.paused {
+            if let Ok(Some(_lock)) = self.commit_lock(c, false) {
+                let _ = berth_runtime::container::freeze(&Self::cgroups_path(c), false);
+            }
+        }
+    }
+
+    fn commit_lock(
+        &self,
+        c: &crate::model::Container,
+        wait: bool,
+    ) -> Result<Option<File>, EngineError> {
+        let path = self.store.container_dir(&c.id).join("commit.lock");
+        crate::lock_file(&path, wait)
     }
 
     /// `top`: the container's processes as the host's `ps` shows them

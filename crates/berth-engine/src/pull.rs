@@ -305,7 +305,7 @@ impl Engine {
                 image: image_id,
             });
         }
-        let mut pending = Pending::new(self);
+        let mut pending = Pending::new(self)?;
         let layers = self.fetch_layers(
             client,
             &reference.repository,
@@ -314,9 +314,7 @@ impl Engine {
             progress,
         )?;
         let manifest_digest = self.store.content.put(&resolved.manifest_bytes)?;
-        pending.blobs.push(manifest_digest.clone());
-        let config_digest = self.store.content.put(&resolved.config_bytes)?;
-        pending.blobs.push(config_digest);
+        self.store.content.put(&resolved.config_bytes)?;
         let record = self.record_image(
             &image_id,
             &manifest_digest,
@@ -344,7 +342,7 @@ impl Engine {
         client: &Client,
         repo: &str,
         resolved: &Resolved,
-        pending: &mut Pending,
+        _pending: &mut Pending,
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<Vec<LayerRecord>, EngineError> {
         let diff_ids = &resolved.config.rootfs.diff_ids;
@@ -384,20 +382,15 @@ impl Engine {
                 let parent = i.checked_sub(1).map(|p| &chains[p]);
                 (i, fetcher.fetch(&descs[i], &diff_ids[i], parent, unpack))
             },
-            |(_, r)| r.result.is_err(),
+            |(_, r)| r.is_err(),
         );
         let results: Vec<(usize, Fetched)> = results.into_iter().map(|(_, r)| r).collect();
-        // Record what was made first, so a failure cleans all of it up.
-        for (i, r) in &results {
-            pending.blobs.push(descs[*i].digest.clone());
-            pending.chains.extend(r.made.clone());
-        }
         if cancel::interrupted() {
             return Err(EngineError::Interrupted);
         }
         let mut sizes = std::collections::BTreeMap::new();
         for (i, r) in results {
-            if let Some(size) = r.result? {
+            if let Some(size) = r? {
                 sizes.insert(i, size);
             }
         }
@@ -431,12 +424,8 @@ struct LayerFetcher<'a> {
     progress: &'a (dyn Fn(PullEvent) + Sync),
 }
 
-/// A worker's answer: the snapshot it made (kept only if an image ends up
-/// using it) and the unpacked size when it made one.
-struct Fetched {
-    made: Option<Digest>,
-    result: Result<Option<u64>, EngineError>,
-}
+/// A worker's answer: the unpacked size when it made a snapshot.
+type Fetched = Result<Option<u64>, EngineError>;
 
 /// Where a layer's bytes come from, and the blob they go to.
 struct Source<'a> {
@@ -491,15 +480,7 @@ impl LayerFetcher<'_> {
             mut reader,
             writer: mut blob,
             resumed_at,
-        } = match self.open(desc, &what) {
-            Ok(s) => s,
-            Err(e) => {
-                return Fetched {
-                    made: None,
-                    result: Err(e),
-                }
-            }
-        };
+        } = self.open(desc, &what)?;
         let total = desc.size;
         let mut last_report = 0u64;
         let progress = self.progress;
@@ -545,18 +526,6 @@ impl LayerFetcher<'_> {
         // blob's digest covers every byte, and so a corrupt download is
         // reported as that rather than as the unpack error it caused.
         let drained = io::copy(&mut tee, &mut io::sink());
-        // The snapshot is named by what was unpacked.
-        let made = match &unpacked {
-            Ok((got, Some(_))) => Some(match parent {
-                None => got.clone(),
-                Some(p) => Digest::of(format!("{p} {got}").as_bytes()),
-            }),
-            _ => None,
-        };
-        let fail = |e: EngineError| Fetched {
-            made: made.clone(),
-            result: Err(e),
-        };
         if let Some(blob) = blob {
             // A download stopped by Ctrl-C or the network is kept for the
             // next pull to continue; content found wrong is thrown away.
@@ -590,19 +559,14 @@ impl LayerFetcher<'_> {
                         other => other.into(),
                     }),
             };
-            if let Err(e) = committed {
-                return fail(e);
-            }
+            committed?;
         }
         if crate::cancel::interrupted() {
-            return fail(EngineError::Interrupted);
+            return Err(EngineError::Interrupted);
         }
-        let (got_diff, size) = match unpacked {
-            Ok(u) => u,
-            Err(e) => return fail(e),
-        };
+        let (got_diff, size) = unpacked?;
         if got_diff != *diff_id {
-            return fail(EngineError::BadContent(format!(
+            return Err(EngineError::BadContent(format!(
                 "{what}: its content has diff id {got_diff} but the image config says {diff_id}"
             )));
         }
@@ -610,10 +574,7 @@ impl LayerFetcher<'_> {
             id: desc.digest.short().to_string(),
             status: LayerStatus::Complete,
         });
-        Fetched {
-            made,
-            result: Ok(size),
-        }
+        Ok(size)
     }
 }
 

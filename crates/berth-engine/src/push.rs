@@ -214,6 +214,8 @@ impl Engine {
             let bytes = self.store.content.read(&record.manifest)?;
             return Ok((bytes, manifest));
         }
+        // The gzip forms are new content until they are recorded.
+        let _pending = crate::images::Pending::new(self)?;
         let mut known = std::collections::HashMap::new();
         let mut missing = Vec::new();
         for &i in &plain {

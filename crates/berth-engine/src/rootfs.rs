@@ -78,10 +78,11 @@ impl Engine {
             changes::apply(cfg, change)?;
         }
         // The upper directory is the diff; freeze a running container so it holds still.
-        let frozen = o.pause && c.state.running && !c.state.paused;
-        if frozen {
-            berth_runtime::container::freeze(&self.runtime_dir(), &c.id, true)?;
-        }
+        let frozen = if o.pause && c.state.running && !c.state.paused {
+            Some(self.freeze_for_commit(&c)?)
+        } else {
+            None
+        };
         let tmp = self.store.temp_dir("commit")?;
         let tar_path: PathBuf = tmp.path().join("layer.tar");
         let written = (|| {
@@ -102,11 +103,11 @@ impl Engine {
             f.rewind()?;
             Ok::<_, std::io::Error>(f)
         })();
-        if frozen {
-            let _ = berth_runtime::container::freeze(&self.runtime_dir(), &c.id, false);
+        if let Some(lock) = frozen {
+            self.thaw_frozen_for_commit(&c, lock);
         }
         let mut tar = written.map_err(|e| EngineError::io(&tar_path, e))?;
-        let mut pending = Pending::new(self);
+        let mut pending = Pending::new(self)?;
         let parent = image.layers.last().map(|l| l.chain_id.clone());
         let layer = self.add_layer(&mut pending, &mut tar, parent.as_ref())?;
         let now = time::now();

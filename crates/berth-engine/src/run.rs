@@ -206,17 +206,13 @@ impl Engine {
     pub(crate) fn start_lock(&self, key: &str) -> Result<File, EngineError> {
         let id = self.container(key)?.id;
         let path = self.store.container_dir(&id).join("start.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| EngineError::io(&path, e))?;
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(EngineError::io(&path, std::io::Error::last_os_error()));
-        }
-        Ok(f)
+        Ok(crate::lock_file(&path, true)?.expect("a blocking lock is taken"))
+    }
+
+    /// [`Engine::start_lock`] if it is free now.
+    pub(crate) fn try_start_lock(&self, key: &str) -> Result<Option<File>, EngineError> {
+        let id = self.container(key)?.id;
+        crate::lock_file(&self.store.container_dir(&id).join("start.lock"), false)
     }
 
     /// Waits `delay` unless the container is stopped or removed meanwhile
@@ -1218,6 +1214,7 @@ impl Engine {
                 c.id
             )));
         }
+        self.thaw_after_dead_commit(&c);
         if c.state.paused {
             return Err(EngineError::Conflict(format!(
                 "container {} is paused, unpause the container before exec",

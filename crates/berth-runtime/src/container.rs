@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
-use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -74,7 +73,7 @@ fn builder(
     let mut b = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
         .with_root_path(state_root)
         .map_err(RuntimeError::from_libcontainer)?
-        .with_executor(BerthExecutor { init })
+        .with_executor(BerthExecutor::new(init))
         .with_console_socket(stdio.console_socket.as_ref());
     if let Some(fd) = stdio.stdin {
         b = b.with_stdin(fd);
@@ -102,7 +101,45 @@ impl Created {
     pub fn start(&mut self) -> Result<(), RuntimeError> {
         self.container
             .start()
-            .map_err(RuntimeError::from_libcontainer)
+            .map_err(RuntimeError::from_libcontainer)?;
+        keep_state(self.container.root.as_path());
+        Ok(())
+    }
+}
+
+/// libcontainer writes its state file in place (truncate, then write): a
+/// berth killed in between leaves it empty, and every later operation on
+/// the container would fail to read it. So a copy of each state it wrote
+/// whole is kept beside it, and [`restore_state`] puts it back.
+fn keep_state(dir: &Path) {
+    let (tmp, kept) = (dir.join("state.json.tmp"), dir.join("state.json.kept"));
+    if std::fs::copy(dir.join("state.json"), &tmp).is_ok() {
+        let _ = std::fs::rename(&tmp, kept);
+    }
+}
+
+/// Puts back the copy [`keep_state`] kept when the state file does not
+/// read; the process it names is running (an exec needs it so, and
+/// libcontainer reads the truth about the process itself).
+fn restore_state(dir: &Path) {
+    let state = dir.join("state.json");
+    let readable = std::fs::read(&state)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some();
+    if readable {
+        return;
+    }
+    let Some(mut kept) = std::fs::read(dir.join("state.json.kept"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        return;
+    };
+    kept["status"] = serde_json::json!("running");
+    let tmp = dir.join("state.json.tmp");
+    if std::fs::write(&tmp, kept.to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, state);
     }
 }
 
@@ -180,6 +217,7 @@ pub fn exec(
     spec: &ExecSpec,
     stdio: Stdio,
 ) -> Result<i32, RuntimeError> {
+    restore_state(&state_root.join(id));
     let container =
         Container::load(state_root.join(id)).map_err(RuntimeError::from_libcontainer)?;
     let config_path = container.bundle().join("config.json");
@@ -265,21 +303,45 @@ pub fn reap(pid: i32) {
     let _ = waitpid(Pid::from_raw(pid), None);
 }
 
-/// Sends `signal` to the container's init.
-pub fn kill(state_root: &Path, id: &str, signal: i32) -> Result<(), RuntimeError> {
-    let mut c = Container::load(state_root.join(id)).map_err(RuntimeError::from_libcontainer)?;
-    let sig = Signal::try_from(signal).map_err(|e| RuntimeError::Failed(e.to_string()))?;
-    c.kill(sig, true).map_err(RuntimeError::from_libcontainer)
+/// The cgroup manager (v1 or v2) of the container at `cgroups_path`.
+fn cgroup(cgroups_path: &str) -> Result<libcgroups::common::AnyCgroupManager, RuntimeError> {
+    libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
+        cgroup_path: PathBuf::from(cgroups_path),
+        systemd_cgroup: false,
+        container_name: String::new(),
+    })
+    .map_err(|e| RuntimeError::Failed(format!("the cgroup {cgroups_path}: {e}")))
+}
+
+/// Sends `signal` to every process of the container (those in its cgroup).
+///
+/// This, [`freeze`] and [`update_resources`] work on the cgroup, not
+/// through libcontainer: its pause, resume and kill rewrite the state file
+/// in place, and a berth killed during the write would leave it unreadable.
+pub fn kill_all(cgroups_path: &str, signal: i32) -> Result<(), RuntimeError> {
+    use libcgroups::common::CgroupManager;
+    let sig = nix::sys::signal::Signal::try_from(signal)
+        .map_err(|e| RuntimeError::Failed(e.to_string()))?;
+    let pids = cgroup(cgroups_path)?
+        .get_all_pids()
+        .map_err(|e| RuntimeError::Failed(format!("the cgroup {cgroups_path}: {e}")))?;
+    for pid in pids {
+        let _ = nix::sys::signal::kill(pid, sig);
+    }
+    Ok(())
 }
 
 /// Freezes (`pause`) or thaws every process of the container (cgroup freezer).
-pub fn freeze(state_root: &Path, id: &str, frozen: bool) -> Result<(), RuntimeError> {
-    let mut c = Container::load(state_root.join(id)).map_err(RuntimeError::from_libcontainer)?;
-    if frozen {
-        c.pause().map_err(RuntimeError::from_libcontainer)
+pub fn freeze(cgroups_path: &str, frozen: bool) -> Result<(), RuntimeError> {
+    use libcgroups::common::{CgroupManager, FreezerState};
+    let state = if frozen {
+        FreezerState::Frozen
     } else {
-        c.resume().map_err(RuntimeError::from_libcontainer)
-    }
+        FreezerState::Thawed
+    };
+    cgroup(cgroups_path)?
+        .freeze(state)
+        .map_err(|e| RuntimeError::Failed(format!("the cgroup {cgroups_path}: {e}")))
 }
 
 /// Removes libcontainer's state and the container's cgroup; quiet when gone.
@@ -290,9 +352,16 @@ pub fn freeze(state_root: &Path, id: &str, frozen: bool) -> Result<(), RuntimeEr
 /// busy with a dying process.
 pub fn delete(state_root: &Path, id: &str, cgroups_path: &str) {
     let dir = state_root.join(id);
-    if let Ok(mut c) = Container::load(dir.clone()) {
-        if let Err(e) = c.delete(true) {
-            tracing::debug!("libcontainer delete of {id}: {e}");
+    match Container::load(dir.clone()) {
+        Ok(mut c) => {
+            if let Err(e) = c.delete(true) {
+                tracing::debug!("libcontainer delete of {id}: {e}");
+            }
+        }
+        // Made only in part, or by a berth killed while it wrote the state:
+        // what runs in the cgroup goes all the same.
+        Err(_) => {
+            let _ = kill_all(cgroups_path, libc::SIGKILL);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -361,15 +430,10 @@ pub fn cgroup_v2() -> bool {
 /// Changes a running container's limits in place (`update`), in its cgroup
 /// v1 controllers or v2 files. Only the limits given are written.
 pub fn update_resources(cgroups_path: &str, r: &crate::Resources) -> Result<(), RuntimeError> {
-    use libcgroups::common::{create_cgroup_manager, CgroupConfig, CgroupManager, ControllerOpt};
+    use libcgroups::common::{CgroupManager, ControllerOpt};
     let failed =
         |e: String| RuntimeError::Failed(format!("updating the cgroup {cgroups_path}: {e}"));
-    let manager = create_cgroup_manager(CgroupConfig {
-        cgroup_path: PathBuf::from(cgroups_path),
-        systemd_cgroup: false,
-        container_name: String::new(),
-    })
-    .map_err(|e| failed(e.to_string()))?;
+    let manager = cgroup(cgroups_path)?;
     let resources = crate::spec::linux_resources(r);
     manager
         .apply(&ControllerOpt {

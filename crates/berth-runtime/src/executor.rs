@@ -19,6 +19,60 @@ pub const IS_A_DIRECTORY: &str = "is a directory";
 pub struct BerthExecutor {
     /// `--init`: stay as the container's pid 1 (see [`run_as_init`]).
     pub init: bool,
+    /// A pidfd of the berth making the container (see [`die_with_creator`]).
+    pub creator: Option<i32>,
+}
+
+impl BerthExecutor {
+    pub fn new(init: bool) -> Self {
+        BerthExecutor {
+            init,
+            creator: creator_pidfd(),
+        }
+    }
+}
+
+/// A pidfd of this process, opened once per process and kept: it is
+/// inherited by each container's first process (see [`die_with_creator`]).
+fn creator_pidfd() -> Option<i32> {
+    use std::sync::Mutex;
+    static FD: Mutex<Option<(u32, i32)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut fd = FD.lock().unwrap_or_else(|e| e.into_inner());
+    match *fd {
+        Some((p, f)) if p == pid => Some(f),
+        _ => {
+            // SAFETY: pidfd_open on our own pid; the fd is ours (O_CLOEXEC by default).
+            let f = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as i32;
+            (f >= 0).then(|| {
+                *fd = Some((pid, f));
+                f
+            })
+        }
+    }
+}
+
+/// Until it execs, the container's process dies with the berth that made it:
+/// one killed (`kill -9`, the OOM killer, a CI timeout) between creating and
+/// starting the container would otherwise leave it waiting for a start that
+/// never comes, holding what it inherited (the container's start lock among
+/// them). The kernel's parent-death signal does this; `creator`, a pidfd,
+/// covers a berth that died before the signal was asked for.
+fn die_with_creator(creator: Option<i32>) {
+    // SAFETY: prctl and poll on values we own; _exit ends this process only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if let Some(fd) = creator {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            if libc::poll(&mut p, 1, 0) > 0 {
+                libc::_exit(137);
+            }
+        }
+    }
 }
 
 fn env_path(spec: &Spec) -> String {
@@ -70,6 +124,7 @@ fn resolve(program: &str, path_var: &str) -> Result<PathBuf, String> {
 
 impl Executor for BerthExecutor {
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        die_with_creator(self.creator);
         let args = args(spec).map_err(ExecutorValidationError::ArgValidationError)?;
         resolve(&args[0], &env_path(spec))
             .map(|_| ())
@@ -77,6 +132,9 @@ impl Executor for BerthExecutor {
     }
 
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        // Started: from here it outlives whoever started it, as docker's do.
+        // SAFETY: prctl on this process.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
         let args = args(spec).map_err(ExecutorError::Other)?;
         let program = resolve(&args[0], &env_path(spec)).map_err(ExecutorError::Other)?;
         let to_c = |s: &str| CString::new(s).map_err(|_| ExecutorError::InvalidArg);
@@ -134,8 +192,15 @@ fn run_as_init(path: &std::ffi::CStr, argv: &[CString]) {
             unsafe { libc::_exit(127) }
         }
         Ok(ForkResult::Parent { child }) => {
-            // SAFETY: PR_SET_NAME with a NUL-terminated name of at most 16 bytes.
-            unsafe { libc::prctl(libc::PR_SET_NAME, c"berth-init".as_ptr()) };
+            // SAFETY: PR_SET_NAME with a NUL-terminated name of at most 16
+            // bytes; close_range on fds this process no longer uses: never
+            // having exec'd, it still holds what berth had open (the
+            // container's start lock, the store's), which close-on-exec
+            // would have closed.
+            unsafe {
+                libc::prctl(libc::PR_SET_NAME, c"berth-init".as_ptr());
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            }
             child
         }
         Err(_) => {

@@ -565,84 +565,18 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes an image row (its tags and layer rows go with it) and returns the
-    /// chain ids and blobs that no remaining image uses, for the caller to remove.
-    pub fn remove_image(&self, id: &Digest) -> Result<(Vec<Digest>, Vec<Digest>), StoreError> {
+    /// Deletes an image row (its tags and layer rows go with it, and the
+    /// gzip forms made for pushes of layers no other image has). What no
+    /// longer has a user on disk is garbage, for [`crate::Store::collect_garbage`].
+    pub fn remove_image(&self, id: &Digest) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
-        let mut orphan_chains = Vec::new();
-        let mut orphan_blobs = Vec::new();
-        {
-            let layers = self.layers(id.as_str())?;
-            let manifest: Option<String> = tx
-                .query_row(
-                    "SELECT manifest FROM images WHERE id = ?1",
-                    [id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            tx.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
-            for l in layers {
-                // The build cache keeps its layers until `builder prune`
-                // (same connection: these reads see the transaction).
-                let chain_used = i64::from(self.chain_in_use(&l.chain_id)?);
-                if chain_used == 0 {
-                    tx.execute(
-                        "DELETE FROM snapshots WHERE chain_id = ?1",
-                        [l.chain_id.as_str()],
-                    )?;
-                    orphan_chains.push(l.chain_id);
-                }
-                // A gzip form made for pushes goes with the last image of its layer.
-                let diff_used: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM image_layers WHERE diff_id = ?1",
-                    [l.diff_id.as_str()],
-                    |r| r.get(0),
-                )?;
-                if diff_used == 0 {
-                    let gz: Option<String> = tx
-                        .query_row(
-                            "SELECT blob FROM compressed WHERE diff_id = ?1",
-                            [l.diff_id.as_str()],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    tx.execute(
-                        "DELETE FROM compressed WHERE diff_id = ?1",
-                        [l.diff_id.as_str()],
-                    )?;
-                    if let Some(gz) = gz {
-                        let gz = digest(gz)?;
-                        if !self.blob_in_use(&gz)? {
-                            orphan_blobs.push(gz);
-                        }
-                    }
-                }
-                let blob_used = i64::from(self.blob_in_use(&l.blob)?);
-                if blob_used == 0 {
-                    orphan_blobs.push(l.blob);
-                }
-            }
-            if let Some(m) = manifest {
-                let used: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM images WHERE manifest = ?1",
-                    [&m],
-                    |r| r.get(0),
-                )?;
-                if used == 0 {
-                    orphan_blobs.push(digest(m)?);
-                }
-            }
-            let config_used: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM images WHERE id = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )?;
-            if config_used == 0 {
-                orphan_blobs.push(id.clone());
-            }
-        }
+        tx.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;
+        tx.execute(
+            "DELETE FROM compressed WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)",
+            [],
+        )?;
         tx.commit()?;
-        Ok((orphan_chains, orphan_blobs))
+        Ok(())
     }
 
     // ---- build cache ----
@@ -790,6 +724,26 @@ impl Db {
             |r| r.get(0),
         )?;
         Ok(n > 0)
+    }
+
+    /// Every blob [`Db::blob_in_use`] would say is in use.
+    pub fn blobs_in_use(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.strings(
+            "SELECT blob FROM image_layers UNION SELECT id FROM images
+             UNION SELECT manifest FROM images UNION SELECT blob FROM build_cache
+             UNION SELECT blob FROM compressed",
+        )
+    }
+
+    /// Every chain [`Db::chain_in_use`] would say is in use.
+    pub fn chains_in_use(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.strings("SELECT chain_id FROM image_layers UNION SELECT chain_id FROM build_cache")
+    }
+
+    fn strings(&self, sql: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut st = self.conn.prepare(sql)?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether any image stands on the snapshot `chain`.
@@ -978,9 +932,11 @@ mod tests {
             db.images_by_prefix(&a.id.hex()[..6]).unwrap(),
             vec![a.id.clone()]
         );
-        let (chains, blobs) = db.remove_image(&a.id).unwrap();
-        assert_eq!(chains, vec![a.layers[0].chain_id.clone()]);
-        assert_eq!(blobs.len(), 3);
+        assert_eq!(db.blobs_in_use().unwrap().len(), 3);
+        assert_eq!(db.chains_in_use().unwrap().len(), 1);
+        db.remove_image(&a.id).unwrap();
+        assert!(db.blobs_in_use().unwrap().is_empty());
+        assert!(db.chains_in_use().unwrap().is_empty());
         assert!(db.tags().unwrap().is_empty(), "tags go with the image");
     }
 

@@ -8,17 +8,20 @@
 //! snapshots/<chain-hex>/   unpacked layer trees, overlay-format whiteouts
 //! containers/<id>/         upper/, work/, rootfs/, config.json, log
 //! tmp/                     work in progress (same filesystem: rename is atomic)
+//! gc.lock                  shared by work in progress, taken alone by collection
 //! ```
 
 pub mod check;
 pub mod content;
 pub mod db;
+mod gc;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 
 pub use content::ContentStore;
 pub use db::{Db, ImageRecord, LayerRecord, StoreError};
+pub use gc::{Collected, Work};
 pub use snapshot::{Snapshots, UnpackError, Unpacked};
 
 /// The whole store under one root directory.
@@ -49,14 +52,24 @@ impl Store {
     }
 
     /// A fresh directory under `tmp/` for work in progress; removed by its owner
-    /// (and by `Drop` on the returned guard).
+    /// (and by `Drop` on the returned guard). It is locked while its owner
+    /// lives, so that collection can tell one left by a killed process.
     pub fn temp_dir(&self, prefix: &str) -> Result<TempDir, StoreError> {
-        let path = self
-            .root
-            .join("tmp")
-            .join(format!("{prefix}-{}", random_hex(8)));
-        std::fs::create_dir(&path).map_err(|e| StoreError::io(path.clone(), e))?;
-        Ok(TempDir(path))
+        loop {
+            let path = self
+                .root
+                .join("tmp")
+                .join(format!("{prefix}-{}", random_hex(8)));
+            std::fs::create_dir(&path).map_err(|e| StoreError::io(path.clone(), e))?;
+            let dir = std::fs::File::open(&path).map_err(|e| StoreError::io(path.clone(), e))?;
+            // Collection may have taken it between the two: then try another.
+            let locked =
+                rustix::fs::flock(&dir, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                    .is_ok();
+            if locked && path.is_dir() {
+                return Ok(TempDir(path, dir));
+            }
+        }
     }
 
     pub fn container_dir(&self, id: &str) -> PathBuf {
@@ -64,8 +77,8 @@ impl Store {
     }
 }
 
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
+/// A directory removed when dropped; the open directory holds its lock.
+pub struct TempDir(PathBuf, #[allow(dead_code)] std::fs::File);
 
 impl TempDir {
     pub fn path(&self) -> &Path {

@@ -308,8 +308,10 @@ pub fn prune(engine: &Engine, a: ImagePruneArgs) -> Result<i32, CliError> {
         super::print_deleted("Volumes", &removed);
         freed += volumes_freed;
     }
-    // Downloads an interrupted pull left to resume.
+    // Downloads an interrupted pull left to resume, and what interrupted
+    // work left unrecorded.
     freed += engine.store.content.prune_partials();
+    freed += engine.collect_garbage();
     println!(
         "Total reclaimed space: {}",
         berth_engine::time::human_size(freed)

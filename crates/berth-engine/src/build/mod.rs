@@ -178,7 +178,7 @@ impl Engine {
         let global = GlobalScope::new(&header, inputs, df.escape)
             .map_err(|e| EngineError::invalid(e.to_string()))?;
         let needed = needed_stages(&defs, target, &global);
-        let mut pending = Pending::new(self);
+        let mut pending = Pending::new(self)?;
         let mut built: Vec<Option<State>> = vec![None; defs.len()];
         for idx in needed {
             let state = self.build_stage(
@@ -1109,7 +1109,7 @@ impl Engine {
         parent: Option<&Digest>,
         epoch: Option<i64>,
         step: &Step,
-        pending: &mut Pending,
+        _pending: &mut Pending,
         make: impl FnOnce(&Path, &Step) -> Result<Vec<String>, EngineError>,
     ) -> Result<LayerRecord, EngineError> {
         let work = self.store.temp_dir("step")?;
@@ -1143,14 +1143,12 @@ impl Engine {
         .map_err(|e| EngineError::io(&upper, e))?;
         let size = writer.written();
         let blob = writer.commit(None)?;
-        pending.blobs.push(blob.clone());
         let diff_id = blob.clone();
         let chain_id = match parent {
             None => diff_id.clone(),
             Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
         };
         self.store.snapshots.adopt(&upper, &chain_id)?;
-        pending.chains.push(chain_id.clone());
         let content = crate::containers::dir_size(&self.store.snapshots.path(&chain_id));
         self.store
             .db
@@ -1463,16 +1461,10 @@ impl Engine {
                 continue;
             }
             self.store.db.cache_remove(&key)?;
-            if !self.store.db.chain_in_use(&layer.chain_id)? {
-                pruned.reclaimed += self.store.db.snapshot_size(&layer.chain_id)?.unwrap_or(0);
-                self.store.db.remove_snapshot(&layer.chain_id)?;
-                self.store.snapshots.remove(&layer.chain_id)?;
-            }
-            if !self.store.db.blob_in_use(&layer.blob)? {
-                let _ = std::fs::remove_file(self.store.content.path(&layer.blob));
-            }
             pruned.keys.push(key);
         }
+        // What the entries alone held is garbage now.
+        pruned.reclaimed = self.collect_garbage();
         Ok(pruned)
     }
 }
