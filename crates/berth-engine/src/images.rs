@@ -1,6 +1,6 @@
 //! Local images: import, load, save, list, tag, remove, inspect, history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 
 use berth_image::archive::{self, SaveImage};
@@ -380,22 +380,22 @@ impl Engine {
 
     /// Every image with its tags, newest first.
     pub fn list_images(&self) -> Result<Vec<ImageSummary>, EngineError> {
-        let tags = self.store.db.tags()?;
-        let digests = self.store.db.repo_digests()?;
+        let mut tags: HashMap<Digest, Vec<Reference>> = HashMap::new();
+        for (t, id) in self.store.db.tags()? {
+            if let Ok(r) = Reference::parse(&t) {
+                tags.entry(id).or_default().push(r);
+            }
+        }
+        let mut digests: HashMap<Digest, Vec<String>> = HashMap::new();
+        for (d, id) in self.store.db.repo_digests()? {
+            digests.entry(id).or_default().push(d);
+        }
         let mut out = Vec::new();
         for record in self.store.db.images()? {
             let config = self.image_config(&record)?;
             out.push(ImageSummary {
-                tags: tags
-                    .iter()
-                    .filter(|(_, id)| *id == record.id)
-                    .filter_map(|(t, _)| Reference::parse(t).ok())
-                    .collect(),
-                digests: digests
-                    .iter()
-                    .filter(|(_, id)| *id == record.id)
-                    .map(|(d, _)| d.clone())
-                    .collect(),
+                tags: tags.remove(&record.id).unwrap_or_default(),
+                digests: digests.remove(&record.id).unwrap_or_default(),
                 labels: config.config.labels.clone().unwrap_or_default(),
                 record,
             });

@@ -25,8 +25,13 @@ impl Engine {
     /// Where volume `name`'s data lives: its own directory, or the host
     /// directory a `type=none,o=bind,device=PATH` volume names.
     pub fn volume_path(&self, name: &str) -> PathBuf {
+        self.data_path(name, self.volume_options(name).as_ref())
+    }
+
+    /// Where the data of volume `name`, with `options`, lives.
+    fn data_path(&self, name: &str, options: Option<&BTreeMap<String, String>>) -> PathBuf {
         let own = self.root().join("volumes").join(name).join("_data");
-        match self.volume_options(name) {
+        match options {
             Some(o) if o.get("type").map(String::as_str) == Some("none") => {
                 o.get("device").map(PathBuf::from).unwrap_or(own)
             }
@@ -35,13 +40,7 @@ impl Engine {
     }
 
     fn volume_options(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        let row = self
-            .store
-            .db
-            .volumes()
-            .ok()?
-            .into_iter()
-            .find(|v| v.name == name)?;
+        let row = self.store.db.volume(name).ok()??;
         serde_json::from_str(&row.options).ok()
     }
 
@@ -75,8 +74,9 @@ impl Engine {
     }
 
     fn volume_from_row(&self, r: VolumeRow) -> Volume {
+        let options = serde_json::from_str(&r.options).ok();
         Volume {
-            mountpoint: self.volume_path(&r.name),
+            mountpoint: self.data_path(&r.name, options.as_ref()),
             labels: serde_json::from_str(&r.labels).unwrap_or_default(),
             name: r.name,
             created: r.created,
@@ -155,9 +155,7 @@ impl Engine {
     pub fn volume(&self, name: &str) -> Result<Volume, EngineError> {
         self.store
             .db
-            .volumes()?
-            .into_iter()
-            .find(|v| v.name == name)
+            .volume(name)?
             .map(|r| self.volume_from_row(r))
             .ok_or_else(|| EngineError::NoSuchVolume(name.into()))
     }

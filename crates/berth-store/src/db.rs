@@ -68,6 +68,16 @@ pub struct Db {
     conn: Connection,
 }
 
+fn volume_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VolumeRow> {
+    Ok(VolumeRow {
+        name: r.get(0)?,
+        created: r.get(1)?,
+        labels: r.get(2)?,
+        options: r.get(3)?,
+        anonymous: r.get::<_, i64>(4)? != 0,
+    })
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY, manifest TEXT NOT NULL, created TEXT NOT NULL, size INTEGER NOT NULL);
@@ -185,16 +195,15 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT name, created, labels, options, anonymous FROM volumes ORDER BY name",
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(VolumeRow {
-                name: r.get(0)?,
-                created: r.get(1)?,
-                labels: r.get(2)?,
-                options: r.get(3)?,
-                anonymous: r.get::<_, i64>(4)? != 0,
-            })
-        })?;
+        let rows = st.query_map([], volume_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn volume(&self, name: &str) -> Result<Option<VolumeRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT name, created, labels, options, anonymous FROM volumes WHERE name = ?1",
+        )?;
+        Ok(st.query_row([name], volume_row).optional()?)
     }
 
     /// Removes a volume's row; false when there was none.
@@ -376,6 +385,13 @@ impl Db {
         // journal_mode returns a row, so it is queried rather than executed.
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        // Each berth command is a process: a checkpoint as each one closes
+        // the store would copy the log back and remove it every time. The
+        // log is checkpointed as it grows instead (SQLite's auto-checkpoint).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < 7 {
             let tx = conn.unchecked_transaction()?;
@@ -504,11 +520,18 @@ impl Db {
 
     /// Image ids that start with `prefix` (hex, with or without `sha256:`).
     pub fn images_by_prefix(&self, prefix: &str) -> Result<Vec<Digest>, StoreError> {
-        let hex = prefix.strip_prefix("sha256:").unwrap_or(prefix);
+        let hex = prefix
+            .strip_prefix("sha256:")
+            .unwrap_or(prefix)
+            .to_ascii_lowercase();
+        // A key range, as for containers (see `find_container`).
         let mut st = self
             .conn
-            .prepare("SELECT id FROM images WHERE id LIKE ?1")?;
-        let rows = st.query_map([format!("sha256:{hex}%")], |r| digest(r.get(0)?))?;
+            .prepare_cached("SELECT id FROM images WHERE id >= ?1 AND id < ?2")?;
+        let rows = st.query_map(
+            params![format!("sha256:{hex}"), format!("sha256:{hex}g")],
+            |r| digest(r.get(0)?),
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -864,10 +887,14 @@ impl Db {
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(vec![]);
         }
-        let mut st = self
-            .conn
-            .prepare("SELECT id, name, image_id, record FROM containers WHERE id LIKE ?1")?;
-        let rows = st.query_map([format!("{key}%")], Self::container_row)?;
+        // A range of the primary key, so the index finds it (LIKE ignores
+        // case, so it reads every row); ids are lowercase hex, and 'g'
+        // sorts after every hex digit.
+        let key = key.to_ascii_lowercase();
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, name, image_id, record FROM containers WHERE id >= ?1 AND id < ?2",
+        )?;
+        let rows = st.query_map(params![key, format!("{key}g")], Self::container_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
