@@ -1060,6 +1060,27 @@ fn bad_requests_get_dockers_status_and_message() {
         .error(409, "already exists");
     api.http("POST", "/networks/create", Some(r#"{}"#))
         .error(400, "network name is required");
+    let n6 = api.http(
+        "POST",
+        "/networks/create",
+        Some(r#"{"Name": "n6", "EnableIPv6": true, "IPAM": {"Config": [{"Subnet": "fd00:a91::/64", "Gateway": "fd00:a91::1"}]}}"#),
+    );
+    assert_eq!(n6.status, 201, "{n6:?}");
+    let shown = api.http("GET", "/networks/n6", None).json();
+    assert_eq!(shown["EnableIPv6"], true, "{shown}");
+    assert!(
+        shown["IPAM"]["Config"]
+            .to_string()
+            .contains("fd00:a91::/64"),
+        "{shown}"
+    );
+    api.http(
+        "POST",
+        "/networks/create",
+        Some(r#"{"Name": "n7", "IPAM": {"Config": [{"Subnet": "fd00:a92::/64"}]}}"#),
+    )
+    .error(400, "add --ipv6");
+    assert_eq!(api.http("DELETE", "/networks/n6", None).status, 204);
     api.http("DELETE", "/networks/bridge", None)
         .error(409, "pre-defined network");
     let listed = api

@@ -494,3 +494,41 @@ fn docker_and_berth_containers_see_the_same_flags() {
     let _ = Command::new(docker_client()).args(["rmi", &image]).output();
     assert_eq!(berth, docker, "berth saw:\n{berth}\ndocker saw:\n{docker}");
 }
+
+#[test]
+fn docker_and_berth_give_the_same_ip6_addresses() {
+    if !docker_available() {
+        eprintln!("skipped: no docker engine answers here");
+        return;
+    }
+    let env = Env::with_busybox();
+    let tag = std::process::id();
+    let (image, net) = (format!("berth-compat-ip6-{tag}"), format!("compat6-{tag}"));
+    tool(
+        docker_client(),
+        &["import", busybox_tar().to_str().unwrap(), &image],
+    );
+    env.berth(&["tag", "busybox", &image]).ok();
+    // Each on a subnet of its own: both engines' bridges are on this host.
+    let seen = |run: &dyn Fn(&[&str]) -> String, subnet: &str, ip6: &str| {
+        run(&["network", "create", "--ipv6", "--subnet", subnet, &net]);
+        let out = run(&[
+            "run", "--rm", "--network", &net, "--ip6", ip6, &image, "sh", "-c",
+            "ip -6 addr show eth0 | grep -o 'inet6 [0-9a-f:]*/[0-9]* scope global'; ip -6 route | grep -o '^default via [0-9a-f:]*'",
+        ]);
+        run(&["network", "rm", &net]);
+        out.replace(subnet.trim_end_matches("::/64"), "PREFIX")
+    };
+    let docker = seen(
+        &|a| tool(docker_client(), a),
+        "fd00:d0c::/64",
+        "fd00:d0c::33",
+    );
+    let berth = seen(&|a| env.berth(a).ok(), "fd00:be7::/64", "fd00:be7::33");
+    let _ = Command::new(docker_client()).args(["rmi", &image]).output();
+    assert_eq!(berth, docker, "berth saw:\n{berth}\ndocker saw:\n{docker}");
+    assert!(
+        berth.contains("inet6 PREFIX::33/64 scope global"),
+        "{berth}"
+    );
+}

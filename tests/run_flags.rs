@@ -1102,8 +1102,158 @@ fn legacy_links_and_link_local_addresses() {
     );
     env.refuses_run(
         &["--ip6", "2001:db8::33"],
-        "invalid IPv6 address 2001:db8::33",
+        "user specified IP address is supported on user defined networks only",
     );
+}
+
+#[test]
+fn ipv6_networks_give_ip6_addresses() {
+    let env = Env::with_busybox();
+    env.berth(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:b37::/64",
+        "n6",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{end}}",
+            "n6"
+        ])
+        .ok()
+        .split_whitespace()
+        .filter(|w| *w == "true" || w.contains(':'))
+        .collect::<Vec<_>>(),
+        ["true", "fd00:b37::/64"]
+    );
+    // The address asked for, the gateway's route, and what inspect says.
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web6",
+        "--network",
+        "n6",
+        "--ip6",
+        "fd00:b37::33",
+        "busybox",
+        "sleep",
+        "600",
+    ])
+    .ok();
+    let shown = env
+        .berth(&[
+            "exec",
+            "web6",
+            "sh",
+            "-c",
+            "ip -6 addr show eth0 | grep global; ip -6 route | grep default",
+        ])
+        .ok();
+    assert!(
+        shown.contains("inet6 fd00:b37::33/64 scope global"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("default via fd00:b37::1 dev eth0"),
+        "{shown}"
+    );
+    assert_eq!(
+        env.inspect(
+            "web6",
+            "{{with .NetworkSettings.Networks.n6}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}} {{.IPAMConfig.IPv6Address}}{{end}}"
+        ),
+        "fd00:b37::33/64 fd00:b37::1 fd00:b37::33"
+    );
+    // Without --ip6, the first free address; the two reach each other.
+    let other = sh(
+        &env,
+        &["--network", "n6"],
+        "ip -6 addr show eth0 | grep -o 'fd00:b37::[0-9a-f]*/64'; ping -6 -c 1 -W 2 fd00:b37::33; nslookup -type=AAAA web6 127.0.0.11",
+    );
+    assert!(other.starts_with("fd00:b37::2/64\n"), "{other}");
+    assert!(other.contains("1 packets received"), "{other}");
+    // The embedded DNS answers AAAA questions with the IPv6 address.
+    assert!(other.contains("Address: fd00:b37::33"), "{other}");
+    let members = env
+        .berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .Containers}}{{.IPv6Address}}{{end}}",
+            "n6",
+        ])
+        .ok();
+    assert_eq!(members.trim(), "fd00:b37::33/64");
+    env.refuses_run(
+        &["--network", "n6", "--ip6", "fd00:b37::33"],
+        "Address already in use: fd00:b37::33 on network n6",
+    );
+    env.refuses_run(
+        &["--network", "n6", "--ip6", "fd00:b38::1"],
+        "no configured subnet or ip-range contain the IP address fd00:b38::1",
+    );
+    env.refuses_run(
+        &["--network", "n6", "--ip6", "nonsense"],
+        "invalid IPv6 address: nonsense",
+    );
+    env.berth(&["network", "create", "n4"]).ok();
+    env.refuses_run(
+        &["--network", "n4", "--ip6", "fd00:b37::34"],
+        "network n4 has no IPv6 subnet",
+    );
+    // --ipv6 alone takes a unique local /64.
+    env.berth(&["network", "create", "--ipv6", "ula"]).ok();
+    let ula = env
+        .berth(&["network", "inspect", "-f", "{{json .IPAM.Config}}", "ula"])
+        .ok();
+    assert!(
+        ula.contains("\"Subnet\":\"fd") && ula.contains("::/64\""),
+        "{ula}"
+    );
+    // What network create refuses.
+    let refused = |args: &[&str], needle: &str| {
+        let mut all = vec!["network", "create"];
+        all.extend_from_slice(args);
+        all.push("bad6");
+        env.berth(&all).fails(1, needle);
+    };
+    refused(&["--subnet", "fd00:b39::/64"], "add --ipv6");
+    refused(
+        &["--ipv6", "--subnet", "fd00:b39::1/64"],
+        "it should be fd00:b39::/64",
+    );
+    refused(
+        &[
+            "--ipv6",
+            "--subnet",
+            "fd00:b39::/64",
+            "--subnet",
+            "fd00:b3a::/64",
+        ],
+        "one IPv4 and one IPv6 subnet at most",
+    );
+    refused(
+        &[
+            "--ipv6",
+            "--subnet",
+            "fd00:b39::/64",
+            "--gateway",
+            "fd00:b3a::1",
+        ],
+        "it is not a host address of subnet fd00:b39::/64",
+    );
+    refused(
+        &["--ipv6", "--subnet", "fd00:b37:0:0:1::/80"],
+        "Pool overlaps",
+    );
+    assert!(!env.berth(&["network", "ls"]).ok().contains("bad6"));
 }
 
 #[test]

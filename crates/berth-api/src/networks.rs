@@ -55,33 +55,24 @@ pub async fn create(ctx: &Ctx, req: Request<Incoming>) -> ApiResult {
     if b.name.is_empty() {
         return Err(ApiError::bad_request("network name is required: set Name"));
     }
-    if b.enable_ipv6 {
-        return Err(ApiError::not_implemented(
-            "berth networks are IPv4 only: leave EnableIPv6 off",
-        ));
-    }
     if !matches!(b.ipam.driver.as_str(), "" | "default") {
         return Err(ApiError::not_implemented(format!(
             "IPAM driver {:?} is not supported: berth has the default one",
             b.ipam.driver
         )));
     }
-    if b.ipam.config.len() > 1 {
-        return Err(ApiError::not_implemented(
-            "berth networks have one subnet: give one IPAM.Config entry",
-        ));
-    }
-    let pool = b.ipam.config.into_iter().next().unwrap_or_default();
-    if !pool.ip_range.is_empty() {
+    if b.ipam.config.iter().any(|c| !c.ip_range.is_empty()) {
         return Err(ApiError::not_implemented(
             "IPAM.Config.IPRange is not supported: give a Subnet",
         ));
     }
+    let nonempty = |v: Vec<String>| v.into_iter().filter(|s| !s.is_empty()).collect();
     let spec = NetworkCreate {
         name: b.name,
         driver: Some(b.driver).filter(|d| !d.is_empty()),
-        subnet: Some(pool.subnet).filter(|s| !s.is_empty()),
-        gateway: Some(pool.gateway).filter(|g| !g.is_empty()),
+        subnets: nonempty(b.ipam.config.iter().map(|c| c.subnet.clone()).collect()),
+        gateways: nonempty(b.ipam.config.iter().map(|c| c.gateway.clone()).collect()),
+        ipv6: b.enable_ipv6,
         internal: b.internal,
         attachable: b.attachable,
         labels: pairs(&b.labels),

@@ -82,10 +82,15 @@ impl Engine {
             .as_ref()
             .map(|i| i.ipv4_address.clone())
             .filter(|i| !i.is_empty());
+        let ip6 = own
+            .ipam_config
+            .as_ref()
+            .map(|i| i.ipv6_address.clone())
+            .filter(|i| !i.is_empty());
         let aliases = own.aliases.clone().unwrap_or_default();
-        check_endpoint_addresses(&own)?;
+        check_link_local(&own)?;
         let (network_mode, mut endpoints) =
-            self.initial_endpoints(&h.network_mode, ip.as_deref(), &aliases)?;
+            self.initial_endpoints(&h.network_mode, ip.as_deref(), ip6.as_deref(), &aliases)?;
         let link_local = own
             .ipam_config
             .as_ref()
@@ -878,24 +883,17 @@ fn parse_bind(s: &str) -> Result<Bind, EngineError> {
     Ok(Bind::Host(s.to_string()))
 }
 
-/// `--ip6` and `--link-local-ip`: berth's networks are IPv4 only; link-local
-/// addresses must be link-local.
-fn check_endpoint_addresses(ep: &crate::networks::Endpoint) -> Result<(), EngineError> {
+/// `--link-local-ip`: the addresses must be link-local.
+fn check_link_local(ep: &crate::networks::Endpoint) -> Result<(), EngineError> {
     let Some(ipam) = &ep.ipam_config else {
         return Ok(());
     };
-    if !ipam.ipv6_address.is_empty() {
-        return Err(EngineError::invalid(format!(
-            "invalid IPv6 address {}: berth's networks are IPv4 only (no network has an IPv6 subnet), so --ip6 cannot be given",
-            ipam.ipv6_address
-        )));
-    }
     for a in &ipam.link_local_ips {
         let link_local = match a.parse::<std::net::IpAddr>() {
             Ok(std::net::IpAddr::V4(v4)) => v4.is_link_local(),
             Ok(std::net::IpAddr::V6(_)) => {
                 return Err(EngineError::invalid(format!(
-                    "invalid link-local address {a}: berth's networks are IPv4 only"
+                    "invalid link-local address {a}: berth adds IPv4 link-local addresses only (169.254.0.0/16)"
                 )))
             }
             Err(_) => false,

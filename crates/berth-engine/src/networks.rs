@@ -7,10 +7,10 @@
 //! address in the store's leases.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
-use berth_net::ipam::{self, Pool, Subnet};
+use berth_net::ipam::{self, Pool, Subnet, Subnet6};
 use berth_net::{firewall, link, HostLock};
 use berth_store::db::NetworkRow;
 use serde::{Deserialize, Serialize};
@@ -145,8 +145,11 @@ pub struct EndpointIpam {
 pub struct NetworkCreate {
     pub name: String,
     pub driver: Option<String>,
-    pub subnet: Option<String>,
-    pub gateway: Option<String>,
+    /// One IPv4 subnet and, with `ipv6`, one IPv6 subnet, in any order;
+    /// each gateway goes with the subnet that holds it.
+    pub subnets: Vec<String>,
+    pub gateways: Vec<String>,
+    pub ipv6: bool,
     pub internal: bool,
     pub attachable: bool,
     pub labels: Vec<String>,
@@ -162,13 +165,29 @@ impl Network {
     }
 
     fn subnet(&self) -> Option<(Subnet, Ipv4Addr)> {
-        let c = self.ipam.config.first()?;
-        let subnet: Subnet = c.subnet.parse().ok()?;
-        let gateway = match c.gateway.as_str() {
-            "" => subnet.first_host(),
-            g => g.parse().ok()?,
-        };
-        Some((subnet, gateway))
+        self.ipam_entry(Subnet::first_host)
+    }
+
+    /// The IPv6 subnet and gateway of a network made with `--ipv6`.
+    fn subnet6(&self) -> Option<(Subnet6, Ipv6Addr)> {
+        self.ipam_entry(Subnet6::first_host)
+            .filter(|_| self.enable_ipv6)
+    }
+
+    /// The first IPAM entry whose subnet is an `S`, with its gateway (the
+    /// subnet's first host unless one was given).
+    fn ipam_entry<S: std::str::FromStr, A: std::str::FromStr>(
+        &self,
+        first_host: fn(&S) -> A,
+    ) -> Option<(S, A)> {
+        self.ipam.config.iter().find_map(|c| {
+            let subnet: S = c.subnet.parse().ok()?;
+            let gateway = match c.gateway.as_str() {
+                "" => first_host(&subnet),
+                g => g.parse().ok()?,
+            };
+            Some((subnet, gateway))
+        })
     }
 
     /// bridge, host and none: made by berth, never removed.
@@ -193,10 +212,87 @@ impl Network {
             return Ok(());
         };
         if link::exists(bridge) {
-            return link::claim(bridge, gateway, subnet, owner).map_err(net_error);
+            link::claim(bridge, gateway, subnet, owner).map_err(net_error)?;
+        } else {
+            let _lock = HostLock::take().map_err(net_error)?;
+            make_device(bridge, subnet, gateway, self.internal, owner)?;
         }
-        let _lock = HostLock::take().map_err(net_error)?;
-        make_device(bridge, subnet, gateway, self.internal, owner)
+        match self.subnet6() {
+            Some((subnet6, gateway6)) => {
+                link::ensure_ipv6(bridge, gateway6, subnet6).map_err(net_error)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The subnets and gateways `network create` was given, by family.
+struct Addressing {
+    subnet: Option<Subnet>,
+    gateway: Option<Ipv4Addr>,
+    subnet6: Option<Subnet6>,
+    gateway6: Option<Ipv6Addr>,
+}
+
+impl Addressing {
+    fn of(o: &NetworkCreate) -> Result<Addressing, EngineError> {
+        let mut a = Addressing {
+            subnet: None,
+            gateway: None,
+            subnet6: None,
+            gateway6: None,
+        };
+        for s in &o.subnets {
+            let taken = if s.contains(':') {
+                if !o.ipv6 {
+                    return Err(EngineError::invalid(format!(
+                        "IPv6 subnet {s} given to a network without IPv6: add --ipv6"
+                    )));
+                }
+                a.subnet6
+                    .replace(s.parse().map_err(EngineError::invalid)?)
+                    .is_some()
+            } else {
+                a.subnet
+                    .replace(s.parse().map_err(EngineError::invalid)?)
+                    .is_some()
+            };
+            if taken {
+                return Err(EngineError::invalid(
+                    "berth networks have one IPv4 and one IPv6 subnet at most: give --subnet once for each",
+                ));
+            }
+        }
+        for g in &o.gateways {
+            let bad = || EngineError::invalid(format!("invalid gateway address {g}"));
+            match g.parse::<std::net::IpAddr>().map_err(|_| bad())? {
+                std::net::IpAddr::V4(g) => {
+                    let s = a.subnet.ok_or_else(|| {
+                        EngineError::invalid("a gateway needs a subnet: give --subnet too")
+                    })?;
+                    if !s.usable(g) {
+                        return Err(EngineError::invalid(format!(
+                            "invalid gateway {g}: it is not a host address of subnet {s}"
+                        )));
+                    }
+                    a.gateway = Some(g);
+                }
+                std::net::IpAddr::V6(g) => {
+                    let s = a.subnet6.ok_or_else(|| {
+                        EngineError::invalid(
+                            "an IPv6 gateway needs an IPv6 subnet: give --subnet too",
+                        )
+                    })?;
+                    if !s.usable(g) {
+                        return Err(EngineError::invalid(format!(
+                            "invalid gateway {g}: it is not a host address of subnet {s}"
+                        )));
+                    }
+                    a.gateway6 = Some(g);
+                }
+            }
+        }
+        Ok(a)
     }
 }
 
@@ -245,6 +341,10 @@ pub(crate) fn set_endpoints(c: &mut Container, eps: &Endpoints) {
     c.network_settings["Gateway"] = field(|e| e.gateway.clone().into());
     c.network_settings["MacAddress"] = field(|e| e.mac_address.clone().into());
     c.network_settings["IPPrefixLen"] = bridge.map_or(0.into(), |e| e.ip_prefix_len.into());
+    c.network_settings["GlobalIPv6Address"] = field(|e| e.global_ipv6_address.clone().into());
+    c.network_settings["GlobalIPv6PrefixLen"] =
+        bridge.map_or(0.into(), |e| e.global_ipv6_prefix_len.into());
+    c.network_settings["IPv6Gateway"] = field(|e| e.ipv6_gateway.clone().into());
 }
 
 impl Engine {
@@ -417,31 +517,8 @@ impl Engine {
                 )))
             }
         }
-        let subnet = o
-            .subnet
-            .as_deref()
-            .map(|s| s.parse::<Subnet>())
-            .transpose()
-            .map_err(EngineError::invalid)?;
-        let gateway = match (&o.gateway, subnet) {
-            (Some(_), None) => {
-                return Err(EngineError::invalid(
-                    "a gateway needs a subnet: give --subnet too",
-                ))
-            }
-            (Some(g), Some(s)) => {
-                let g: Ipv4Addr = g
-                    .parse()
-                    .map_err(|_| EngineError::invalid(format!("invalid gateway address {g}")))?;
-                if !s.usable(g) {
-                    return Err(EngineError::invalid(format!(
-                        "invalid gateway {g}: it is not a host address of subnet {s}"
-                    )));
-                }
-                Some(g)
-            }
-            _ => None,
-        };
+        let wanted = Addressing::of(o)?;
+        let (subnet, gateway) = (wanted.subnet, wanted.gateway);
         let labels = crate::key_values(&o.labels);
         let mut options = crate::key_values(&o.options);
         let mut n = Network {
@@ -495,8 +572,37 @@ impl Engine {
             gateway: gateway.map(|g| g.to_string()).unwrap_or_default(),
         });
         let gateway = gateway.unwrap_or_else(|| subnet.first_host());
+        let v6 = if o.ipv6 {
+            let subnet6 = wanted.subnet6.unwrap_or_else(Subnet6::random_ula);
+            if let Some(other) = nets
+                .iter()
+                .find(|x| x.subnet6().is_some_and(|(s, _)| s.overlaps(&subnet6)))
+            {
+                return Err(EngineError::Conflict(format!(
+                    "Pool overlaps with other one on this address space: {subnet6} is network {}'s",
+                    other.name
+                )));
+            }
+            n.enable_ipv6 = true;
+            n.ipam.config.push(IpamConfig {
+                subnet: subnet6.to_string(),
+                gateway: wanted.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+            });
+            Some((
+                subnet6,
+                wanted.gateway6.unwrap_or_else(|| subnet6.first_host()),
+            ))
+        } else {
+            None
+        };
         make_device(&bridge, subnet, gateway, n.internal, &self.bridge_owner())?;
-        if let Err(e) = self.insert_network(&n) {
+        let made = match v6 {
+            Some((subnet6, gateway6)) => {
+                link::ensure_ipv6(&bridge, gateway6, subnet6).map_err(net_error)
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = made.and_then(|()| self.insert_network(&n)) {
             firewall::remove(&bridge, subnet, n.internal);
             let _ = link::delete(&bridge);
             return Err(e);
@@ -569,10 +675,11 @@ impl Engine {
         &self,
         mode: &str,
         ip: Option<&str>,
+        ip6: Option<&str>,
         aliases: &[String],
     ) -> Result<(String, BTreeMap<String, Endpoint>), EngineError> {
         if mode.starts_with("container:") {
-            if ip.is_some() || !aliases.is_empty() {
+            if ip.is_some() || ip6.is_some() || !aliases.is_empty() {
                 return Err(EngineError::invalid(
                     "conflicting options: --ip and --network-alias cannot be used with --network container:NAME",
                 ));
@@ -593,7 +700,7 @@ impl Engine {
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
-        if !n.user_bridge() && ip.is_some() {
+        if !n.user_bridge() && (ip.is_some() || ip6.is_some()) {
             return Err(EngineError::invalid(
                 "user specified IP address is supported on user defined networks only",
             ));
@@ -609,10 +716,27 @@ impl Engine {
                 )));
             }
         }
+        if let Some(ip6) = ip6 {
+            let addr: Ipv6Addr = ip6
+                .parse()
+                .map_err(|_| EngineError::invalid(format!("invalid IPv6 address: {ip6}")))?;
+            let Some((subnet6, _)) = n.subnet6() else {
+                return Err(EngineError::invalid(format!(
+                    "network {} has no IPv6 subnet, so --ip6 {ip6} has nowhere to go: make the network with --ipv6 --subnet CIDR",
+                    n.name
+                )));
+            };
+            if !subnet6.usable(addr) {
+                return Err(EngineError::invalid(format!(
+                    "no configured subnet or ip-range contain the IP address {ip6}"
+                )));
+            }
+        }
         let ep = Endpoint {
             network_id: n.id.clone(),
-            ipam_config: ip.map(|ip| EndpointIpam {
-                ipv4_address: ip.to_string(),
+            ipam_config: (ip.is_some() || ip6.is_some()).then(|| EndpointIpam {
+                ipv4_address: ip.unwrap_or_default().to_string(),
+                ipv6_address: ip6.unwrap_or_default().to_string(),
                 ..Default::default()
             }),
             aliases: Some(aliases.to_vec()).filter(|a| !a.is_empty()),
@@ -709,36 +833,29 @@ impl Engine {
             .flat_map(|i| &i.link_local_ips)
             .filter_map(|a| a.parse().ok())
             .collect();
-        let address = self
-            .store
-            .db
-            .lease_address(&n.id, holder, |held| -> Result<String, EngineError> {
-                let held: Vec<Ipv4Addr> = held.iter().filter_map(|a| a.parse().ok()).collect();
-                match &wanted {
-                    Some(w) => {
-                        let ip: Ipv4Addr = w.parse().map_err(|_| {
-                            EngineError::invalid(format!("invalid IPv4 address: {w}"))
-                        })?;
-                        if held.contains(&ip) || ip == gateway {
-                            return Err(EngineError::Conflict(format!(
-                                "Address already in use: {ip} on network {}",
-                                n.name
-                            )));
-                        }
-                        Ok(ip.to_string())
+        let ip = self.lease(n, holder, wanted.as_deref(), gateway, "IPv4", |held| {
+            subnet.next_free(gateway, held)
+        })?;
+        let v6 = match n.subnet6() {
+            Some((subnet6, gateway6)) => {
+                let wanted6 = ep
+                    .ipam_config
+                    .as_ref()
+                    .map(|i| i.ipv6_address.as_str())
+                    .filter(|a| !a.is_empty());
+                let leased = self.lease(n, holder, wanted6, gateway6, "IPv6", |held| {
+                    subnet6.next_free(gateway6, held)
+                });
+                match leased {
+                    Ok(ip6) => Some((ip6, subnet6, gateway6)),
+                    Err(e) => {
+                        let _ = self.store.db.release_addresses(holder, Some(&n.id));
+                        return Err(e);
                     }
-                    None => subnet
-                        .next_free(gateway, &held)
-                        .map(|ip| ip.to_string())
-                        .ok_or_else(|| {
-                            EngineError::Conflict(format!(
-                                "no available IPv4 addresses on network {}: all of {subnet} are in use",
-                                n.name
-                            ))
-                        }),
                 }
-            })?;
-        let ip: Ipv4Addr = address.parse().expect("leased addresses are valid");
+            }
+            None => None,
+        };
         let endpoint_id = berth_store::random_hex(32);
         let mac = mac
             .filter(|_| ifname == "eth0")
@@ -755,6 +872,8 @@ impl Engine {
                 mac: &mac,
                 default_route: route.then_some(gateway),
                 link_local: &link_local,
+                address6: v6.map(|(ip6, subnet6, _)| (ip6, subnet6)),
+                default_route6: v6.filter(|_| route).map(|(_, _, gw6)| gw6),
             },
         );
         if let Err(e) = plugged {
@@ -762,11 +881,62 @@ impl Engine {
             return Err(net_error(e));
         }
         ep.endpoint_id = endpoint_id;
-        ep.ip_address = address;
+        ep.ip_address = ip.to_string();
         ep.ip_prefix_len = subnet.prefix;
         ep.gateway = gateway.to_string();
         ep.mac_address = mac;
+        if let Some((ip6, subnet6, gateway6)) = v6 {
+            ep.global_ipv6_address = ip6.to_string();
+            ep.global_ipv6_prefix_len = subnet6.prefix;
+            ep.ipv6_gateway = gateway6.to_string();
+        }
         Ok(())
+    }
+
+    /// Leases `holder` an address of `family` on network `n`: `wanted`
+    /// when given and free, else the first `next_free` finds among those
+    /// not held.
+    fn lease<A>(
+        &self,
+        n: &Network,
+        holder: &str,
+        wanted: Option<&str>,
+        gateway: A,
+        family: &str,
+        next_free: impl FnOnce(&[A]) -> Option<A>,
+    ) -> Result<A, EngineError>
+    where
+        A: std::str::FromStr + PartialEq + std::fmt::Display + Copy,
+    {
+        let address =
+            self.store
+                .db
+                .lease_address(&n.id, holder, |held| -> Result<String, EngineError> {
+                    let held: Vec<A> = held.iter().filter_map(|a| a.parse().ok()).collect();
+                    match wanted {
+                        Some(w) => {
+                            let ip: A = w.parse().map_err(|_| {
+                                EngineError::invalid(format!("invalid {family} address: {w}"))
+                            })?;
+                            if held.contains(&ip) || ip == gateway {
+                                return Err(EngineError::Conflict(format!(
+                                    "Address already in use: {ip} on network {}",
+                                    n.name
+                                )));
+                            }
+                            Ok(ip.to_string())
+                        }
+                        None => next_free(&held).map(|ip| ip.to_string()).ok_or_else(|| {
+                            EngineError::Conflict(format!(
+                                "no available {family} addresses on network {}: all are in use",
+                                n.name
+                            ))
+                        }),
+                    }
+                })?;
+        address
+            .parse()
+            .map_err(|_| EngineError::BadContent(format!("leased address {address}")))
     }
 
     /// Plugs a build step's namespace into the default bridge (as `docker
@@ -804,7 +974,7 @@ impl Engine {
                 n.name
             )));
         }
-        let (_, mut new) = self.initial_endpoints(&n.name, ip, aliases)?;
+        let (_, mut new) = self.initial_endpoints(&n.name, ip, None, aliases)?;
         let mut ep = new.remove(&n.name).expect("made for this network");
         if c.state.running {
             let ifname = format!("eth{}", eps.len());
@@ -936,7 +1106,10 @@ fn attached(n: &Network, containers: &[Container]) -> BTreeMap<String, NetworkCo
                     endpoint_id: ep.endpoint_id,
                     mac_address: ep.mac_address,
                     ipv4_address: format!("{}/{}", ep.ip_address, ep.ip_prefix_len),
-                    ipv6_address: String::new(),
+                    ipv6_address: Some(&ep.global_ipv6_address)
+                        .filter(|a| !a.is_empty())
+                        .map(|a| format!("{a}/{}", ep.global_ipv6_prefix_len))
+                        .unwrap_or_default(),
                 },
             ))
         })
@@ -946,7 +1119,7 @@ fn attached(n: &Network, containers: &[Container]) -> BTreeMap<String, NetworkCo
 /// What the embedded DNS answers for `name` asked by container `me`: the
 /// addresses of running containers on a user network `me` is on, found by
 /// name, short id, hostname or alias (also as `NAME.NETWORK`).
-fn resolve(db: &berth_store::Db, me: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+fn resolve(db: &berth_store::Db, me: &str, name: &str) -> Option<Vec<std::net::IpAddr>> {
     let nets: Vec<Network> = db
         .networks()
         .ok()?
@@ -983,9 +1156,11 @@ fn resolve(db: &berth_store::Db, me: &str, name: &str) -> Option<Vec<Ipv4Addr>> 
                 .iter()
                 .any(|n| name == n || name == format!("{n}.{}", net_name.to_lowercase()));
             if hit {
-                if let Ok(ip) = ep.ip_address.parse() {
-                    found.push(ip);
-                }
+                let both = [&ep.ip_address, &ep.global_ipv6_address];
+                found.extend(
+                    both.into_iter()
+                        .filter_map(|a| a.parse::<std::net::IpAddr>().ok()),
+                );
             }
         }
     }

@@ -5,7 +5,7 @@
 //! loopback still answers).
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +16,7 @@ use crate::NetError;
 
 /// Answers a name (lowercase, no trailing dot): Some addresses when it is a
 /// container's, None to forward the question.
-pub type Lookup = Box<dyn Fn(&str) -> Option<Vec<Ipv4Addr>> + Send + Sync>;
+pub type Lookup = Box<dyn Fn(&str) -> Option<Vec<IpAddr>> + Send + Sync>;
 
 /// A running server (UDP and TCP); it stops when dropped.
 pub struct DnsServer {
@@ -183,6 +183,7 @@ struct Question {
 }
 
 const TYPE_A: u16 = 1;
+const TYPE_AAAA: u16 = 28;
 const TYPE_ANY: u16 = 255;
 
 impl Question {
@@ -229,19 +230,27 @@ impl Question {
         r
     }
 
-    /// The addresses of a known name: A records for an A (or ANY) question,
-    /// an empty answer for other types (the name exists, has no such record).
-    fn answer(&self, query: &[u8], ips: &[Ipv4Addr]) -> Vec<u8> {
-        let ips = if self.qtype == TYPE_A || self.qtype == TYPE_ANY {
-            ips
-        } else {
-            &[]
+    /// The addresses of a known name: A records for an A question, AAAA
+    /// for AAAA, both for ANY; an empty answer for other types (the name
+    /// exists, has no such record).
+    fn answer(&self, query: &[u8], ips: &[IpAddr]) -> Vec<u8> {
+        let wanted = |ip: &&IpAddr| match ip {
+            IpAddr::V4(_) => matches!(self.qtype, TYPE_A | TYPE_ANY),
+            IpAddr::V6(_) => matches!(self.qtype, TYPE_AAAA | TYPE_ANY),
         };
+        let ips: Vec<&IpAddr> = ips.iter().filter(wanted).collect();
         let mut r = self.header(query, ips.len() as u16, 0);
         for ip in ips {
-            // A pointer to the question's name, type A, class IN, TTL 600.
-            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 2, 0x58, 0, 4]);
-            r.extend_from_slice(&ip.octets());
+            // A pointer to the question's name, the type, class IN, TTL 600.
+            let (kind, data) = match ip {
+                IpAddr::V4(v4) => (TYPE_A, v4.octets().to_vec()),
+                IpAddr::V6(v6) => (TYPE_AAAA, v6.octets().to_vec()),
+            };
+            r.extend_from_slice(&[0xc0, 12]);
+            r.extend_from_slice(&kind.to_be_bytes());
+            r.extend_from_slice(&[0, 1, 0, 0, 2, 0x58]);
+            r.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            r.extend_from_slice(&data);
         }
         r
     }
@@ -273,22 +282,29 @@ mod tests {
         let q = query("Web.example", TYPE_A);
         let parsed = Question::parse(&q).unwrap();
         assert_eq!(parsed.name, "web.example");
-        let r = parsed.answer(
-            &q,
-            &[Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
-        );
+        let both = [
+            IpAddr::from([10, 0, 0, 2]),
+            IpAddr::from([10, 0, 0, 3]),
+            "fd00::2".parse().unwrap(),
+        ];
+        let r = parsed.answer(&q, &both);
         assert_eq!(&r[..2], &[0x12, 0x34], "the id is kept");
         assert_eq!(r[3] & 0x0f, 0, "NOERROR");
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 2);
         assert_eq!(&r[r.len() - 4..], &[10, 0, 0, 3]);
+        let q6 = query("web", TYPE_AAAA);
+        let r6 = Question::parse(&q6).unwrap().answer(&q6, &both);
+        assert_eq!(u16::from_be_bytes([r6[6], r6[7]]), 1);
+        assert_eq!(&r6[r6.len() - 18..r6.len() - 16], &[0, 16]);
+        assert_eq!(r6[r6.len() - 16], 0xfd);
     }
 
     #[test]
     fn other_types_get_an_empty_answer_and_junk_is_ignored() {
-        let q = query("web", 28);
+        let q = query("web", TYPE_AAAA);
         let r = Question::parse(&q)
             .unwrap()
-            .answer(&q, &[Ipv4Addr::LOCALHOST]);
+            .answer(&q, &[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 0);
         assert!(Question::parse(&[1, 2, 3]).is_none());
         let mut response = query("web", 1);

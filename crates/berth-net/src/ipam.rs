@@ -1,8 +1,9 @@
-//! IPv4 address management: subnets, the pools networks take them from
-//! (skipping what the host already routes), and the next free address.
+//! Address management: IPv4 subnets, the pools networks take them from
+//! (skipping what the host already routes), and the next free address;
+//! IPv6 subnets of networks made with `--ipv6`.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// An IPv4 subnet, always held by its network address (`172.18.0.0/16`).
@@ -91,6 +92,96 @@ impl FromStr for Subnet {
             ));
         }
         let subnet = Subnet::of(ip, prefix);
+        if subnet.network != ip {
+            return Err(format!("invalid subnet {s}: it should be {subnet}"));
+        }
+        Ok(subnet)
+    }
+}
+
+/// An IPv6 subnet, held by its network address (`fd00:1::/64`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subnet6 {
+    pub network: Ipv6Addr,
+    pub prefix: u8,
+}
+
+impl Subnet6 {
+    fn mask(prefix: u8) -> u128 {
+        if prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - prefix)
+        }
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & Self::mask(self.prefix) == u128::from(self.network)
+    }
+
+    pub fn overlaps(&self, other: &Subnet6) -> bool {
+        self.contains(other.network) || other.contains(self.network)
+    }
+
+    /// The first host address: docker's default gateway.
+    pub fn first_host(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.network) + 1)
+    }
+
+    /// Whether `ip` may be handed to a container: inside, and not the
+    /// subnet-router anycast address (the network's own).
+    pub fn usable(&self, ip: Ipv6Addr) -> bool {
+        self.contains(ip) && ip != self.network
+    }
+
+    /// The lowest address after the network's that is neither the gateway
+    /// nor `taken` (among the first 65,536: enough for any bridge).
+    pub fn next_free(&self, gateway: Ipv6Addr, taken: &[Ipv6Addr]) -> Option<Ipv6Addr> {
+        let size = 1u128
+            .checked_shl(128 - u32::from(self.prefix))
+            .unwrap_or(u128::MAX);
+        (1..size.min(1 << 16))
+            .map(|i| Ipv6Addr::from(u128::from(self.network) + i))
+            .find(|ip| *ip != gateway && !taken.contains(ip))
+    }
+
+    /// A random unique local /64 (RFC 4193): for `--ipv6` without `--subnet`.
+    pub fn random_ula() -> Subnet6 {
+        let mut bits = [0u8; 16];
+        bits[0] = 0xfd;
+        // SAFETY: getrandom fills the 7 bytes it is given.
+        unsafe { libc::getrandom(bits[1..8].as_mut_ptr().cast(), 7, 0) };
+        Subnet6 {
+            network: Ipv6Addr::from(bits),
+            prefix: 64,
+        }
+    }
+}
+
+impl fmt::Display for Subnet6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl FromStr for Subnet6 {
+    type Err = String;
+
+    /// `ADDR/N`; an address with host bits set is refused, as docker does.
+    fn from_str(s: &str) -> Result<Subnet6, String> {
+        let bad = || format!("invalid subnet {s}: expected an IPv6 CIDR such as fd00:1::/64");
+        let (ip, prefix) = s.split_once('/').ok_or_else(bad)?;
+        let ip: Ipv6Addr = ip.parse().map_err(|_| bad())?;
+        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+        if prefix > 126 {
+            return Err(format!(
+                "invalid subnet {s}: a /{prefix} leaves no room for containers"
+            ));
+        }
+        let subnet = Subnet6 {
+            network: Ipv6Addr::from(u128::from(ip) & Subnet6::mask(prefix)),
+            prefix,
+        };
         if subnet.network != ip {
             return Err(format!("invalid subnet {s}: it should be {subnet}"));
         }
@@ -266,6 +357,33 @@ mod tests {
             };
             assert!(shown.contains(&text), "{text} not in {shown}");
         }
+    }
+
+    #[test]
+    fn ipv6_subnets_parse_and_hand_out_addresses() {
+        let s: Subnet6 = "fd00:dbb::/64".parse().unwrap();
+        assert_eq!(s.to_string(), "fd00:dbb::/64");
+        let gw = s.first_host();
+        assert_eq!(gw.to_string(), "fd00:dbb::1");
+        assert_eq!(s.next_free(gw, &[]).unwrap().to_string(), "fd00:dbb::2");
+        let two: Ipv6Addr = "fd00:dbb::2".parse().unwrap();
+        assert_eq!(s.next_free(gw, &[two]).unwrap().to_string(), "fd00:dbb::3");
+        assert!(s.usable("fd00:dbb::33".parse().unwrap()));
+        assert!(!s.usable("fd00:dbc::33".parse().unwrap()));
+        assert!(!s.usable(s.network));
+        let e = "fd00:dbb::1/64".parse::<Subnet6>().unwrap_err();
+        assert!(e.contains("it should be fd00:dbb::/64"), "{e}");
+        assert!("10.0.0.0/8".parse::<Subnet6>().is_err());
+        assert!("fd00::/127".parse::<Subnet6>().is_err());
+        let tiny: Subnet6 = "fd00::/126".parse().unwrap();
+        let taken: Vec<Ipv6Addr> = ["fd00::2", "fd00::3"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(tiny.next_free(tiny.first_host(), &taken), None);
+        let ula = Subnet6::random_ula();
+        assert_eq!((ula.network.octets()[0], ula.prefix), (0xfd, 64));
+        assert!(ula.to_string().parse::<Subnet6>().is_ok());
     }
 
     #[test]

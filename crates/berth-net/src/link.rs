@@ -1,10 +1,11 @@
 //! Network devices, through iproute2's `ip -batch`: a network's bridge, and
-//! the veth pair that plugs a container's namespace into it.
+//! the veth pair that plugs a container's namespace into it (with an IPv6
+//! address too on a network that has an IPv6 subnet).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-use crate::ipam::Subnet;
+use crate::ipam::{Subnet, Subnet6};
 use crate::NetError;
 
 /// Runs `ip -batch -` with `script`, in the namespace at `netns` when given
@@ -40,6 +41,28 @@ pub fn ensure_bridge(
     ip_batch(None, &script).inspect_err(|_| {
         let _ = delete(name);
     })
+}
+
+/// Gives bridge `name` its IPv6 gateway address (a network made with
+/// `--ipv6`); idempotent.
+pub fn ensure_ipv6(name: &str, gateway: Ipv6Addr, subnet: Subnet6) -> Result<(), NetError> {
+    enable_ipv6(&format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"))?;
+    ip_batch(
+        None,
+        &format!(
+            "addr replace {gateway}/{} dev {name} nodad\n",
+            subnet.prefix
+        ),
+    )
+}
+
+/// Writes 0 to a `disable_ipv6` switch (of the namespace the calling
+/// thread is in).
+fn enable_ipv6(path: &str) -> Result<(), NetError> {
+    if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == "0") {
+        return Ok(());
+    }
+    std::fs::write(path, "0").map_err(|e| NetError(format!("enabling IPv6 ({path}): {e}")))
 }
 
 /// The owner a bridge is marked with (its interface alias), if any.
@@ -134,11 +157,22 @@ pub struct Endpoint<'a> {
     pub default_route: Option<Ipv4Addr>,
     /// Link-local addresses besides (`--link-local-ip`), in 169.254/16.
     pub link_local: &'a [Ipv4Addr],
+    /// The IPv6 address on a network with an IPv6 subnet, and the default
+    /// IPv6 route's gateway when this is the route's network.
+    pub address6: Option<(Ipv6Addr, Subnet6)>,
+    pub default_route6: Option<Ipv6Addr>,
 }
 
 /// Plugs the namespace at `netns` into a bridge: a veth pair whose inner
 /// end is configured inside. Nothing is left behind when it fails.
 pub fn attach(netns: &Path, e: &Endpoint<'_>) -> Result<(), NetError> {
+    if e.address6.is_some() {
+        // The interface takes the namespace's default as it is made there.
+        crate::in_netns(netns, || {
+            enable_ipv6("/proc/sys/net/ipv6/conf/all/disable_ipv6")?;
+            enable_ipv6("/proc/sys/net/ipv6/conf/default/disable_ipv6")
+        })?;
+    }
     let ns = netns.display();
     let host = format!(
         "link add name {host} master {bridge} type veth peer name {ifname} netns {ns}\nlink set {host} up\n",
@@ -157,8 +191,19 @@ pub fn attach(netns: &Path, e: &Endpoint<'_>) -> Result<(), NetError> {
     for ll in e.link_local {
         inside.push_str(&format!("addr add {ll}/16 dev {}\n", e.ifname));
     }
+    if let Some((ip6, subnet6)) = e.address6 {
+        // nodad: the address is leased, so duplicate detection would only
+        // hold it back (tentative) for a second or two.
+        inside.push_str(&format!(
+            "addr add {ip6}/{} dev {} nodad\n",
+            subnet6.prefix, e.ifname
+        ));
+    }
     if let Some(gw) = e.default_route {
         inside.push_str(&format!("route add default via {gw} dev {}\n", e.ifname));
+    }
+    if let Some(gw6) = e.default_route6 {
+        inside.push_str(&format!("route add default via {gw6} dev {}\n", e.ifname));
     }
     ip_batch(Some(netns), &inside).inspect_err(|_| {
         let _ = delete(e.host_if);

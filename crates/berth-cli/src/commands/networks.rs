@@ -14,8 +14,9 @@ pub fn run(engine: &Engine, command: NetworkCommand) -> Result<i32, CliError> {
                 .create_network(&NetworkCreate {
                     name: a.name,
                     driver: Some(a.driver),
-                    subnet: a.subnet,
-                    gateway: a.gateway,
+                    subnets: a.subnet,
+                    gateways: a.gateway,
+                    ipv6: a.ipv6,
                     internal: a.internal,
                     attachable: a.attachable,
                     labels: a.label,
