@@ -95,6 +95,26 @@ impl Engine {
             .map_err(|e| EngineError::BadContent(format!("image config {}: {e}", image.id)))
     }
 
+    /// The image's labels, read from its config without the rest of it
+    /// (its history and layer list are most of it).
+    fn image_labels(&self, image: &ImageRecord) -> Result<BTreeMap<String, String>, EngineError> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct Labels {
+            #[serde(rename = "Labels")]
+            labels: Option<BTreeMap<String, String>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Config {
+            #[serde(default)]
+            config: Option<Labels>,
+        }
+        let bytes = self.store.content.read(&image.id)?;
+        let c: Config = serde_json::from_slice(&bytes)
+            .map_err(|e| EngineError::BadContent(format!("image config {}: {e}", image.id)))?;
+        Ok(c.config.and_then(|c| c.labels).unwrap_or_default())
+    }
+
     /// Stores a layer blob from `input` and unpacks it on top of `parent`.
     pub(crate) fn add_layer(
         &self,
@@ -392,11 +412,10 @@ impl Engine {
         }
         let mut out = Vec::new();
         for record in self.store.db.images()? {
-            let config = self.image_config(&record)?;
             out.push(ImageSummary {
                 tags: tags.remove(&record.id).unwrap_or_default(),
                 digests: digests.remove(&record.id).unwrap_or_default(),
-                labels: config.config.labels.clone().unwrap_or_default(),
+                labels: self.image_labels(&record)?,
                 record,
             });
         }

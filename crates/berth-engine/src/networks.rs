@@ -323,9 +323,10 @@ pub type Endpoints = BTreeMap<String, Endpoint>;
 
 /// A container's endpoints, from its record.
 pub fn endpoints(c: &Container) -> Endpoints {
+    use serde::Deserialize;
     c.network_settings
         .get("Networks")
-        .and_then(|n| serde_json::from_value(n.clone()).ok())
+        .and_then(|n| Endpoints::deserialize(n).ok())
         .unwrap_or_default()
 }
 

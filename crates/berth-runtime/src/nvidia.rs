@@ -58,7 +58,13 @@ fn driver_libraries() -> Vec<PathBuf> {
     let Ok(out) = std::process::Command::new("ldconfig").arg("-p").output() else {
         return Vec::new();
     };
-    let mut libs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+    libraries_in(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The driver's libraries in `ldconfig -p`'s listing, for this machine's
+/// architecture.
+fn libraries_in(listing: &str) -> Vec<PathBuf> {
+    let mut libs: Vec<PathBuf> = listing
         .lines()
         .filter_map(|l| {
             let (name, path) = l.trim().split_once(" => ")?;
@@ -94,28 +100,7 @@ pub fn discover(wanted: &Selection) -> Result<Option<(Applied, String)>, String>
     if !driver_present() {
         return Ok(None);
     }
-    let all = gpus();
-    let chosen: Vec<(String, PathBuf)> = match wanted {
-        Selection::All => all.clone(),
-        Selection::Count(n) => {
-            if *n > all.len() {
-                return Err(format!(
-                    "{n} GPUs asked for, {} found on this host",
-                    all.len()
-                ));
-            }
-            all[..*n].to_vec()
-        }
-        Selection::Ids(ids) => ids
-            .iter()
-            .map(|id| {
-                all.iter()
-                    .find(|(n, _)| n == id)
-                    .cloned()
-                    .ok_or_else(|| format!("no GPU {id} on this host (found {})", all.len()))
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let chosen = choose(&gpus(), wanted)?;
     let mut applied = Applied::default();
     for (_, node) in &chosen {
         let p = node.to_string_lossy();
@@ -154,4 +139,77 @@ pub fn discover(wanted: &Selection) -> Result<Option<(Applied, String)>, String>
         }
     );
     Ok(Some((applied, said)))
+}
+
+/// The GPUs of `all` (index, node) that `wanted` names.
+fn choose(all: &[(String, PathBuf)], wanted: &Selection) -> Result<Vec<(String, PathBuf)>, String> {
+    Ok(match wanted {
+        Selection::All => all.to_vec(),
+        Selection::Count(n) => {
+            if *n > all.len() {
+                return Err(format!(
+                    "{n} GPUs asked for, {} found on this host",
+                    all.len()
+                ));
+            }
+            all[..*n].to_vec()
+        }
+        Selection::Ids(ids) => ids
+            .iter()
+            .map(|id| {
+                all.iter()
+                    .find(|(n, _)| n == id)
+                    .cloned()
+                    .ok_or_else(|| format!("no GPU {id} on this host (found {})", all.len()))
+            })
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selections_pick_gpus_by_count_and_index() {
+        let all: Vec<(String, PathBuf)> = (0..3)
+            .map(|n| (n.to_string(), PathBuf::from(format!("/dev/nvidia{n}"))))
+            .collect();
+        assert_eq!(choose(&all, &Selection::All).unwrap().len(), 3);
+        assert_eq!(choose(&all, &Selection::Count(2)).unwrap()[1].0, "1");
+        let ids = Selection::Ids(vec!["2".into(), "0".into()]);
+        let picked: Vec<String> = choose(&all, &ids)
+            .unwrap()
+            .into_iter()
+            .map(|g| g.0)
+            .collect();
+        assert_eq!(picked, ["2", "0"]);
+        let e = choose(&all, &Selection::Count(4)).unwrap_err();
+        assert_eq!(e, "4 GPUs asked for, 3 found on this host");
+        let e = choose(&all, &Selection::Ids(vec!["7".into()])).unwrap_err();
+        assert!(e.contains("no GPU 7"), "{e}");
+    }
+
+    #[test]
+    fn driver_libraries_come_from_the_linker_cache() {
+        let listing = "1234 libs found in cache `/etc/ld.so.cache'
+\tlibnvidia-ml.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1
+\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1
+\tlibcuda.so.1 (libc6) => /usr/lib/i386-linux-gnu/libcuda.so.1
+\tlibc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6
+\tlibnvcuvid.so.1 (libc6,AArch64) => /usr/lib/aarch64-linux-gnu/libnvcuvid.so.1
+";
+        let libs = libraries_in(listing);
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(
+                libs,
+                [
+                    PathBuf::from("/usr/lib/x86_64-linux-gnu/libcuda.so.1"),
+                    PathBuf::from("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"),
+                ]
+            );
+        } else {
+            assert!(libs.iter().all(|l| !l.to_string_lossy().contains("x86_64")));
+        }
+    }
 }

@@ -68,6 +68,18 @@ pub struct Db {
     conn: Connection,
 }
 
+/// A layer from the columns blob, media_type, blob_size, diff_id, chain_id
+/// starting at column `at`.
+fn layer_record(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<LayerRecord> {
+    Ok(LayerRecord {
+        blob: digest(r.get(at)?)?,
+        media_type: r.get(at + 1)?,
+        blob_size: r.get::<_, i64>(at + 2)? as u64,
+        diff_id: digest(r.get(at + 3)?)?,
+        chain_id: digest(r.get(at + 4)?)?,
+    })
+}
+
 fn volume_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VolumeRow> {
     Ok(VolumeRow {
         name: r.get(0)?,
@@ -459,18 +471,15 @@ impl Db {
     pub fn image(&self, id: &Digest) -> Result<Option<ImageRecord>, StoreError> {
         let row = self
             .conn
-            .query_row(
-                "SELECT id, manifest, created, size FROM images WHERE id = ?1",
-                [id.as_str()],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                },
-            )
+            .prepare_cached("SELECT id, manifest, created, size FROM images WHERE id = ?1")?
+            .query_row([id.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
             .optional()?;
         let Some((id, manifest, created, size)) = row else {
             return Ok(None);
@@ -489,33 +498,35 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT blob, media_type, blob_size, diff_id, chain_id FROM image_layers WHERE image_id = ?1 ORDER BY idx",
         )?;
-        let rows = st.query_map([image_id], |r| {
-            Ok(LayerRecord {
-                blob: digest(r.get(0)?)?,
-                media_type: r.get(1)?,
-                blob_size: r.get::<_, i64>(2)? as u64,
-                diff_id: digest(r.get(3)?)?,
-                chain_id: digest(r.get(4)?)?,
-            })
-        })?;
+        let rows = st.query_map([image_id], |r| layer_record(r, 0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
-        let ids: Vec<String> = {
-            let mut st = self
-                .conn
-                .prepare("SELECT id FROM images ORDER BY julianday(created) DESC, id")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(img) = self.image(&digest(id)?)? {
-                out.push(img);
-            }
+        // Two queries for the whole list, not two per image.
+        let mut layers: std::collections::HashMap<String, Vec<LayerRecord>> = Default::default();
+        let mut st = self.conn.prepare_cached(
+            "SELECT image_id, blob, media_type, blob_size, diff_id, chain_id FROM image_layers ORDER BY image_id, idx",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, layer_record(r, 1)?)))?;
+        for row in rows {
+            let (image, layer) = row?;
+            layers.entry(image).or_default().push(layer);
         }
-        Ok(out)
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, manifest, created, size FROM images ORDER BY julianday(created) DESC, id",
+        )?;
+        let rows = st.query_map([], |r| {
+            let id: String = r.get(0)?;
+            Ok(ImageRecord {
+                layers: layers.remove(&id).unwrap_or_default(),
+                id: digest(id)?,
+                manifest: digest(r.get(1)?)?,
+                created: r.get(2)?,
+                size: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Image ids that start with `prefix` (hex, with or without `sha256:`).
@@ -900,11 +911,18 @@ impl Db {
 
     /// Every container, newest first.
     pub fn containers(&self) -> Result<Vec<ContainerRow>, StoreError> {
+        // Sorted here rather than by SQLite, whose sorter would copy every
+        // record (megabytes, with a thousand containers) to order them.
         let mut st = self.conn.prepare_cached(
-            "SELECT id, name, image_id, record FROM containers ORDER BY julianday(created) DESC, rowid DESC",
+            "SELECT id, name, image_id, record, julianday(created), rowid FROM containers",
         )?;
-        let rows = st.query_map([], Self::container_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = st.query_map([], |r| {
+            let order: (f64, i64) = (r.get::<_, Option<f64>>(4)?.unwrap_or(0.0), r.get(5)?);
+            Ok((order, Self::container_row(r)?))
+        })?;
+        let mut rows: Vec<((f64, i64), ContainerRow)> = rows.collect::<Result<_, _>>()?;
+        rows.sort_by(|(a, _), (b, _)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        Ok(rows.into_iter().map(|(_, row)| row).collect())
     }
 
     pub fn containers_using_image(&self, image_id: &Digest) -> Result<Vec<String>, StoreError> {

@@ -762,6 +762,18 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
     let list = engine
         .select_containers(&filters, a.all, last)
         .map_err(fail)?;
+    if a.quiet {
+        let mut out = std::io::stdout().lock();
+        for c in &list {
+            let id = if a.no_trunc {
+                c.id.as_str()
+            } else {
+                c.short_id()
+            };
+            writeln!(out, "{id}").ok();
+        }
+        return Ok(0);
+    }
     let mut rows = Vec::new();
     for c in &list {
         let command = std::iter::once(c.path.clone())
@@ -810,13 +822,6 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<i32, CliError> {
             "State": c.state.status,
             "Status": status_text(c),
         }));
-    }
-    if a.quiet {
-        let mut out = std::io::stdout().lock();
-        for r in &rows {
-            writeln!(out, "{}", r["ID"].as_str().unwrap()).ok();
-        }
-        return Ok(0);
     }
     let default = if a.size {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
