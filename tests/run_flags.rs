@@ -527,33 +527,20 @@ fn cdi_devices_apply_their_specs_edits() {
     );
     // A device no spec has is an error naming it; nothing is left behind.
     let before = env.berth(&["ps", "-aq"]).ok();
-    with_cdi(
-        &env,
-        &dir,
-        &[
-            "run",
-            "--rm",
-            "--device",
+    for (device, needle) in [
+        (
             "example.com/fake=three",
-            "busybox",
-            "true",
-        ],
-    )
-    .fails(125, "unresolvable CDI devices example.com/fake=three");
-    assert_eq!(env.berth(&["ps", "-aq"]).ok(), before);
-    with_cdi(
-        &env,
-        &dir,
-        &[
-            "run",
-            "--rm",
-            "--device",
+            "unresolvable CDI devices example.com/fake=three",
+        ),
+        (
             "example.com/=x",
-            "busybox",
-            "true",
-        ],
-    )
-    .fails(125, "invalid device specification: example.com/=x");
+            "invalid device specification: example.com/=x",
+        ),
+    ] {
+        let args = ["run", "--rm", "--device", device, "busybox", "true"];
+        with_cdi(&env, &dir, &args).fails(125, needle);
+    }
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), before);
 }
 
 #[test]
@@ -819,19 +806,24 @@ fn sysctls_groups_and_oom_score() {
         "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax",
     );
     assert_eq!(out, "0\n65536\n");
-    env.refuses_run(
-        &["--sysctl", "vm.swappiness=1"],
-        "sysctl \"vm.swappiness\" is not allowed",
-    );
-    env.refuses_run(
-        &["--sysctl", "net.ipv4.ip_forward=1", "--network", "host"],
-        "not allowed in host network namespace",
-    );
-    env.refuses_run(
-        &["--sysctl", "kernel.shmmax=1", "--ipc", "host"],
-        "not allowed in host IPC namespace",
-    );
-    env.refuses_run(&["--sysctl", "bad"], "not a key=value pair");
+    let refused: [(&[&str], &str); 4] = [
+        (
+            &["--sysctl", "vm.swappiness=1"],
+            "sysctl \"vm.swappiness\" is not allowed",
+        ),
+        (
+            &["--sysctl", "net.ipv4.ip_forward=1", "--network", "host"],
+            "not allowed in host network namespace",
+        ),
+        (
+            &["--sysctl", "kernel.shmmax=1", "--ipc", "host"],
+            "not allowed in host IPC namespace",
+        ),
+        (&["--sysctl", "bad"], "not a key=value pair"),
+    ];
+    for (flags, needle) in refused {
+        env.refuses_run(flags, needle);
+    }
     let groups = sh(&env, &["--group-add", "1234", "--group-add", "99"], "id -G");
     assert_eq!(groups, "0 99 1234\n");
     env.refuses_run(
@@ -1191,18 +1183,19 @@ fn ipv6_networks_give_ip6_addresses() {
         ])
         .ok();
     assert_eq!(members.trim(), "fd00:b37::33/64");
-    env.refuses_run(
-        &["--network", "n6", "--ip6", "fd00:b37::33"],
-        "Address already in use: fd00:b37::33 on network n6",
-    );
-    env.refuses_run(
-        &["--network", "n6", "--ip6", "fd00:b38::1"],
-        "no configured subnet or ip-range contain the IP address fd00:b38::1",
-    );
-    env.refuses_run(
-        &["--network", "n6", "--ip6", "nonsense"],
-        "invalid IPv6 address: nonsense",
-    );
+    for (ip6, needle) in [
+        (
+            "fd00:b37::33",
+            "Address already in use: fd00:b37::33 on network n6",
+        ),
+        (
+            "fd00:b38::1",
+            "no configured subnet or ip-range contain the IP address fd00:b38::1",
+        ),
+        ("nonsense", "invalid IPv6 address: nonsense"),
+    ] {
+        env.refuses_run(&["--network", "n6", "--ip6", ip6], needle);
+    }
     env.berth(&["network", "create", "n4"]).ok();
     env.refuses_run(
         &["--network", "n4", "--ip6", "fd00:b37::34"],
