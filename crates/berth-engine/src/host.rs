@@ -695,7 +695,15 @@ impl Engine {
     /// natively (386 on amd64, arm on arm64), or through an emulator
     /// registered with binfmt_misc; else docker's exec format error.
     pub(crate) fn check_platform_runs(&self, c: &Container) -> Result<(), EngineError> {
-        let config = self.image_config(&self.container_image(c)?)?;
+        #[derive(serde::Deserialize)]
+        struct Platform {
+            #[serde(default)]
+            architecture: String,
+            #[serde(default)]
+            os: String,
+        }
+        // On every start: the two fields alone, not the whole config.
+        let config: Platform = self.image_config_as(&self.container_image(c)?)?;
         let host = berth_image::spec::host_platform();
         let arch = config.architecture.as_str();
         let native = arch.is_empty()

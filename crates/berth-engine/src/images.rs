@@ -90,13 +90,21 @@ impl Engine {
     }
 
     pub fn image_config(&self, image: &ImageRecord) -> Result<ImageConfig, EngineError> {
+        self.image_config_as(image)
+    }
+
+    /// The fields of the image's config that `T` names, the rest skipped
+    /// unread (a listing or a start needs a few of them, not the history).
+    pub(crate) fn image_config_as<T: serde::de::DeserializeOwned>(
+        &self,
+        image: &ImageRecord,
+    ) -> Result<T, EngineError> {
         let bytes = self.store.content.read(&image.id)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| EngineError::BadContent(format!("image config {}: {e}", image.id)))
     }
 
-    /// The image's labels, read from its config without the rest of it
-    /// (its history and layer list are most of it).
+    /// The image's labels, read from its config without the rest of it.
     fn image_labels(&self, image: &ImageRecord) -> Result<BTreeMap<String, String>, EngineError> {
         #[derive(serde::Deserialize, Default)]
         #[serde(default)]
@@ -109,19 +117,18 @@ impl Engine {
             #[serde(default)]
             config: Option<Labels>,
         }
-        let bytes = self.store.content.read(&image.id)?;
-        let c: Config = serde_json::from_slice(&bytes)
-            .map_err(|e| EngineError::BadContent(format!("image config {}: {e}", image.id)))?;
+        let c: Config = self.image_config_as(image)?;
         Ok(c.config.and_then(|c| c.labels).unwrap_or_default())
     }
 
     /// Stores a layer blob from `input` and unpacks it on top of `parent`.
     pub(crate) fn add_layer(
         &self,
-        _pending: &mut Pending,
+        pending: &mut Pending,
         input: &mut dyn Read,
         parent: Option<&Digest>,
     ) -> Result<LayerRecord, EngineError> {
+        pending.wrote();
         let (blob, blob_size) = self.store.content.put_reader(input, None)?;
         let file = self.store.content.open(&blob)?;
         let (compression, reader) = layer::decompress(file)
@@ -142,7 +149,7 @@ impl Engine {
     /// Stores config and manifest blobs and records the image with its tags.
     pub(crate) fn commit_image(
         &self,
-        _pending: &mut Pending,
+        pending: &mut Pending,
         config_bytes: &[u8],
         layers: Vec<LayerRecord>,
         tags: &[Reference],
@@ -155,6 +162,7 @@ impl Engine {
                 "image config's rootfs.diff_ids do not match its layers".into(),
             ));
         }
+        pending.wrote();
         let id = self.store.content.put(config_bytes)?;
         let manifest = Manifest {
             schema_version: 2,
@@ -182,12 +190,20 @@ impl Engine {
             .store
             .content
             .put(&serde_json::to_vec(&manifest).expect("manifest serialises"))?;
-        self.record_image(&id, &manifest_digest, config.created.clone(), layers, tags)
+        self.record_image(
+            pending,
+            &id,
+            &manifest_digest,
+            config.created.clone(),
+            layers,
+            tags,
+        )
     }
 
     /// Records an image whose blobs and snapshots are in the store, with its tags.
     pub(crate) fn record_image(
         &self,
+        pending: &mut Pending,
         id: &Digest,
         manifest: &Digest,
         created: Option<String>,
@@ -207,6 +223,7 @@ impl Engine {
         };
         let names: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         self.store.db.add_image(&record, &names)?;
+        pending.recorded();
         Ok(record)
     }
 
@@ -451,6 +468,20 @@ impl Engine {
     /// `rmi`: untags, and deletes the image when no name is left, as docker does.
     /// Returns docker's `Untagged:` / `Deleted:` lines.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, EngineError> {
+        let lines = self.remove_image_uncollected(name, force)?;
+        if lines.iter().any(|l| l.starts_with("Deleted: ")) {
+            self.collect_garbage();
+        }
+        Ok(lines)
+    }
+
+    /// [`Engine::remove_image`] but for the collection of what the image
+    /// held, which a caller removing many (`image prune`) does once.
+    fn remove_image_uncollected(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<String>, EngineError> {
         let id = self.resolve_image(name)?.id;
         let lines = self.untag_or_delete(name, force)?;
         for l in &lines {
@@ -510,7 +541,6 @@ impl Engine {
         }
         lines.extend(tags.iter().map(|t| format!("Untagged: {}", familiar(t))));
         self.store.db.remove_image(&image.id)?;
-        self.collect_garbage();
         lines.push(format!("Deleted: {}", image.id));
         Ok(lines)
     }
@@ -536,7 +566,7 @@ impl Engine {
             for t in self.tags_of(id)? {
                 self.store.db.remove_tag(&t)?;
             }
-            let removed = self.remove_image(id.as_str(), false)?;
+            let removed = self.remove_image_uncollected(id.as_str(), false)?;
             freed += img.record.size;
             lines.extend(
                 img.tags
@@ -548,6 +578,9 @@ impl Engine {
                     .into_iter()
                     .filter_map(|l| l.strip_prefix("Deleted: ").map(|d| format!("deleted: {d}"))),
             );
+        }
+        if !lines.is_empty() {
+            self.collect_garbage();
         }
         Ok((lines, freed))
     }
@@ -647,13 +680,17 @@ impl Engine {
 
 /// An operation that adds content to the store, from before its first
 /// write until after its last record: garbage collection waits for it
-/// (see `berth_store::Work`). Whatever it wrote and did not record, because
-/// it failed half way, is collected when it ends, so that a failed import or
-/// load leaves the store as it found it; a killed one leaves garbage for
-/// the next collection. Functions that write content take it to say so.
+/// (see `berth_store::Work`). What it wrote and did not record, because it
+/// failed half way, is collected when it ends, so that a failed import or
+/// load leaves the store as it found it; one that recorded all it wrote
+/// ends without a collection (a build of cache hits costs no sweep); a
+/// killed one leaves garbage for the next collection. Functions that write
+/// content take it, and say so ([`Pending::wrote`], [`Pending::recorded`]).
 pub(crate) struct Pending<'a> {
     engine: &'a Engine,
     work: Option<berth_store::Work>,
+    /// Content written since the last record.
+    unrecorded: bool,
 }
 
 impl Engine {
@@ -676,14 +713,27 @@ impl<'a> Pending<'a> {
         Ok(Pending {
             engine,
             work: Some(engine.store.work()?),
+            unrecorded: false,
         })
+    }
+
+    /// Content is about to be written that nothing records yet.
+    pub(crate) fn wrote(&mut self) {
+        self.unrecorded = true;
+    }
+
+    /// What was written is recorded (an image, a cache entry, a gzip form).
+    pub(crate) fn recorded(&mut self) {
+        self.unrecorded = false;
     }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         drop(self.work.take());
-        self.engine.collect_garbage();
+        if self.unrecorded {
+            self.engine.collect_garbage();
+        }
     }
 }
 

@@ -316,6 +316,7 @@ impl Engine {
         let manifest_digest = self.store.content.put(&resolved.manifest_bytes)?;
         self.store.content.put(&resolved.config_bytes)?;
         let record = self.record_image(
+            &mut pending,
             &image_id,
             &manifest_digest,
             resolved.config.created.clone(),
@@ -342,9 +343,10 @@ impl Engine {
         client: &Client,
         repo: &str,
         resolved: &Resolved,
-        _pending: &mut Pending,
+        pending: &mut Pending,
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<Vec<LayerRecord>, EngineError> {
+        pending.wrote();
         let diff_ids = &resolved.config.rootfs.diff_ids;
         let chains = berth_image::digest::chain_ids(diff_ids);
         let descs = &resolved.manifest.layers;

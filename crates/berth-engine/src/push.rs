@@ -215,7 +215,8 @@ impl Engine {
             return Ok((bytes, manifest));
         }
         // The gzip forms are new content until they are recorded.
-        let _pending = crate::images::Pending::new(self)?;
+        let mut pending = crate::images::Pending::new(self)?;
+        pending.wrote();
         let mut known = std::collections::HashMap::new();
         let mut missing = Vec::new();
         for &i in &plain {
@@ -257,6 +258,7 @@ impl Engine {
                 .set_compressed(&record.layers[i].diff_id, &blob, size)?;
             known.insert(i, (blob, size));
         }
+        pending.recorded();
         let docker =
             manifest.media_type.as_deref() == Some(berth_image::spec::MEDIA_DOCKER_MANIFEST);
         let mut changed = false;

@@ -1085,6 +1085,7 @@ impl Engine {
                     })?;
                 let made = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 self.store.db.cache_put(&key, &layer, &made)?;
+                pending.recorded();
                 step.done();
                 (layer, made)
             }
@@ -1109,9 +1110,10 @@ impl Engine {
         parent: Option<&Digest>,
         epoch: Option<i64>,
         step: &Step,
-        _pending: &mut Pending,
+        pending: &mut Pending,
         make: impl FnOnce(&Path, &Step) -> Result<Vec<String>, EngineError>,
     ) -> Result<LayerRecord, EngineError> {
+        pending.wrote();
         let work = self.store.temp_dir("step")?;
         let (upper, workdir, merged) = (
             work.path().join("upper"),
