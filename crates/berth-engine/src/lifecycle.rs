@@ -551,7 +551,6 @@ impl Engine {
                             .and_then(|c| c.parse().ok())
                             .unwrap_or(0);
                         if w.condition != WaitCondition::Removed {
-                            self.until_recorded_stopped(&w.id);
                             return Ok(code);
                         }
                         last_exit = Some(code);
@@ -591,26 +590,6 @@ impl Engine {
                 }
             }
             std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// `die` is said just before the exit is recorded: a waiter that
-    /// returns on it waits (briefly) for the record too, so that what its
-    /// caller does next (`rm` without force) finds the container stopped.
-    fn until_recorded_stopped(&self, id: &str) {
-        let until = Instant::now() + Duration::from_secs(2);
-        let mut run = None;
-        while Instant::now() < until {
-            match self.container(id) {
-                // Still the run that died (a restart policy starts a new one).
-                Ok(c)
-                    if c.state.running
-                        && run.get_or_insert(c.state.started_at.clone()) == &c.state.started_at =>
-                {
-                    std::thread::sleep(Duration::from_millis(2))
-                }
-                _ => return,
-            }
         }
     }
 

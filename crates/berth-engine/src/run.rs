@@ -483,10 +483,6 @@ impl Engine {
         code: i32,
     ) -> Result<(), EngineError> {
         let oom = rt::oom_killed(&spec.cgroups_path);
-        if oom {
-            self.emit_container(c, "oom", &[]);
-        }
-        self.emit_container(c, "die", &[("exitCode", code.to_string())]);
         self.release(c);
         let recorded = self.update(&c.id, |c| {
             if let Some(n) = c.network_settings.as_object_mut() {
@@ -500,6 +496,12 @@ impl Engine {
             c.state.oom_killed = oom;
             c.state.finished_at = time::now();
         });
+        // Said once the exit is recorded: a waiter woken by `die` (the
+        // API's) finds the container stopped, as docker's does.
+        if oom {
+            self.emit_container(c, "oom", &[]);
+        }
+        self.emit_container(c, "die", &[("exitCode", code.to_string())]);
         match recorded {
             // Removed under us (`rm -f`, before or while we wrote): there
             // is no record left to update, and nothing went wrong.
