@@ -747,20 +747,8 @@ impl Db {
         Ok(s.map(|s| s as u64))
     }
 
-    /// Whether any image uses `blob` (as config, manifest or layer).
-    pub fn blob_in_use(&self, blob: &Digest) -> Result<bool, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT (SELECT COUNT(*) FROM image_layers WHERE blob = ?1)
-                  + (SELECT COUNT(*) FROM images WHERE id = ?1 OR manifest = ?1)
-                  + (SELECT COUNT(*) FROM build_cache WHERE blob = ?1)
-                  + (SELECT COUNT(*) FROM compressed WHERE blob = ?1)",
-            [blob.as_str()],
-            |r| r.get(0),
-        )?;
-        Ok(n > 0)
-    }
-
-    /// Every blob [`Db::blob_in_use`] would say is in use.
+    /// The blobs something records: images (config, manifest, layers), the
+    /// build cache and the gzip forms made for pushes.
     pub fn blobs_in_use(&self) -> Result<std::collections::HashSet<String>, StoreError> {
         self.strings(
             "SELECT blob FROM image_layers UNION SELECT id FROM images
@@ -769,7 +757,7 @@ impl Db {
         )
     }
 
-    /// Every chain [`Db::chain_in_use`] would say is in use.
+    /// The snapshots (chain ids) an image or a build cache entry stands on.
     pub fn chains_in_use(&self) -> Result<std::collections::HashSet<String>, StoreError> {
         self.strings("SELECT chain_id FROM image_layers UNION SELECT chain_id FROM build_cache")
     }
@@ -778,17 +766,6 @@ impl Db {
         let mut st = self.conn.prepare(sql)?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Whether any image stands on the snapshot `chain`.
-    pub fn chain_in_use(&self, chain: &Digest) -> Result<bool, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT (SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1)
-                  + (SELECT COUNT(*) FROM build_cache WHERE chain_id = ?1)",
-            [chain.as_str()],
-            |r| r.get(0),
-        )?;
-        Ok(n > 0)
     }
 
     pub fn remove_snapshot(&self, chain: &Digest) -> Result<(), StoreError> {

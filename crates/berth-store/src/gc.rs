@@ -105,20 +105,9 @@ fn abandoned(dir: &std::path::Path) -> Option<File> {
     Some(f)
 }
 
-/// Unmounts what a killed process left mounted below `dir` (deepest
-/// first), then removes it.
+/// Unmounts what a killed process left mounted below `dir`, then removes it.
 fn remove_work_dir(dir: &std::path::Path) {
-    let prefix = format!("{}/", dir.display());
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut targets: Vec<&str> = mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| m.starts_with(&prefix))
-        .collect();
-    targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
-    for t in targets {
-        let _ = crate::snapshot::unmount(std::path::Path::new(t));
-    }
+    crate::snapshot::unmount_below(dir);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -102,14 +102,6 @@ impl Snapshots {
         Ok(unpacked)
     }
 
-    pub fn remove(&self, chain: &Digest) -> Result<(), StoreError> {
-        let p = self.path(chain);
-        match std::fs::remove_dir_all(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(p, e)),
-            _ => Ok(()),
-        }
-    }
-
     /// Mounts overlayfs at `target`: `chain` (bottom layer first) read-only
     /// below, `upper` and `work` writable above.
     pub fn mount_overlay(
@@ -241,6 +233,21 @@ impl Snapshots {
             }
             Err(e) => Err(StoreError::io(self.path(chain), e)),
         }
+    }
+}
+
+/// Unmounts everything mounted below `dir` (deepest first, detached).
+pub fn unmount_below(dir: &Path) {
+    let prefix = format!("{}/", dir.display());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut targets: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    for t in targets {
+        let _ = unmount(Path::new(t));
     }
 }
 
