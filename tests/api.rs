@@ -1181,9 +1181,9 @@ fn service_lifecycle() {
     assert!(r.stderr.contains("unsupported address"), "{}", r.stderr);
 
     // systemd socket activation: the listening socket comes as fd 3.
-    if std::path::Path::new("/usr/bin/systemd-socket-activate").exists() {
-        let activated = env.path("activated.sock");
-        let mut sa = std::process::Command::new("/usr/bin/systemd-socket-activate")
+    let activated = env.path("activated.sock");
+    let mut service = if std::path::Path::new("/usr/bin/systemd-socket-activate").exists() {
+        std::process::Command::new("/usr/bin/systemd-socket-activate")
             .arg("-l")
             .arg(&activated)
             .arg(common::api::berth())
@@ -1196,19 +1196,9 @@ fn service_lifecycle() {
             .args(["system", "service", "--time", "0"])
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        wait_for_socket(&activated);
-        let api = Api::start_on(&env, &activated);
-        assert_eq!(
-            api.docker(&["run", "--rm", "busybox", "echo", "activated"])
-                .ok(),
-            "activated\n"
-        );
-        let _ = sa.kill();
-        let _ = sa.wait();
+            .unwrap()
     } else {
         // Without systemd's helper: the same descriptor passing by hand.
-        let activated = env.path("activated.sock");
         let listener = std::os::unix::net::UnixListener::bind(&activated).unwrap();
         let mut cmd = env.cmd(&["system", "service", "--time", "0"]);
         use std::os::fd::AsRawFd;
@@ -1225,16 +1215,18 @@ fn service_lifecycle() {
                 Ok(())
             });
         }
-        let mut child = cmd.stderr(Stdio::null()).spawn().unwrap();
-        let api = Api::start_on(&env, &activated);
-        assert_eq!(
-            api.docker(&["run", "--rm", "busybox", "echo", "activated"])
-                .ok(),
-            "activated\n"
-        );
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+        // The child has its own copy of the descriptor once spawned.
+        cmd.stderr(Stdio::null()).spawn().unwrap()
+    };
+    wait_for_socket(&activated);
+    let api = Api::start_on(&env, &activated);
+    assert_eq!(
+        api.docker(&["run", "--rm", "busybox", "echo", "activated"])
+            .ok(),
+        "activated\n"
+    );
+    let _ = service.kill();
+    let _ = service.wait();
 }
 
 /// Mutual TLS over TCP: the docker CLI with its certificate gets in; a
