@@ -165,6 +165,9 @@ pub enum Command {
     Builder(BuilderCommand),
     /// Check a Dockerfile against best practices
     Lint(LintArgs),
+    /// Scan images, offline: packages (SBOM), vulnerabilities, secrets
+    #[command(subcommand)]
+    Scout(ScoutCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion { shell: clap_complete::Shell },
     /// Run Docker Compose (v2, or docker-compose 1.x) against berth
@@ -1414,6 +1417,96 @@ pub struct LintArgs {
     /// The build context
     #[arg(default_value = ".")]
     pub path: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum ScoutCommand {
+    /// Display the vulnerabilities of an image's packages
+    Cves(ScoutCvesArgs),
+    /// Display the packages of an image (its software bill of materials)
+    Sbom(ScoutSbomArgs),
+    /// Display a quick overview of an image's vulnerabilities
+    Quickview(ScoutImageArgs),
+    /// Display the secrets an image ships (keys, tokens, passwords) without printing them
+    Secrets(ScoutSecretsArgs),
+    /// Manage the offline vulnerability database (OSV records)
+    #[command(subcommand)]
+    Db(ScoutDbCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ScoutDbCommand {
+    /// Import OSV records: osv.dev's all.zip files, directories of OSV JSON, or records
+    Import {
+        /// all.zip files, directories or JSON records
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Show the imported ecosystems, their record counts and newest changes
+    Status,
+}
+
+#[derive(Args)]
+pub struct ScoutImageArgs {
+    /// A local image (NAME[:TAG], image://NAME), archive://FILE.tar or fs://DIR
+    pub image: String,
+}
+
+#[derive(Args)]
+pub struct ScoutCvesArgs {
+    /// Output format: packages, json, sarif or markdown
+    #[arg(long, default_value = "packages")]
+    pub format: String,
+    /// Comma-separated severities to show: critical, high, medium, low, unspecified
+    #[arg(long, value_delimiter = ',')]
+    pub only_severity: Vec<String>,
+    /// Only vulnerabilities with a fixed version
+    #[arg(long, conflicts_with = "only_unfixed")]
+    pub only_fixed: bool,
+    /// Only vulnerabilities without a fixed version
+    #[arg(long)]
+    pub only_unfixed: bool,
+    /// Comma-separated package types to show: deb, apk, rpm, pypi, npm, golang, cargo, maven
+    #[arg(long, value_delimiter = ',')]
+    pub only_package_type: Vec<String>,
+    /// Exit with status 2 when vulnerabilities are reported
+    #[arg(short = 'e', long)]
+    pub exit_code: bool,
+    /// An OpenVEX document whose not_affected statements suppress findings (repeatable)
+    #[arg(long)]
+    pub vex_location: Vec<PathBuf>,
+    /// Write the report to a file
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub image: ScoutImageArgs,
+}
+
+#[derive(Args)]
+pub struct ScoutSbomArgs {
+    /// Output format: list, json, spdx or cyclonedx
+    #[arg(long, default_value = "list")]
+    pub format: String,
+    /// Write the SBOM to a file
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub image: ScoutImageArgs,
+}
+
+#[derive(Args)]
+pub struct ScoutSecretsArgs {
+    /// Output format: text, json, sarif or markdown
+    #[arg(long, default_value = "text")]
+    pub format: String,
+    /// Exit with status 2 when secrets are found
+    #[arg(short = 'e', long)]
+    pub exit_code: bool,
+    /// Write the report to a file
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub image: ScoutImageArgs,
 }
 
 #[derive(Args)]

@@ -25,6 +25,7 @@ pub mod pull;
 pub mod push;
 pub mod rootfs;
 pub mod run;
+pub mod scout;
 pub mod session;
 pub mod system;
 pub mod time;

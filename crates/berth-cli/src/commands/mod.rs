@@ -8,6 +8,7 @@ pub mod lint;
 pub mod networks;
 pub mod registry;
 mod run_flags;
+pub mod scout;
 pub mod service;
 pub mod system;
 pub mod volumes;
@@ -246,6 +247,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Version(a) => system::version(&a),
         Command::Volume(v) => volumes::run(engine, v),
         Command::Network(n) => networks::run(engine, n),
+        Command::Scout(s) => scout::run(engine, s),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)

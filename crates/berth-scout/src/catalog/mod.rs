@@ -1,0 +1,245 @@
+//! Package catalogues: one layer's file tree in, the packages it installs
+//! (and what it deletes of the layers below) out; then the squash of an
+//! image's layers into what the image holds.
+//!
+//! A layer tree is in overlayfs' form, as the store keeps snapshots: a
+//! deleted path is a 0/0 character device, a directory that hides what is
+//! below it has `trusted.overlay.opaque=y`.
+
+mod binary;
+mod distro;
+mod java;
+mod lang;
+mod rpm;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::package::{OsRelease, Package};
+use crate::tree::Whiteouts;
+
+/// Bumped whenever a catalogue would come out differently, so that cached
+/// ones are made again.
+pub const CATALOGUE_VERSION: u32 = 1;
+
+/// What one layer holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LayerCatalogue {
+    /// `os-release` files in this layer, by path.
+    #[serde(default)]
+    pub os: Vec<(String, OsRelease)>,
+    /// Package databases and metadata files, each with what it lists.
+    #[serde(default)]
+    pub found: Vec<Found>,
+    #[serde(default)]
+    pub whiteouts: Whiteouts,
+    /// What could not be read, each naming its file.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Found {
+    pub path: String,
+    pub packages: Vec<Package>,
+}
+
+/// An image's packages after its layers are stacked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Inventory {
+    pub os: Option<OsRelease>,
+    pub packages: Vec<Package>,
+    pub warnings: Vec<String>,
+}
+
+/// Catalogues the tree at `root` (one layer, or a whole filesystem).
+pub fn catalogue_tree(root: &Path) -> LayerCatalogue {
+    let mut cat = LayerCatalogue::default();
+    let (whiteouts, problems) = crate::tree::walk(root, &mut |path, relpath, meta| {
+        visit_file(path, relpath, meta, &mut cat)
+    });
+    cat.whiteouts = whiteouts;
+    cat.warnings.extend(problems);
+    cat.found.sort_by(|a, b| a.path.cmp(&b.path));
+    cat
+}
+
+/// Reads one file when its path or content says it lists packages.
+fn visit_file(path: &Path, relpath: &str, meta: &std::fs::Metadata, cat: &mut LayerCatalogue) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = relpath.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    let mut problems = Vec::new();
+    let result: Result<Vec<Package>, String> = match (relpath, name.as_str()) {
+        ("etc/os-release" | "usr/lib/os-release", _) => {
+            if let Some(os) = read_text(path).ok().as_deref().and_then(OsRelease::parse) {
+                cat.os.push((relpath.to_string(), os));
+            }
+            return;
+        }
+        ("var/lib/dpkg/status", _) => read_text(path).map(|t| distro::parse_dpkg(&t, relpath, &mut problems)),
+        (_, n) if parent == "var/lib/dpkg/status.d" && !n.ends_with(".md5sums") => {
+            read_text(path).map(|t| distro::parse_dpkg(&t, relpath, &mut problems))
+        }
+        ("lib/apk/db/installed", _) => read_text(path).map(|t| distro::parse_apk(&t, relpath, &mut problems)),
+        ("var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite", _) => {
+            rpm::read_sqlite(path, relpath)
+        }
+        ("var/lib/rpm/Packages" | "var/lib/rpm/Packages.db", _) => Err(
+            "an rpm database in BerkeleyDB or NDB form: only rpmdb.sqlite (rpm 4.16 and later) is read"
+                .to_string(),
+        ),
+        (_, "METADATA") if parent.ends_with(".dist-info") => {
+            read_text(path).and_then(|t| lang::parse_metadata(&t, relpath))
+        }
+        (_, "PKG-INFO") if parent.ends_with(".egg-info") => {
+            read_text(path).and_then(|t| lang::parse_metadata(&t, relpath))
+        }
+        (_, n) if n.ends_with(".egg-info") => {
+            read_text(path).and_then(|t| lang::parse_metadata(&t, relpath))
+        }
+        (_, "package.json") if lang::is_node_module(relpath) => {
+            read_text(path).and_then(|t| lang::parse_package_json(&t, relpath))
+        }
+        (_, n) if n.ends_with(".jar") || n.ends_with(".war") || n.ends_with(".ear") => {
+            java::read_archive(path, relpath)
+        }
+        _ if binary::worth_reading(&name, meta) => binary::read(path, relpath),
+        _ => return,
+    };
+    cat.warnings
+        .extend(problems.into_iter().map(|p| format!("{relpath}: {p}")));
+    match result {
+        Ok(packages) if packages.is_empty() => {}
+        Ok(packages) => cat.found.push(Found {
+            path: relpath.to_string(),
+            packages,
+        }),
+        Err(e) => cat.warnings.push(format!("{relpath}: {e}")),
+    }
+}
+
+/// A metadata file, read as text (lossily: a stray byte never hides the
+/// rest); very large ones are refused, as no real one is.
+fn read_text(path: &Path) -> Result<String, String> {
+    const LIMIT: u64 = 256 << 20;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > LIMIT {
+        return Err(format!(
+            "{} bytes is too large for what it should be",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Stacks the layers (bottom first, each with its diff id): what a layer
+/// deletes or hides is gone, a file a later layer rewrites replaces the
+/// earlier one, and each package keeps the layer that first had it.
+pub fn squash(layers: &[(String, LayerCatalogue)]) -> Inventory {
+    let mut files: BTreeMap<String, Vec<Package>> = BTreeMap::new();
+    let mut os: BTreeMap<String, OsRelease> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (diff_id, layer) in layers {
+        files.retain(|p, _| !layer.whiteouts.removes(p));
+        os.retain(|p, _| !layer.whiteouts.removes(p));
+        for found in &layer.found {
+            let before = files.remove(&found.path).unwrap_or_default();
+            let packages = found
+                .packages
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    p.layer = before
+                        .iter()
+                        .find(|b| b.kind == p.kind && b.name == p.name && b.version == p.version)
+                        .map(|b| b.layer.clone())
+                        .unwrap_or_else(|| diff_id.clone());
+                    p
+                })
+                .collect();
+            files.insert(found.path.clone(), packages);
+        }
+        for (p, o) in &layer.os {
+            os.insert(p.clone(), o.clone());
+        }
+        warnings.extend(layer.warnings.iter().cloned());
+    }
+    let os = os
+        .get("etc/os-release")
+        .or_else(|| os.get("usr/lib/os-release"))
+        .cloned();
+    let mut packages: Vec<Package> = files.into_values().flatten().collect();
+    packages.sort_by(|a, b| {
+        (a.kind, &a.name, &a.version, &a.path).cmp(&(b.kind, &b.name, &b.version, &b.path))
+    });
+    Inventory {
+        os,
+        packages,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::Kind;
+
+    fn layer(found: &[(&str, &str, &str)], deleted: &[&str], opaque: &[&str]) -> LayerCatalogue {
+        LayerCatalogue {
+            found: found
+                .iter()
+                .map(|(path, name, version)| Found {
+                    path: path.to_string(),
+                    packages: vec![Package::new(Kind::Pypi, name, version, path)],
+                })
+                .collect(),
+            whiteouts: Whiteouts {
+                deleted: deleted.iter().map(|s| s.to_string()).collect(),
+                opaque: opaque.iter().map(|s| s.to_string()).collect(),
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn squash_follows_whiteouts_and_keeps_the_first_layer() {
+        let layers = vec![
+            (
+                "l1".to_string(),
+                layer(
+                    &[
+                        ("a/x.dist-info/METADATA", "x", "1"),
+                        ("b/y.dist-info/METADATA", "y", "1"),
+                        ("c/z.dist-info/METADATA", "z", "1"),
+                    ],
+                    &[],
+                    &[],
+                ),
+            ),
+            (
+                "l2".to_string(),
+                layer(
+                    &[
+                        ("a/x.dist-info/METADATA", "x", "1"),
+                        ("c/w.dist-info/METADATA", "w", "2"),
+                    ],
+                    &["b/y.dist-info"],
+                    &["c"],
+                ),
+            ),
+        ];
+        let inv = squash(&layers);
+        let got: Vec<(&str, &str)> = inv
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.layer.as_str()))
+            .collect();
+        assert_eq!(got, vec![("w", "l2"), ("x", "l1")]);
+    }
+}
