@@ -597,6 +597,33 @@ fn sboms_agree_with_syft_on_real_packages() {
         dockerfile.push_str("COPY nm/ /app/node_modules/\n");
     }
     std::fs::copy(GO_BINARY, ctx.join("registry")).unwrap();
+    // A Go module build with its dependencies: Compose v2 from the venv.
+    std::fs::copy(
+        clients_venv().join("bin/docker-compose"),
+        ctx.join("docker-compose"),
+    )
+    .unwrap();
+    dockerfile.push_str("COPY docker-compose /usr/local/bin/docker-compose\n");
+    // A Rust program as cargo-auditable leaves one: its dependency list,
+    // zlib-compressed JSON, in an ELF section of its own.
+    let deps = br#"{"packages":[{"name":"rusty","version":"0.1.0","source":"local","root":true,"dependencies":[1,2]},{"name":"serde","version":"1.0.150","source":"crates.io"},{"name":"smallvec","version":"1.6.0","source":"crates.io"},{"name":"cc","version":"1.0.79","source":"crates.io","kind":"build"}]}"#;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(deps).unwrap();
+    std::fs::write(ctx.join("deps"), z.finish().unwrap()).unwrap();
+    std::fs::copy("/usr/bin/ls", ctx.join("rusty")).unwrap();
+    let objcopy = std::process::Command::new("objcopy")
+        .args([
+            "--add-section",
+            ".dep-v0=deps",
+            "--set-section-flags",
+            ".dep-v0=noload,readonly",
+            "rusty",
+        ])
+        .current_dir(&ctx)
+        .status()
+        .expect("objcopy (binutils) is installed");
+    assert!(objcopy.success());
+    dockerfile.push_str("COPY --chmod=755 rusty /usr/local/bin/rusty\n");
     let jars: Vec<PathBuf> = std::fs::read_dir("/usr/share/maven/lib")
         .map(|rd| {
             rd.flatten()
@@ -959,5 +986,86 @@ fn quickview_counts_and_the_base_images_share() {
         r.stdout.contains("the base image's share is not known"),
         "{}",
         r.stdout
+    );
+}
+
+#[test]
+fn alpine_packages_match_by_origin_in_their_release() {
+    let env = Env::with_busybox();
+    let ctx = env.path("alpine");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("os-release"),
+        "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ctx.join("installed"),
+        "C:Q1cdeF0=\nP:libcrypto3\nV:3.3.1-r0\nA:x86_64\nS:1700000\nI:4500000\nT:Crypto library from openssl\nL:Apache-2.0\no:openssl\nm:Ariadne Conill <ariadne@dereferenced.org>\n\n\
+         C:Q1abc=\nP:busybox\nV:1.36.1-r29\nA:x86_64\nL:GPL-2.0-only\no:busybox\n\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY os-release /etc/os-release\nCOPY installed /lib/apk/db/installed\n",
+    )
+    .unwrap();
+    env.berth(&["build", "-q", "-t", "alp", ctx.to_str().unwrap()])
+        .ok();
+    let dir = env.path("records");
+    std::fs::create_dir(&dir).unwrap();
+    let now = yesterday();
+    for (id, eco, name, fixed) in [
+        (
+            "ALPINE-CVE-2024-5535",
+            "Alpine:v3.20",
+            "openssl",
+            "3.3.1-r1",
+        ),
+        (
+            "ALPINE-CVE-2023-42366",
+            "Alpine:v3.20",
+            "busybox",
+            "1.36.1-r3",
+        ),
+        (
+            "ALPINE-CVE-2024-6119",
+            "Alpine:v3.19",
+            "openssl",
+            "3.1.7-r0",
+        ),
+    ] {
+        std::fs::write(
+            dir.join(format!("{id}.json")),
+            format!(r#"{{"id":"{id}","modified":"{now}","aliases":["{}"],"affected":[{{"package":{{"ecosystem":"{eco}","name":"{name}"}},"ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}]}}"#, &id[7..]),
+        )
+        .unwrap();
+    }
+    env.berth(&["scout", "db", "import", dir.to_str().unwrap()])
+        .ok();
+    let r = env.berth(&["scout", "cves", "--format", "json", "alp"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // busybox -r29 is after -r3 in apk's order; the v3.19 record is another release's.
+    assert_eq!(
+        found(&r.stdout),
+        set(&[("ALPINE-CVE-2024-5535", "libcrypto3")])
+    );
+    let sbom: Value = serde_json::from_str(
+        &env.berth(&["scout", "sbom", "--format", "json", "alp"])
+            .ok(),
+    )
+    .unwrap();
+    let purls: Vec<&str> = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["purl"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        purls,
+        [
+            "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64&distro=alpine-3.20.3",
+            "pkg:apk/alpine/libcrypto3@3.3.1-r0?arch=x86_64&distro=alpine-3.20.3&upstream=openssl"
+        ]
     );
 }

@@ -436,6 +436,61 @@ mod tests {
     }
 
     #[test]
+    fn every_rule_finds_its_kind() {
+        let r = |n: usize| "aB3dE6gH9j".repeat(10)[..n].to_string();
+        let lower = |n: usize| "abcdefghij".repeat(10)[..n].to_string();
+        let hex = |n: usize| "0123456789abcdef".repeat(10)[..n].to_string();
+        let samples = [
+            (
+                "aws-access-key-id",
+                format!("key AKIA{}", "J7K2L9M4N6P8Q3R5"),
+            ),
+            (
+                "aws-secret-access-key",
+                format!("aws_secret_access_key = {}", r(40)),
+            ),
+            (
+                "gcp-service-account",
+                format!(
+                    r#"{{"type": "service_account", "private_key_id": "{}"}}"#,
+                    hex(40)
+                ),
+            ),
+            ("github-token", format!("ghs_{}", r(36))),
+            ("github-token", format!("github_pat_{}", r(82))),
+            ("gitlab-token", format!("glpat-{}", r(20))),
+            ("slack-token", "xoxb-1234567890-abcdefghij".to_string()),
+            (
+                "slack-webhook",
+                "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdefghijklmnop".to_string(),
+            ),
+            ("stripe-key", format!("sk_live_{}", r(24))),
+            ("npm-token", format!("npm_{}", r(36))),
+            ("pypi-token", format!("pypi-AgEIcHlwaS5vcmc{}", r(60))),
+            ("docker-token", format!("dckr_pat_{}", r(27))),
+            ("huggingface-token", format!("hf_{}", lower(34))),
+            ("jwt", format!("eyJ{}.eyJ{}.{}", r(20), r(20), r(20))),
+            (
+                "docker-config-auth",
+                format!(r#"{{"auths": {{"ghcr.io": {{"auth": "{}"}}}}}}"#, r(24)),
+            ),
+            ("password-assignment", "secret_key: Tr0ub4dor3".to_string()),
+        ];
+        let mut covered = std::collections::BTreeSet::from(["private-key"]); // tokens_and_keys
+        for (rule, text) in &samples {
+            let found = scan_text(text, "etc/app.json", true);
+            assert!(
+                found.iter().any(|s| s.rule == *rule),
+                "{rule}: {text:?} gave {found:?}"
+            );
+            covered.insert(rule);
+        }
+        for rule in RULES {
+            assert!(covered.contains(rule.id), "no sample for {}", rule.id);
+        }
+    }
+
+    #[test]
     fn assignments_only_in_config_files() {
         let t = "db_password = hunter22\napi_key: ${API_KEY}\n";
         assert!(scan_text(t, "app/main.c", is_config("app/main.c")).is_empty());
