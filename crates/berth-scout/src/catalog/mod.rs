@@ -242,4 +242,58 @@ mod tests {
             .collect();
         assert_eq!(got, vec![("w", "l2"), ("x", "l1")]);
     }
+
+    #[test]
+    fn a_tree_of_distroless_and_rpm_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let put = |rel: &str, data: &[u8]| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        };
+        put("etc/os-release", b"ID=debian\nVERSION_ID=12\n");
+        put("usr/lib/os-release", b"ID=other\n");
+        put(
+            "var/lib/dpkg/status.d/libssl3",
+            b"Package: libssl3\nVersion: 3.0.15-1~deb12u1\nArchitecture: amd64\nSource: openssl\n",
+        );
+        put(
+            "var/lib/dpkg/status.d/libssl3.md5sums",
+            b"d41d8cd98f00b204e9800998ecf8427e  usr/lib/x\n",
+        );
+        let db = root.join("var/lib/rpm/rpmdb.sqlite");
+        std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
+            .unwrap();
+        let h = rpm::tests::header(&[(1000, "bash"), (1001, "5.1.8"), (1002, "9.el9")], None);
+        conn.execute("INSERT INTO Packages (blob) VALUES (?1)", [&h])
+            .unwrap();
+        drop(conn);
+        let cat = catalogue_tree(root);
+        let inv = squash(&[("l1".to_string(), cat)]);
+        assert_eq!(inv.os.unwrap().id, "debian", "etc/os-release wins");
+        let got: Vec<(String, String, String)> = inv
+            .packages
+            .iter()
+            .map(|p| (p.kind.to_string(), p.name.clone(), p.path.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "deb".into(),
+                    "libssl3".into(),
+                    "var/lib/dpkg/status.d/libssl3".into()
+                ),
+                (
+                    "rpm".into(),
+                    "bash".into(),
+                    "var/lib/rpm/rpmdb.sqlite".into()
+                ),
+            ]
+        );
+        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+    }
 }
