@@ -13,6 +13,13 @@ use std::path::{Path, PathBuf};
 use common::{api::clients_venv, Env};
 use serde_json::Value;
 
+/// Asserts that `text` holds `needle`, showing the text when not.
+#[track_caller]
+fn has(text: &str, needle: impl AsRef<str>) {
+    let needle = needle.as_ref();
+    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/scout")
 }
@@ -108,7 +115,7 @@ fn imported(env: &Env) {
     let zip = osv_zip(env, &yesterday());
     let r = env.berth(&["scout", "db", "import", zip.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("Imported 13 record(s)"), "{}", r.stdout);
+    has(&r.stdout, "Imported 13 record(s)");
 }
 
 /// (record id, package name) of each finding in a JSON report.
@@ -205,19 +212,15 @@ fn cves_match_each_ecosystem_in_its_own_order() {
     // docker scout's default view.
     let r = env.berth(&["scout", "cves", "vuln"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout
-            .contains("✗ Detected 10 vulnerable packages with a total of 11 vulnerabilities"),
-        "{}",
-        r.stdout
+    has(
+        &r.stdout,
+        "✗ Detected 10 vulnerable packages with a total of 11 vulnerabilities",
     );
-    assert!(
-        r.stdout
-            .contains("    vulnerabilities │    3C     2H     3M     0L     3?"),
-        "{}",
-        r.stdout
+    has(
+        &r.stdout,
+        "    vulnerabilities │    3C     2H     3M     0L     3?",
     );
-    assert!(r.stdout.contains("    ✗ CRITICAL CVE-2021-44228\n      https://osv.dev/vulnerability/GHSA-jfh8-c2jp-5v3q\n      Affected range : >=2.13.0, <2.15.0\n      Fixed version  : 2.15.0\n"), "{}", r.stdout);
+    has(&r.stdout, "    ✗ CRITICAL CVE-2021-44228\n      https://osv.dev/vulnerability/GHSA-jfh8-c2jp-5v3q\n      Affected range : >=2.13.0, <2.15.0\n      Fixed version  : 2.15.0\n");
 }
 
 #[test]
@@ -258,11 +261,7 @@ fn cves_filters_formats_and_exit_codes() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     let r = env.berth(&["scout", "cves", "--exit-code", "--only-unfixed", "vuln"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("✓ No vulnerable package detected"),
-        "{}",
-        r.stdout
-    );
+    has(&r.stdout, "✓ No vulnerable package detected");
 
     // SARIF 2.1.0: a result per vulnerability and package, the rule the OSV id.
     let out = env.path("report.sarif");
@@ -296,7 +295,7 @@ fn cves_filters_formats_and_exit_codes() {
         .all(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string()));
 
     let r = env.berth(&["scout", "cves", "--format", "markdown", "vuln"]);
-    assert!(r.stdout.contains("| [CVE-2021-44228](https://osv.dev/vulnerability/GHSA-jfh8-c2jp-5v3q) | critical | log4j-core | 2.14.1 | 2.15.0 |"), "{}", r.stdout);
+    has(&r.stdout, "| [CVE-2021-44228](https://osv.dev/vulnerability/GHSA-jfh8-c2jp-5v3q) | critical | log4j-core | 2.14.1 | 2.15.0 |");
 
     // Bad input: one line, docker scout's exit code, nothing written.
     let bad = env.path("bad.out");
@@ -357,12 +356,7 @@ fn vex_statements_suppress_what_they_name() {
     want.remove(&("GHSA-jfh8-c2jp-5v3q".to_string(), "log4j-core".to_string()));
     want.remove(&("GHSA-35jh-r3h4-6jhm".to_string(), "lodash".to_string()));
     assert_eq!(found(&r.stdout), want);
-    assert!(
-        r.stderr
-            .contains("2 vulnerabilities suppressed by VEX statements"),
-        "{}",
-        r.stderr
-    );
+    has(&r.stderr, "2 vulnerabilities suppressed by VEX statements");
     std::fs::write(&vex, "{\"statements\": 3}").unwrap();
     env.berth(&[
         "scout",
@@ -380,17 +374,13 @@ fn the_database_imports_atomically_and_names_what_it_skipped() {
     let zip = osv_zip(&env, &yesterday());
     let r = env.berth(&["scout", "db", "import", zip.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains(&format!("WARNING: skipped {}:broken.json: ", zip.display())),
-        "{}",
-        r.stderr
+    has(
+        &r.stderr,
+        format!("WARNING: skipped {}:broken.json: ", zip.display()),
     );
-    assert!(
-        r.stderr
-            .contains("name the ecosystem \"Hackage\", which berth does not match"),
-        "{}",
-        r.stderr
+    has(
+        &r.stderr,
+        "name the ecosystem \"Hackage\", which berth does not match",
     );
     let status = env.berth(&["scout", "db", "status"]).ok();
     let lines: Vec<&str> = status.lines().collect();
@@ -475,19 +465,13 @@ fn a_missing_or_stale_database_is_said() {
         .ok();
     let r = env.berth(&["scout", "cves", "busybox"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("WARNING: the vulnerability database is"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("days old (newest record 2020-01-01T00:00:00.000000Z)"),
-        "{}",
-        r.stderr
+    has(&r.stderr, "WARNING: the vulnerability database is");
+    has(
+        &r.stderr,
+        "days old (newest record 2020-01-01T00:00:00.000000Z)",
     );
     // busybox alone: no package database at all.
-    assert!(r.stdout.contains("✓ Indexed 0 packages"), "{}", r.stdout);
+    has(&r.stdout, "✓ Indexed 0 packages");
 }
 
 #[test]
@@ -792,7 +776,7 @@ fn unreadable_metadata_is_named_and_the_scan_goes_on() {
         "WARNING: usr/local/bin/tool: an ELF file that does not parse",
         "WARNING: app.jar: not a readable Java archive",
     ] {
-        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+        has(&r.stderr, needle);
     }
 }
 
@@ -894,16 +878,10 @@ fn secrets_in_layers_config_and_history_are_found_and_never_printed() {
     assert!(gh["layer"].as_str().unwrap().starts_with("sha256:"));
 
     let r = env.berth(&["scout", "secrets", "sec"]);
-    assert!(
-        r.stdout.contains("✗ Found 8 secrets in sec"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .contains("deleted or replaced by a later layer: it still ships"),
-        "{}",
-        r.stdout
+    has(&r.stdout, "✗ Found 8 secrets in sec");
+    has(
+        &r.stdout,
+        "deleted or replaced by a later layer: it still ships",
     );
     assert!(!r.stdout.contains(&github), "{}", r.stdout);
     let r = env.berth(&["scout", "secrets", "-e", "sec"]);
@@ -914,11 +892,7 @@ fn secrets_in_layers_config_and_history_are_found_and_never_printed() {
     assert!(!r.stdout.contains(&github));
     let r = env.berth(&["scout", "secrets", "-e", "busybox"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("✓ No secret found in busybox"),
-        "{}",
-        r.stdout
-    );
+    has(&r.stdout, "✓ No secret found in busybox");
     env.berth(&["scout", "secrets", "--format", "csv", "sec"])
         .fails(
             1,
@@ -982,11 +956,7 @@ fn quickview_counts_and_the_base_images_share() {
         r.stdout
     );
     let r = env.berth(&["scout", "quickview", "busybox"]);
-    assert!(
-        r.stdout.contains("the base image's share is not known"),
-        "{}",
-        r.stdout
-    );
+    has(&r.stdout, "the base image's share is not known");
 }
 
 #[test]

@@ -123,6 +123,16 @@ fn images_to_prune(all: bool) -> &'static str {
     }
 }
 
+/// Where output for `path` is written first, to be renamed into place.
+pub(crate) fn beside(path: &std::path::Path) -> std::path::PathBuf {
+    path.with_file_name(format!(
+        ".{}.berth-tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ))
+}
+
 /// Writes a tar stream to `path` (beside it first, then renamed, so a
 /// failure leaves no half file) or to stdout, which must not be a terminal.
 /// `what` names the job in errors: `failed to save image: ...`.
@@ -138,12 +148,7 @@ fn write_output(
     };
     match path {
         Some(path) => {
-            let tmp = path.with_file_name(format!(
-                ".{}.berth-tmp",
-                path.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ));
+            let tmp = beside(path);
             let file = std::fs::File::create(&tmp).map_err(|e| {
                 CliError::new(1, format!("failed to {what}: {}: {e}", path.display()))
             })?;

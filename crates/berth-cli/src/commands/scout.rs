@@ -37,12 +37,7 @@ fn emit(output: Option<&Path>, text: &str) -> Result<(), CliError> {
             Ok(())
         }
         Some(path) => {
-            let tmp = path.with_file_name(format!(
-                ".{}.berth-tmp",
-                path.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ));
+            let tmp = super::beside(path);
             std::fs::write(&tmp, text)
                 .and_then(|()| std::fs::rename(&tmp, path))
                 .map_err(|e| {
