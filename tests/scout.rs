@@ -521,13 +521,12 @@ fn archives_and_directories_scan_as_the_image_does() {
     env.berth(&["rm", "scanme"]).ok();
 }
 
-/// Each package type's (name, version) pairs in syft's JSON.
-fn syft_packages(json: &Value, syft_type: &str) -> BTreeSet<(String, String)> {
-    json["artifacts"]
-        .as_array()
+/// The (name, version) pairs of the items of `list` whose `field` is `value`.
+fn pairs(list: &Value, field: &str, value: &str) -> BTreeSet<(String, String)> {
+    list.as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["type"] == syft_type)
+        .filter(|a| a[field] == value)
         .map(|a| {
             (
                 a["name"].as_str().unwrap().to_string(),
@@ -537,19 +536,29 @@ fn syft_packages(json: &Value, syft_type: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// Each package type's pairs in syft's JSON.
+fn syft_packages(json: &Value, syft_type: &str) -> BTreeSet<(String, String)> {
+    pairs(&json["artifacts"], "type", syft_type)
+}
+
 fn berth_packages(json: &Value, kind: &str) -> BTreeSet<(String, String)> {
-    json["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["kind"] == kind)
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_string(),
-                p["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    pairs(&json["packages"], "kind", kind)
+}
+
+/// syft's JSON output of `args`.
+fn run_syft(args: &[&str]) -> Value {
+    let out = std::process::Command::new(syft())
+        .args(args)
+        .args(["-o", "syft-json", "-q"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "syft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -634,23 +643,7 @@ fn sboms_agree_with_syft_on_real_packages() {
     let tar = env.path("real.tar");
     env.berth(&["save", "-o", tar.to_str().unwrap(), "real"])
         .ok();
-    let out = std::process::Command::new(syft())
-        .args([
-            "scan",
-            &format!("docker-archive:{}", tar.display()),
-            "-o",
-            "syft-json",
-            "-q",
-        ])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let theirs = run_syft(&["scan", &format!("docker-archive:{}", tar.display())]);
 
     let deb = berth_packages(&ours, "deb");
     assert!(deb.len() > 100, "the host's dpkg database: {}", deb.len());
@@ -708,17 +701,7 @@ fn sboms_agree_with_syft_on_real_packages() {
             "real",
         ])
         .ok();
-        let out = std::process::Command::new(syft())
-            .args(["convert", file.to_str().unwrap(), "-o", "syft-json", "-q"])
-            .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{format}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let back: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let back = run_syft(&["convert", file.to_str().unwrap()]);
         let purls: BTreeSet<&str> = back["artifacts"]
             .as_array()
             .unwrap()
