@@ -12,6 +12,7 @@ pub mod firewall;
 mod forward;
 pub mod ipam;
 pub mod link;
+mod netlink;
 mod publish;
 
 use std::fs::File;

@@ -1,22 +1,24 @@
-//! Network devices, through iproute2's `ip -batch`: a network's bridge, and
-//! the veth pair that plugs a container's namespace into it (with an IPv6
-//! address too on a network that has an IPv6 subnet).
+//! Network devices over netlink (no `ip` process on the way): a network's
+//! bridge, and the veth pair that plugs a container's namespace into it
+//! (with an IPv6 address too on a network that has an IPv6 subnet).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::ipam::{Subnet, Subnet6};
+use crate::netlink::{self, Netlink};
 use crate::NetError;
 
-/// Runs `ip -batch -` with `script`, in the namespace at `netns` when given
-/// (a thread enters it, and the `ip` it spawns is born there).
-fn ip_batch(netns: Option<&Path>, script: &str) -> Result<(), NetError> {
-    let run = |script: String| crate::run_with_input("ip", &["-batch", "-"], &script, "iproute2");
-    let Some(netns) = netns else {
-        return run(script.to_string());
-    };
-    let script = script.to_string();
-    crate::in_netns(netns, move || run(script))
+/// Runs netlink requests in the calling thread's namespace; an error says
+/// what was being done.
+fn with_netlink<T>(
+    what: impl std::fmt::Display,
+    f: impl FnOnce(&mut Netlink) -> std::io::Result<T>,
+) -> Result<T, NetError> {
+    Netlink::new()
+        .and_then(|mut nl| f(&mut nl))
+        .map_err(|e| NetError(format!("{what}: {e}")))
 }
 
 pub fn exists(name: &str) -> bool {
@@ -34,11 +36,13 @@ pub fn ensure_bridge(
     if exists(name) {
         return claim(name, gateway, subnet, owner);
     }
-    let script = format!(
-        "link add name {name} type bridge\nlink set {name} alias \"{owner}\"\naddr add {gateway}/{} dev {name}\nlink set {name} up\n",
-        subnet.prefix
-    );
-    ip_batch(None, &script).inspect_err(|_| {
+    with_netlink(format_args!("making the bridge {name}"), |nl| {
+        nl.add_bridge(name, owner)?;
+        let i = netlink::index(name)?;
+        nl.add_address(i, gateway.into(), subnet.prefix, false, false)?;
+        nl.set_up(i)
+    })
+    .inspect_err(|_| {
         let _ = delete(name);
     })
 }
@@ -47,13 +51,15 @@ pub fn ensure_bridge(
 /// `--ipv6`); idempotent.
 pub fn ensure_ipv6(name: &str, gateway: Ipv6Addr, subnet: Subnet6) -> Result<(), NetError> {
     enable_ipv6(&format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"))?;
-    ip_batch(
-        None,
-        &format!(
-            "addr replace {gateway}/{} dev {name} nodad\n",
-            subnet.prefix
-        ),
-    )
+    with_netlink(format_args!("giving {name} its IPv6 address"), |nl| {
+        nl.add_address(
+            netlink::index(name)?,
+            gateway.into(),
+            subnet.prefix,
+            true,
+            true,
+        )
+    })
 }
 
 /// Writes 0 to a `disable_ipv6` switch (of the namespace the calling
@@ -86,7 +92,9 @@ pub fn claim(name: &str, gateway: Ipv4Addr, subnet: Subnet, owner: &str) -> Resu
         ))),
         None => match ipv4_of(name) {
             Some((ip, prefix)) if ip == gateway && prefix == subnet.prefix => {
-                ip_batch(None, &format!("link set {name} alias \"{owner}\"\n"))
+                with_netlink(format_args!("marking the bridge {name}"), |nl| {
+                    nl.set_alias(netlink::index(name)?, owner)
+                })
             }
             Some((ip, prefix)) => Err(NetError(format!(
                 "the device {name} already exists with address {ip}/{prefix}, not this store's {gateway}/{}: give this store another bridge with --bridge NAME (or BERTH_BRIDGE)",
@@ -139,7 +147,9 @@ pub fn delete(name: &str) -> Result<(), NetError> {
     if !exists(name) {
         return Ok(());
     }
-    ip_batch(None, &format!("link del {name}\n"))
+    with_netlink(format_args!("deleting {name}"), |nl| {
+        nl.delete(netlink::index(name)?)
+    })
 }
 
 /// One container interface on a network.
@@ -173,47 +183,82 @@ pub fn attach(netns: &Path, e: &Endpoint<'_>) -> Result<(), NetError> {
             enable_ipv6("/proc/sys/net/ipv6/conf/default/disable_ipv6")
         })?;
     }
-    let ns = netns.display();
-    let host = format!(
-        "link add name {host} master {bridge} type veth peer name {ifname} netns {ns}\nlink set {host} up\n",
-        host = e.host_if,
-        bridge = e.bridge,
-        ifname = e.ifname,
-    );
-    ip_batch(None, &host)?;
-    let mut inside = format!(
-        "link set {i} address {mac}\naddr add {ip}/{prefix} dev {i}\nlink set {i} up\n",
-        i = e.ifname,
-        mac = e.mac,
-        ip = e.address,
-        prefix = e.subnet.prefix
-    );
-    for ll in e.link_local {
-        inside.push_str(&format!("addr add {ll}/16 dev {}\n", e.ifname));
-    }
-    if let Some((ip6, subnet6)) = e.address6 {
-        // nodad: the address is leased, so duplicate detection would only
-        // hold it back (tentative) for a second or two.
-        inside.push_str(&format!(
-            "addr add {ip6}/{} dev {} nodad\n",
-            subnet6.prefix, e.ifname
-        ));
-    }
-    if let Some(gw) = e.default_route {
-        inside.push_str(&format!("route add default via {gw} dev {}\n", e.ifname));
-    }
-    if let Some(gw6) = e.default_route6 {
-        inside.push_str(&format!("route add default via {gw6} dev {}\n", e.ifname));
-    }
-    ip_batch(Some(netns), &inside).inspect_err(|_| {
+    let ns = crate::open_netns(netns)?;
+    with_netlink(
+        format_args!("plugging {} into {}", e.host_if, e.bridge),
+        |nl| {
+            nl.add_veth(
+                e.host_if,
+                netlink::index(e.bridge)?,
+                e.ifname,
+                ns.as_raw_fd(),
+            )?;
+            nl.set_up(netlink::index(e.host_if)?)
+        },
+    )?;
+    let inside = Inside {
+        ifname: e.ifname.to_string(),
+        mac: netlink::parse_mac(e.mac)
+            .ok_or_else(|| NetError(format!("{}: not a MAC address", e.mac)))?,
+        addresses: std::iter::once((IpAddr::V4(e.address), e.subnet.prefix, false))
+            .chain(e.link_local.iter().map(|ll| (IpAddr::V4(*ll), 16, false)))
+            // nodad: the address is leased, so duplicate detection would only
+            // hold it back (tentative) for a second or two.
+            .chain(
+                e.address6
+                    .map(|(ip6, s6)| (IpAddr::V6(ip6), s6.prefix, true)),
+            )
+            .collect(),
+        routes: e
+            .default_route
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(e.default_route6.map(IpAddr::V6))
+            .collect(),
+    };
+    crate::in_netns(netns, move || inside.configure()).inspect_err(|_| {
         let _ = delete(e.host_if);
     })
+}
+
+/// What a container's interface gets inside its namespace.
+struct Inside {
+    ifname: String,
+    mac: [u8; 6],
+    /// Address, prefix length, and whether duplicate detection is skipped.
+    addresses: Vec<(IpAddr, u8, bool)>,
+    /// Default routes' gateways.
+    routes: Vec<IpAddr>,
+}
+
+impl Inside {
+    fn configure(self) -> Result<(), NetError> {
+        with_netlink(format_args!("configuring {}", self.ifname), |nl| {
+            let i = netlink::index(&self.ifname)?;
+            nl.set_mac(i, self.mac)?;
+            let (first, rest) = self.addresses.split_first().expect("an IPv4 address");
+            nl.add_address(i, first.0, first.1, first.2, false)?;
+            nl.set_up(i)?;
+            for (ip, prefix, nodad) in rest {
+                nl.add_address(i, *ip, *prefix, *nodad, false)?;
+            }
+            for gw in &self.routes {
+                nl.add_default_route(*gw, i)?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Takes interface `ifname` out of the namespace at `netns` (its veth peer
 /// on the host goes with it).
 pub fn detach(netns: &Path, ifname: &str) -> Result<(), NetError> {
-    ip_batch(Some(netns), &format!("link del {ifname}\n"))
+    let ifname = ifname.to_string();
+    crate::in_netns(netns, move || {
+        with_netlink(format_args!("deleting {ifname}"), |nl| {
+            nl.delete(netlink::index(&ifname)?)
+        })
+    })
 }
 
 /// Turns on IPv4 forwarding, which NAT to and from containers needs.
