@@ -61,8 +61,8 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
         use EngineError::*;
         let status = match &e {
-            NoSuchImage(_) | NoSuchContainer(_) | NoSuchVolume(_) | NoSuchNetwork(_)
-            | RegistryNotFound(_) => StatusCode::NOT_FOUND,
+            NoSuchImage(_) | NoSuchContainer(_) | NoSuchVolume(_) | NoSuchSecret(_)
+            | NoSuchNetwork(_) | RegistryNotFound(_) => StatusCode::NOT_FOUND,
             InvalidArgument(_) | BadContent(_) | CommandNotFound(_) | CommandNotInvokable(_) => {
                 StatusCode::BAD_REQUEST
             }

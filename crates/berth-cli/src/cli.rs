@@ -165,6 +165,9 @@ pub enum Command {
     Builder(BuilderCommand),
     /// Check a Dockerfile against best practices
     Lint(LintArgs),
+    /// Manage secrets: values given to containers at run time, never stored in images
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Scan images, offline: packages (SBOM), vulnerabilities, secrets
     #[command(subcommand)]
     Scout(ScoutCommand),
@@ -697,6 +700,9 @@ pub struct RunArgs {
     /// Mount a tmpfs directory
     #[arg(long = "tmpfs")]
     pub tmpfs: Vec<String>,
+    /// Give the container a secret: NAME, or source=NAME,target=PATH,uid=,gid=,mode=,type=mount|env
+    #[arg(long = "secret")]
+    pub secret: Vec<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
@@ -1417,6 +1423,53 @@ pub struct LintArgs {
     /// The build context
     #[arg(default_value = ".")]
     pub path: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Create a secret from a file or STDIN as content
+    Create {
+        /// Secret labels
+        #[arg(short, long)]
+        label: Vec<String>,
+        /// Secret driver (file)
+        #[arg(short, long)]
+        driver: Option<String>,
+        /// The secret's name
+        name: String,
+        /// A file with the value, or - for STDIN
+        file: String,
+    },
+    /// List secrets
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Filter output based on conditions provided (id, name, label, driver)
+        #[arg(short, long)]
+        filter: Vec<String>,
+        /// Format output using a custom template
+        #[arg(long)]
+        format: Option<String>,
+        /// Only display IDs
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Display detailed information on one or more secrets (never their values)
+    Inspect {
+        /// Format output using a custom template
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        secrets: Vec<String>,
+    },
+    /// Remove one or more secrets
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Remove it even while containers use it
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        secrets: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]

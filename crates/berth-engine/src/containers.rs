@@ -334,6 +334,7 @@ impl Engine {
         let _ = berth_runtime::netns::remove(&self.netns_path(&c.id));
         let _ = self.store.db.release_addresses(&c.id, None);
         let _ = berth_store::snapshot::unmount(&self.store.container_dir(&c.id).join("rootfs"));
+        self.release_secrets(&c.id);
     }
 }
 

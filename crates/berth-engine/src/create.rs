@@ -66,6 +66,7 @@ impl Engine {
         }
         self.share_from_others(&mut h)?;
         self.resolve_shared_namespaces(&mut h)?;
+        self.resolve_secrets(&mut h.secrets)?;
         self.check_links(&h)?;
         // The first network's endpoint settings: --ip, --network-alias, and
         // the MAC address (Config.MacAddress before API 1.44).

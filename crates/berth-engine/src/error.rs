@@ -12,6 +12,8 @@ pub enum EngineError {
     NoSuchContainer(String),
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
+    #[error("no such secret: {0}")]
+    NoSuchSecret(String),
     /// The whole message: docker words it differently per command.
     #[error("{0}")]
     NoSuchNetwork(String),

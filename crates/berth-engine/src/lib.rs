@@ -26,6 +26,7 @@ pub mod push;
 pub mod rootfs;
 pub mod run;
 pub mod scout;
+pub mod secrets;
 pub mod session;
 pub mod system;
 pub mod time;

@@ -215,6 +215,9 @@ pub struct NetworkingConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
     pub binds: Option<Vec<String>>,
+    /// berth's (and podman's) `--secret`: references, never values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<crate::secrets::SecretRef>,
     pub network_mode: String,
     pub auto_remove: bool,
     pub cap_add: Option<Vec<String>>,

@@ -20,6 +20,7 @@ use signal_hook::consts::signal::*;
 use crate::attach::Hub;
 use crate::logs::LogWriter;
 use crate::model::{Container, CreateBody};
+use crate::secrets::create_private_dir;
 use crate::{time, Engine, EngineError};
 
 impl Engine {
@@ -390,12 +391,14 @@ impl Engine {
             Ok(dns) => dns.flatten(),
             Err(e) => return Err(self.failed_start(&c, e)),
         };
-        let mut created = match rt::create(
-            &self.runtime_dir(),
-            &self.store.container_dir(&c.id),
-            &spec,
-            stdio,
-        ) {
+        // The runtime's bundle (config.json, which holds the environment,
+        // `type=env` secrets included) lives in the state directory, with
+        // the rest of what only a running container needs: not in the store.
+        let bundle = self.bundle_dir(&c.id);
+        if let Err(e) = create_private_dir(&bundle) {
+            return Err(self.failed_start(&c, e));
+        }
+        let mut created = match rt::create(&self.runtime_dir(), &bundle, &spec, stdio) {
             Ok(created) => created,
             Err(e) => return Err(self.failed_start(&c, e.into())),
         };
@@ -618,6 +621,13 @@ impl Engine {
         }
         let mut all_mounts = mounts(c, &|name| self.volume_path(name));
         all_mounts.extend(devices.mounts);
+        let (secret_mounts, secret_env) = self.secret_edits(c)?;
+        all_mounts.extend(secret_mounts);
+        for e in secret_env {
+            let key = e.split('=').next().unwrap_or("").to_string();
+            env.retain(|x| x.split('=').next() != Some(key.as_str()));
+            env.push(e);
+        }
         let spec = ContainerSpec {
             id: c.id.clone(),
             rootfs,
@@ -1230,9 +1240,10 @@ impl Engine {
         let user =
             berth_runtime::user::resolve(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))
                 .map_err(|e| EngineError::invalid(e.to_string()))?;
-        // The container's env, then the exec's.
+        // The container's env (with its env secrets), then the exec's.
         let mut env: Vec<(String, String)> = Vec::new();
-        for e in c.config.env.iter().chain(&o.env) {
+        let secret_env = self.secret_env(&c)?;
+        for e in c.config.env.iter().chain(&secret_env).chain(&o.env) {
             if let Some((k, v)) = e.split_once('=') {
                 env.retain(|(x, _)| x != k);
                 env.push((k.into(), v.into()));

@@ -237,7 +237,33 @@ CREATE TABLE IF NOT EXISTS addresses (
     PRIMARY KEY (network, address));
 ";
 
-/// One row of the networks table; `record` is the engine's JSON.
+/// Secrets' metadata (version 8); their values are files under
+/// `secrets/ID`, never in a record.
+const SECRETS: &str = "
+CREATE TABLE IF NOT EXISTS secrets (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+";
+
+impl Db {
+    /// Adds a secret's metadata; false when the name is taken.
+    pub fn add_secret(&self, n: &NetworkRow) -> Result<bool, StoreError> {
+        self.add_named("secrets", n)
+    }
+
+    pub fn secrets(&self) -> Result<Vec<NetworkRow>, StoreError> {
+        self.named("secrets")
+    }
+
+    pub fn remove_secret(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM secrets WHERE id = ?1", [id])?
+            == 1)
+    }
+}
+
+/// One row of a table of named records (networks, secrets); `record` is
+/// the engine's JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkRow {
     pub id: String,
@@ -248,16 +274,27 @@ pub struct NetworkRow {
 impl Db {
     /// Adds a network; false when the name is taken (nothing changes).
     pub fn add_network(&self, n: &NetworkRow) -> Result<bool, StoreError> {
+        self.add_named("networks", n)
+    }
+
+    pub fn networks(&self) -> Result<Vec<NetworkRow>, StoreError> {
+        self.named("networks")
+    }
+
+    /// Adds a row to a table of (id, unique name, record); false when the
+    /// name is taken (nothing changes).
+    fn add_named(&self, table: &str, n: &NetworkRow) -> Result<bool, StoreError> {
         Ok(self.conn.execute(
-            "INSERT OR IGNORE INTO networks (id, name, record) VALUES (?1, ?2, ?3)",
+            &format!("INSERT OR IGNORE INTO {table} (id, name, record) VALUES (?1, ?2, ?3)"),
             params![n.id, n.name, n.record],
         )? == 1)
     }
 
-    pub fn networks(&self) -> Result<Vec<NetworkRow>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT id, name, record FROM networks ORDER BY name")?;
+    /// Every row of a table of (id, unique name, record), by name.
+    fn named(&self, table: &str) -> Result<Vec<NetworkRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT id, name, record FROM {table} ORDER BY name"
+        ))?;
         let rows = st.query_map([], |r| {
             Ok(NetworkRow {
                 id: r.get(0)?,
@@ -416,6 +453,10 @@ impl Db {
             tx.execute_batch(NETWORKS)?;
             tx.execute_batch("PRAGMA user_version=7")?;
             tx.commit()?;
+        }
+        if version < 8 {
+            conn.execute_batch(SECRETS)?;
+            conn.execute_batch("PRAGMA user_version=8")?;
         }
         Ok(Db { conn })
     }

@@ -75,6 +75,41 @@ impl Store {
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.root.join("containers").join(id)
     }
+
+    /// Keeps a secret's value in `secrets/ID`, readable by root alone
+    /// (written beside it first: a failure leaves no part of it).
+    pub fn put_secret_value(&self, id: &str, value: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let dir = self.root.join("secrets");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(&dir)
+            .map_err(|e| StoreError::io(dir.clone(), e))?;
+        let tmp = dir.join(format!(".{id}.tmp"));
+        let path = dir.join(id);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(value).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                StoreError::io(path.clone(), e)
+            })
+    }
+
+    pub fn secret_value(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.root.join("secrets").join(id);
+        std::fs::read(&path).map_err(|e| StoreError::io(path, e))
+    }
+
+    pub fn remove_secret_value(&self, id: &str) {
+        let _ = std::fs::remove_file(self.root.join("secrets").join(id));
+    }
 }
 
 /// A directory removed when dropped; the open directory holds its lock.

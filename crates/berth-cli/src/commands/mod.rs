@@ -9,6 +9,7 @@ pub mod networks;
 pub mod registry;
 mod run_flags;
 pub mod scout;
+pub mod secrets;
 pub mod service;
 pub mod system;
 pub mod volumes;
@@ -253,6 +254,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Volume(v) => volumes::run(engine, v),
         Command::Network(n) => networks::run(engine, n),
         Command::Scout(s) => scout::run(engine, s),
+        Command::Secret(s) => secrets::run(engine, s),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)

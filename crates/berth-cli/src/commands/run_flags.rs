@@ -170,6 +170,11 @@ fn host_config(a: &RunArgs) -> Result<(HostConfig, BTreeMap<String, Value>), Eng
         readonly_rootfs: a.read_only,
         security_opt: Some(security_opts(&a.security_opt)?).filter(|s| !s.is_empty()),
         tmpfs: Some(tmpfs).filter(|t| !t.is_empty()),
+        secrets: a
+            .secret
+            .iter()
+            .map(|f| berth_engine::secrets::parse_flag(f))
+            .collect::<Result<_, _>>()?,
         memory,
         memory_swap,
         nano_cpus: nano_cpus(a.cpus.as_deref())?,
