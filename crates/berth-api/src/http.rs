@@ -62,7 +62,7 @@ impl From<EngineError> for ApiError {
         use EngineError::*;
         let status = match &e {
             NoSuchImage(_) | NoSuchContainer(_) | NoSuchVolume(_) | NoSuchSecret(_)
-            | NoSuchNetwork(_) | RegistryNotFound(_) => StatusCode::NOT_FOUND,
+            | NoSuchPod(_) | NoSuchNetwork(_) | RegistryNotFound(_) => StatusCode::NOT_FOUND,
             InvalidArgument(_) | BadContent(_) | CommandNotFound(_) | CommandNotInvokable(_) => {
                 StatusCode::BAD_REQUEST
             }

@@ -165,6 +165,9 @@ pub enum Command {
     Builder(BuilderCommand),
     /// Check a Dockerfile against best practices
     Lint(LintArgs),
+    /// Manage pods: containers that share a network (localhost), IPC and UTS namespaces
+    #[command(subcommand)]
+    Pod(PodCommand),
     /// Manage secrets: values given to containers at run time, never stored in images
     #[command(subcommand)]
     Secret(SecretCommand),
@@ -703,6 +706,9 @@ pub struct RunArgs {
     /// Give the container a secret: NAME, or source=NAME,target=PATH,uid=,gid=,mode=,type=mount|env
     #[arg(long = "secret")]
     pub secret: Vec<String>,
+    /// Run the container in a pod (sharing its network, IPC and UTS namespaces)
+    #[arg(long)]
+    pub pod: Option<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
@@ -1423,6 +1429,93 @@ pub struct LintArgs {
     /// The build context
     #[arg(default_value = ".")]
     pub path: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum PodCommand {
+    /// Create a pod
+    Create(PodCreateArgs),
+    /// List pods
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls {
+        /// Format output using a custom template
+        #[arg(long)]
+        format: Option<String>,
+        /// Only display pod IDs
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Display detailed information on one or more pods
+    Inspect {
+        /// Format output using a custom template
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        pods: Vec<String>,
+    },
+    /// Start one or more pods
+    Start {
+        #[arg(required = true)]
+        pods: Vec<String>,
+    },
+    /// Stop one or more pods
+    Stop {
+        /// Seconds to wait before killing each container
+        #[arg(short = 't', long = "time")]
+        time: Option<u32>,
+        #[arg(required = true)]
+        pods: Vec<String>,
+    },
+    /// Restart one or more pods
+    Restart {
+        #[arg(required = true)]
+        pods: Vec<String>,
+    },
+    /// Send a signal to the containers of one or more pods
+    Kill {
+        /// Signal to send
+        #[arg(short, long, default_value = "KILL")]
+        signal: String,
+        #[arg(required = true)]
+        pods: Vec<String>,
+    },
+    /// Remove one or more pods and their containers
+    Rm {
+        /// Remove them even with running containers
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        pods: Vec<String>,
+    },
+    /// Display the running processes of a pod's containers
+    Top {
+        pod: String,
+        /// ps options
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct PodCreateArgs {
+    /// Assign a name to the pod
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Publish a port of the pod to the host ([IP:][HOST_PORT:]CONTAINER_PORT[/PROTO])
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Connect the pod to a network
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Namespaces the pod's containers share (net, ipc, uts)
+    #[arg(long, value_delimiter = ',')]
+    pub share: Option<Vec<String>>,
+    /// Set metadata on the pod
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// The pod's hostname (its name by default)
+    #[arg(long)]
+    pub hostname: Option<String>,
 }
 
 #[derive(Subcommand)]

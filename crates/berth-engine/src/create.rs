@@ -33,6 +33,8 @@ impl Engine {
         name: Option<&str>,
         body: CreateBody,
     ) -> Result<(Container, Vec<String>), EngineError> {
+        let mut body = body;
+        self.join_pod(&mut body)?;
         let CreateBody {
             config: mut asked,
             host_config: mut h,
@@ -59,7 +61,7 @@ impl Engine {
         // CDI devices and GPUs are found now, so that a missing one is an
         // error of the create, as docker's is of the run.
         warnings.extend(crate::host::device_edits(&h)?.1);
-        if h.uts_mode == "host" && !asked.hostname.is_empty() {
+        if !h.uts_mode.is_empty() && !asked.hostname.is_empty() {
             return Err(EngineError::invalid(
                 "Conflicting options: hostname and the UTS mode",
             ));

@@ -14,6 +14,8 @@ pub enum EngineError {
     NoSuchVolume(String),
     #[error("no such secret: {0}")]
     NoSuchSecret(String),
+    #[error("no such pod: {0}")]
+    NoSuchPod(String),
     /// The whole message: docker words it differently per command.
     #[error("{0}")]
     NoSuchNetwork(String),

@@ -462,9 +462,9 @@ pub(crate) fn check(h: &HostConfig) -> Result<(), EngineError> {
             "invalid PID mode: {pid}: use host or container:NAME"
         )));
     }
-    if !matches!(h.uts_mode.as_str(), "" | "host") {
+    if !matches!(h.uts_mode.as_str(), "" | "host") && !h.uts_mode.starts_with("container:") {
         return Err(EngineError::invalid(format!(
-            "invalid UTS mode: {}: use host",
+            "invalid UTS mode: {}: use host or container:NAME",
             h.uts_mode
         )));
     }
@@ -598,7 +598,7 @@ pub(crate) fn sysctls(h: &HostConfig) -> BTreeMap<String, String> {
 impl Engine {
     /// `--ipc` / `--pid` `container:NAME` name the other container by id.
     pub(crate) fn resolve_shared_namespaces(&self, h: &mut HostConfig) -> Result<(), EngineError> {
-        for mode in [&mut h.ipc_mode, &mut h.pid_mode] {
+        for mode in [&mut h.ipc_mode, &mut h.pid_mode, &mut h.uts_mode] {
             if let Some(other) = mode.strip_prefix("container:") {
                 let target = self.container(other)?;
                 *mode = format!("container:{}", target.id);
@@ -658,6 +658,15 @@ impl Engine {
                 None => Join::Own,
             },
         };
+        let uts = match h.uts_mode.as_str() {
+            "host" => Join::Host,
+            mode => match mode.strip_prefix("container:") {
+                Some(key) => Join::Path(
+                    format!("/proc/{}/ns/uts", running(key, "UTS namespace")?.state.pid).into(),
+                ),
+                None => Join::Own,
+            },
+        };
         let v2 = berth_runtime::container::cgroup_v2();
         let cgroup = match h.cgroupns_mode.as_str() {
             "private" => true,
@@ -669,7 +678,7 @@ impl Engine {
             Namespaces {
                 ipc,
                 pid,
-                uts_host: h.uts_mode == "host",
+                uts,
                 cgroup,
             },
             shm,

@@ -21,6 +21,7 @@ pub mod model;
 mod names;
 pub mod networks;
 mod parallel;
+pub mod pods;
 pub mod pull;
 pub mod push;
 pub mod rootfs;

@@ -218,6 +218,9 @@ pub struct HostConfig {
     /// berth's (and podman's) `--secret`: references, never values.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<crate::secrets::SecretRef>,
+    /// berth's (and podman's) `--pod`: the pod to join, at create only.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pod: String,
     pub network_mode: String,
     pub auto_remove: bool,
     pub cap_add: Option<Vec<String>>,

@@ -343,6 +343,8 @@ impl Engine {
                 c.short_id()
             )));
         }
+        // A pod's container needs the namespaces its infra holds.
+        self.start_pod_of(&c)?;
         let (spec, plugged) = match self.prepare(&c) {
             Ok(prepared) => prepared,
             Err(e) => return Err(self.failed_start(&c, e)),

@@ -100,8 +100,8 @@ pub enum Join {
 pub struct Namespaces {
     pub ipc: Join,
     pub pid: Join,
-    /// `--uts host`.
-    pub uts_host: bool,
+    /// `--uts host`, or another container's (a pod's).
+    pub uts: Join,
     /// A cgroup namespace of its own (`--cgroupns private`).
     pub cgroup: bool,
 }
@@ -448,15 +448,16 @@ pub fn host_devices() -> Vec<Value> {
 pub fn oci_spec(spec: &ContainerSpec) -> Value {
     let caps: Vec<&String> = spec.capabilities.iter().collect();
     let mut namespaces = vec![json!({"type": "mount"})];
-    for (kind, join) in [("pid", &spec.namespaces.pid), ("ipc", &spec.namespaces.ipc)] {
+    for (kind, join) in [
+        ("pid", &spec.namespaces.pid),
+        ("ipc", &spec.namespaces.ipc),
+        ("uts", &spec.namespaces.uts),
+    ] {
         match join {
             Join::Own => namespaces.push(json!({"type": kind})),
             Join::Path(p) => namespaces.push(json!({"type": kind, "path": p})),
             Join::Host => {}
         }
-    }
-    if !spec.namespaces.uts_host {
-        namespaces.push(json!({"type": "uts"}));
     }
     if let Some(path) = &spec.netns {
         namespaces.push(json!({"type": "network", "path": path}));
@@ -519,7 +520,7 @@ pub fn oci_spec(spec: &ContainerSpec) -> Value {
         "linux": linux,
     });
     // Names are set in a UTS namespace of the container's own only.
-    if !spec.namespaces.uts_host {
+    if spec.namespaces.uts == Join::Own {
         out["hostname"] = json!(spec.hostname);
         if !spec.domainname.is_empty() {
             out["domainname"] = json!(spec.domainname);

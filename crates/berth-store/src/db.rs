@@ -237,10 +237,12 @@ CREATE TABLE IF NOT EXISTS addresses (
     PRIMARY KEY (network, address));
 ";
 
-/// Secrets' metadata (version 8); their values are files under
-/// `secrets/ID`, never in a record.
+/// Secrets' metadata and pods (version 8); secrets' values are files
+/// under `secrets/ID`, never in a record.
 const SECRETS: &str = "
 CREATE TABLE IF NOT EXISTS secrets (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pods (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
 ";
 
@@ -255,9 +257,26 @@ impl Db {
     }
 
     pub fn remove_secret(&self, id: &str) -> Result<bool, StoreError> {
+        self.remove_named("secrets", id)
+    }
+
+    /// Adds a pod; false when the name is taken.
+    pub fn add_pod(&self, n: &NetworkRow) -> Result<bool, StoreError> {
+        self.add_named("pods", n)
+    }
+
+    pub fn pods(&self) -> Result<Vec<NetworkRow>, StoreError> {
+        self.named("pods")
+    }
+
+    pub fn remove_pod(&self, id: &str) -> Result<bool, StoreError> {
+        self.remove_named("pods", id)
+    }
+
+    fn remove_named(&self, table: &str, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .execute("DELETE FROM secrets WHERE id = ?1", [id])?
+            .execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?
             == 1)
     }
 }

@@ -6,6 +6,7 @@ mod filters;
 pub mod images;
 pub mod lint;
 pub mod networks;
+pub mod pods;
 pub mod registry;
 mod run_flags;
 pub mod scout;
@@ -255,6 +256,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Network(n) => networks::run(engine, n),
         Command::Scout(s) => scout::run(engine, s),
         Command::Secret(s) => secrets::run(engine, s),
+        Command::Pod(p) => pods::run(engine, p),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)

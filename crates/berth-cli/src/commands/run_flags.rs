@@ -38,10 +38,7 @@ pub fn create_body(a: &RunArgs) -> Result<CreateBody, EngineError> {
     };
     let (mut host_config, volumes) = host_config(a)?;
     devices_and_limits(a, &mut host_config)?;
-    let mut exposed = BTreeMap::new();
-    for key in host_config.port_bindings.iter().flat_map(|p| p.keys()) {
-        exposed.insert(key.clone(), json!({}));
-    }
+    let mut exposed = exposed_by(&host_config.port_bindings);
     for e in &a.expose {
         for key in expose(e)? {
             exposed.insert(key, json!({}));
@@ -175,6 +172,7 @@ fn host_config(a: &RunArgs) -> Result<(HostConfig, BTreeMap<String, Value>), Eng
             .iter()
             .map(|f| berth_engine::secrets::parse_flag(f))
             .collect::<Result<_, _>>()?,
+        pod: a.pod.clone().unwrap_or_default(),
         memory,
         memory_swap,
         nano_cpus: nano_cpus(a.cpus.as_deref())?,
@@ -572,8 +570,19 @@ fn nano_cpus(s: Option<&str>) -> Result<i64, EngineError> {
     Ok((v * 1e9).round() as i64)
 }
 
+/// The ports that port bindings expose (Config.ExposedPorts).
+pub fn exposed_by(
+    bindings: &Option<BTreeMap<String, Vec<PortBinding>>>,
+) -> BTreeMap<String, serde_json::Value> {
+    bindings
+        .iter()
+        .flat_map(|p| p.keys())
+        .map(|k| (k.clone(), json!({})))
+        .collect()
+}
+
 /// `-p` values as HostConfig.PortBindings (`80/tcp` → host address and port).
-fn port_bindings(
+pub fn port_bindings(
     publish: &[String],
 ) -> Result<Option<BTreeMap<String, Vec<PortBinding>>>, EngineError> {
     let mut out: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
