@@ -165,6 +165,9 @@ pub enum Command {
     Builder(BuilderCommand),
     /// Check a Dockerfile against best practices
     Lint(LintArgs),
+    /// Move what runs here to Kubernetes
+    #[command(subcommand)]
+    Kube(KubeCommand),
     /// Manage pods: containers that share a network (localhost), IPC and UTS namespaces
     #[command(subcommand)]
     Pod(PodCommand),
@@ -1429,6 +1432,28 @@ pub struct LintArgs {
     /// The build context
     #[arg(default_value = ".")]
     pub path: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum KubeCommand {
+    /// Generate Kubernetes YAML for containers or pods
+    Generate {
+        /// The kind of workload: pod, deployment or job
+        #[arg(short = 't', long = "type", default_value = "pod")]
+        kind: String,
+        /// The number of replicas (a deployment's)
+        #[arg(short, long)]
+        replicas: Option<u32>,
+        /// Also generate a Service for the published ports
+        #[arg(short, long)]
+        service: bool,
+        /// Write the YAML to a file
+        #[arg(short, long)]
+        filename: Option<PathBuf>,
+        /// Containers or pods
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -15,6 +15,7 @@ pub mod filters;
 pub mod health;
 mod host;
 pub mod images;
+pub mod kube;
 pub mod lifecycle;
 pub mod logs;
 pub mod model;

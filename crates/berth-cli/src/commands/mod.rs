@@ -125,6 +125,39 @@ fn images_to_prune(all: bool) -> &'static str {
     }
 }
 
+/// `kube generate`.
+fn kube_generate(
+    engine: &Engine,
+    kind: &str,
+    replicas: Option<u32>,
+    service: bool,
+    file: Option<&std::path::Path>,
+    names: &[String],
+) -> Result<i32, CliError> {
+    let kind = match (kind, replicas) {
+        ("pod", None) => berth_kube::Kind::Pod,
+        ("job", None) => berth_kube::Kind::Job,
+        ("deployment", r) => berth_kube::Kind::Deployment {
+            replicas: r.unwrap_or(1),
+        },
+        ("pod" | "job", Some(_)) => {
+            return Err(CliError::new(
+                1,
+                "--replicas can only be set when --type is deployment",
+            ))
+        }
+        (other, _) => {
+            return Err(CliError::new(
+                1,
+                format!("invalid --type {other:?}: use pod, deployment or job"),
+            ))
+        }
+    };
+    let yaml = engine.kube_generate(names, kind, service).map_err(fail)?;
+    scout::emit(file, &yaml)?;
+    Ok(0)
+}
+
 /// Where output for `path` is written first, to be renamed into place.
 pub(crate) fn beside(path: &std::path::Path) -> std::path::PathBuf {
     path.with_file_name(format!(
@@ -257,6 +290,20 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Scout(s) => scout::run(engine, s),
         Command::Secret(s) => secrets::run(engine, s),
         Command::Pod(p) => pods::run(engine, p),
+        Command::Kube(crate::cli::KubeCommand::Generate {
+            kind,
+            replicas,
+            service,
+            filename,
+            names,
+        }) => kube_generate(
+            engine,
+            &kind,
+            replicas,
+            service,
+            filename.as_deref(),
+            &names,
+        ),
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)

@@ -28,9 +28,9 @@ fn warn_all(warnings: &[String]) {
     }
 }
 
-/// Writes a report to `-o FILE` (beside it first, then renamed: a failure
+/// Writes a report (or any text) to `-o FILE` (beside it first, then renamed: a failure
 /// leaves no half file) or to stdout.
-fn emit(output: Option<&Path>, text: &str) -> Result<(), CliError> {
+pub(crate) fn emit(output: Option<&Path>, text: &str) -> Result<(), CliError> {
     match output {
         None => {
             print!("{text}");

@@ -1,0 +1,279 @@
+//! `kube generate`: YAML for what runs here that passes Kubernetes' own
+//! schemas strictly (PyPI kubernetes-validate, 1.30 and 1.37), with
+//! secrets as references and never values.
+
+mod common;
+
+use common::{api::clients_venv, registry::free_port, Env};
+use serde_json::Value;
+
+const SECRET: &str = "kube-secret-value-123";
+
+/// The documents of a YAML stream.
+fn documents(yaml: &str) -> Vec<Value> {
+    yaml.split("---\n")
+        .map(|d| serde_norway::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}")))
+        .collect()
+}
+
+/// kubernetes-validate --strict on `file`, for the oldest and newest
+/// versions the issue names.
+#[track_caller]
+fn valid(file: &std::path::Path) {
+    let tool = clients_venv().join("bin/kubernetes-validate");
+    assert!(
+        tool.exists(),
+        "kubernetes-validate is missing from the venv: scripts/test installs it"
+    );
+    for version in ["1.30.0", "1.37.0"] {
+        let out = std::process::Command::new(&tool)
+            .args(["--strict", "-k", version])
+            .arg(file)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && !text.contains("ERROR"),
+            "{version}: {text}"
+        );
+        assert!(text.contains("passed"), "{text}");
+    }
+}
+
+fn generate(env: &Env, args: &[&str]) -> (Vec<Value>, std::path::PathBuf) {
+    let file = env.path(&format!("gen-{}.yaml", args.join("-").replace('/', "_")));
+    let mut all = vec!["kube", "generate", "-f", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    env.berth(&all).ok();
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    assert!(!yaml.contains(SECRET), "a secret's value in the YAML");
+    (documents(&yaml), file)
+}
+
+#[test]
+fn a_container_becomes_a_pod_a_deployment_or_a_job() {
+    let env = Env::with_busybox();
+    env.berth_stdin(&["secret", "create", "db_pass", "-"], SECRET.as_bytes())
+        .ok();
+    env.berth(&["volume", "create", "data"]).ok();
+    let port = free_port();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        "--memory",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--user",
+        "1000:1000",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "NET_BIND_SERVICE",
+        "--read-only",
+        "--security-opt",
+        "no-new-privileges",
+        "-v",
+        "data:/data",
+        "-v",
+        "/etc/hostname:/etc/host-name:ro",
+        "--tmpfs",
+        "/tmp:size=1m",
+        "--health-cmd",
+        "test -d /data",
+        "--health-interval",
+        "5s",
+        "--health-retries",
+        "2",
+        "--restart",
+        "always",
+        "--label",
+        "tier=front",
+        "--label",
+        "note=has spaces",
+        "--secret",
+        "db_pass",
+        "--secret",
+        "source=db_pass,type=env,target=DB_PASSWORD",
+        "-e",
+        "MODE=prod",
+        "-w",
+        "/data",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+    ])
+    .ok();
+
+    let (docs, file) = generate(&env, &["web"]);
+    valid(&file);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["PersistentVolumeClaim", "Pod"]);
+    assert_eq!(docs[0]["metadata"]["name"], "data");
+    let pod = &docs[1];
+    assert_eq!(pod["metadata"]["name"], "web-pod");
+    assert_eq!(pod["metadata"]["labels"]["tier"], "front");
+    assert_eq!(pod["metadata"]["annotations"]["note"], "has spaces");
+    assert_eq!(pod["spec"]["restartPolicy"], "Always");
+    let c = &pod["spec"]["containers"][0];
+    assert_eq!(c["image"], "docker.io/library/busybox:latest");
+    assert_eq!(c["args"], serde_json::json!(["httpd", "-f", "-p", "80"]));
+    assert!(c.get("command").is_none(), "the image's entrypoint is kept");
+    assert_eq!(c["workingDir"], "/data");
+    assert_eq!(
+        c["env"][0],
+        serde_json::json!({"name": "MODE", "value": "prod"})
+    );
+    assert_eq!(c["env"][1]["valueFrom"]["secretKeyRef"]["key"], "db_pass");
+    assert_eq!(
+        c["ports"][0],
+        serde_json::json!({"containerPort": 80, "protocol": "TCP", "hostPort": port})
+    );
+    assert_eq!(
+        c["resources"]["limits"],
+        serde_json::json!({"memory": "64Mi", "cpu": "500m"})
+    );
+    let sc = &c["securityContext"];
+    assert_eq!(
+        (sc["runAsUser"].as_i64(), sc["runAsGroup"].as_i64()),
+        (Some(1000), Some(1000))
+    );
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(
+        c["livenessProbe"]["exec"]["command"],
+        serde_json::json!(["/bin/sh", "-c", "test -d /data"])
+    );
+    assert_eq!(c["livenessProbe"]["periodSeconds"], 5);
+    assert_eq!(c["livenessProbe"]["failureThreshold"], 2);
+    let volumes = pod["spec"]["volumes"].as_array().unwrap();
+    let kinds: Vec<&str> = volumes
+        .iter()
+        .map(|v| {
+            ["hostPath", "persistentVolumeClaim", "emptyDir", "secret"]
+                .into_iter()
+                .find(|k| v.get(*k).is_some())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["hostPath", "persistentVolumeClaim", "emptyDir", "secret"]
+    );
+    assert_eq!(volumes[0]["hostPath"]["type"], "File");
+    assert_eq!(
+        volumes[2]["emptyDir"],
+        serde_json::json!({"medium": "Memory", "sizeLimit": "1Mi"})
+    );
+
+    let (docs, file) = generate(
+        &env,
+        &["--type", "deployment", "--replicas", "3", "-s", "web"],
+    );
+    valid(&file);
+    assert_eq!(docs[1]["kind"], "Deployment");
+    assert_eq!(docs[1]["spec"]["replicas"], 3);
+    assert_eq!(docs[1]["spec"]["selector"]["matchLabels"]["app"], "web-pod");
+    assert_eq!(docs[2]["kind"], "Service");
+    assert_eq!(docs[2]["spec"]["ports"][0]["port"], port);
+    assert_eq!(docs[2]["spec"]["ports"][0]["targetPort"], 80);
+
+    let (docs, file) = generate(&env, &["--type", "job", "web"]);
+    valid(&file);
+    assert_eq!(docs[1]["kind"], "Job");
+    assert_eq!(
+        docs[1]["spec"]["template"]["spec"]["restartPolicy"],
+        "Never"
+    );
+
+    // Bad input: one line, nothing written.
+    let out = env.path("never.yaml");
+    env.berth(&[
+        "kube",
+        "generate",
+        "-f",
+        out.to_str().unwrap(),
+        "--type",
+        "pod",
+        "--replicas",
+        "2",
+        "web",
+    ])
+    .fails(1, "--replicas can only be set when --type is deployment");
+    env.berth(&["kube", "generate", "--type", "cronjob", "web"])
+        .fails(1, "invalid --type \"cronjob\": use pod, deployment or job");
+    env.berth(&["kube", "generate", "nothing"])
+        .fails(1, "nothing (neither a container nor a pod)");
+    assert!(!out.exists());
+    env.berth(&["rm", "-f", "web"]).ok();
+}
+
+#[test]
+fn a_pod_becomes_one_pod_with_its_containers_and_ports() {
+    let env = Env::with_busybox();
+    let port = free_port();
+    env.berth(&[
+        "pod",
+        "create",
+        "--name",
+        "shop",
+        "-p",
+        &format!("{port}:8080"),
+        "--label",
+        "app.kubernetes.io/name=shop",
+    ])
+    .ok();
+    env.berth(&[
+        "run", "-d", "--pod", "shop", "--name", "front", "busybox", "httpd", "-f", "-p", "8080",
+    ])
+    .ok();
+    env.berth(&[
+        "run",
+        "-d",
+        "--pod",
+        "shop",
+        "--name",
+        "worker",
+        "--entrypoint",
+        "sleep",
+        "busybox",
+        "300",
+    ])
+    .ok();
+    let (docs, file) = generate(&env, &["shop"]);
+    valid(&file);
+    assert_eq!(docs.len(), 1);
+    let pod = &docs[0];
+    assert_eq!(pod["metadata"]["name"], "shop");
+    assert_eq!(pod["metadata"]["labels"]["app.kubernetes.io/name"], "shop");
+    let names: Vec<&str> = pod["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["front", "worker"]);
+    assert_eq!(pod["spec"]["containers"][0]["ports"][0]["hostPort"], port);
+    assert_eq!(
+        pod["spec"]["containers"][1]["command"],
+        serde_json::json!(["sleep"])
+    );
+    assert_eq!(
+        pod["spec"]["containers"][1]["args"],
+        serde_json::json!(["300"])
+    );
+    env.berth(&["kube", "generate", "front"])
+        .fails(1, "front is in a pod: generate the pod instead");
+    env.berth(&["pod", "rm", "-f", "shop"]).ok();
+}
