@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{api::clients_venv, registry::free_port, Env};
+use std::path::Path;
+
+use common::{api::clients_venv, http_get, registry::free_port, Env};
 use serde_json::Value;
 
 const SECRET: &str = "kube-secret-value-123";
@@ -276,4 +278,130 @@ fn a_pod_becomes_one_pod_with_its_containers_and_ports() {
     env.berth(&["kube", "generate", "front"])
         .fails(1, "front is in a pod: generate the pod instead");
     env.berth(&["pod", "rm", "-f", "shop"]).ok();
+}
+
+/// The fixture play file with a free host port.
+fn play_file(env: &Env, port: u16) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kube-play.yaml"),
+    )
+    .unwrap()
+    .replace("HOSTPORT", &port.to_string());
+    let f = env.path("play.yaml");
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+#[test]
+fn play_runs_a_file_and_down_takes_it_away() {
+    let env = Env::with_busybox();
+    let port = free_port();
+    let file = play_file(&env, port);
+    let r = env.berth(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Pods:\nshop\n"), "{}", r.stdout);
+    // What berth does not play is said, not dropped.
+    assert!(
+        r.stderr
+            .contains("WARNING: Service shop: berth does not play this kind (yet)"),
+        "{}",
+        r.stderr
+    );
+    // ConfigMap and fieldRef env, a ConfigMap and a Secret as files, an
+    // init container run first, the port published on the pod.
+    assert_eq!(
+        http_get("127.0.0.1", port),
+        "mode=prod pod=shop\nlisten 80\nhunter2"
+    );
+    let ps = env.berth(&["ps", "--format", "{{.Names}}"]).ok();
+    let mut names: Vec<&str> = ps.lines().filter(|n| !n.ends_with("-infra")).collect();
+    names.sort();
+    assert_eq!(names, ["shop-side", "shop-web"]);
+    assert_eq!(
+        env.berth(&["exec", "shop-web", "sh", "-c", "echo $PASS"])
+            .ok(),
+        "hunter2\n"
+    );
+    // The emptyDir is the pod's: one container writes, the other reads.
+    env.berth(&["exec", "shop-side", "sh", "-c", "echo shared > /scratch/x"])
+        .ok();
+    assert_eq!(
+        env.berth(&["exec", "shop-web", "cat", "/scratch/x"]).ok(),
+        "shared\n"
+    );
+    let status = env
+        .berth(&["pod", "inspect", "--format", "{{.State}}", "shop"])
+        .ok();
+    assert_eq!(status, "Running\n");
+    // A second play of the same file is refused; --replace plays it again.
+    env.berth(&["kube", "play", file.to_str().unwrap()]).fails(
+        1,
+        "pod shop already exists: use --replace, or berth kube down first",
+    );
+    env.berth(&["kube", "play", "--replace", file.to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        http_get("127.0.0.1", port),
+        "mode=prod pod=shop\nlisten 80\nhunter2"
+    );
+
+    // Round trip: what generate says of the played pod plays back the same
+    // (with the Secret, whose value generate never writes, beside it).
+    let generated = env.berth(&["kube", "generate", "shop"]).ok();
+    assert!(!generated.contains("hunter2"));
+    env.berth(&["kube", "down", file.to_str().unwrap()]).ok();
+    let again = env.path("again.yaml");
+    std::fs::write(
+        &again,
+        format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: db-password}}\nstringData: {{db.password: hunter2}}\n---\n{generated}"),
+    )
+    .unwrap();
+    // generate names the ConfigMap's files by their host path (they stay
+    // where the first play put them until its down): play the ConfigMap too.
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {MODE: prod, app.conf: \"listen 80\\n\"}\n---\n";
+    std::fs::write(
+        &again,
+        format!("{cm}{}", std::fs::read_to_string(&again).unwrap()),
+    )
+    .unwrap();
+    env.berth(&["kube", "play", again.to_str().unwrap()]).ok();
+    assert_eq!(
+        http_get("127.0.0.1", port),
+        "mode=prod pod=shop\nlisten 80\nhunter2"
+    );
+    let down = env
+        .berth(&["kube", "down", "--force", again.to_str().unwrap()])
+        .ok();
+    assert!(down.contains("shop"), "{down}");
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+    assert_eq!(env.berth(&["pod", "ls", "-q"]).ok(), "");
+    assert_eq!(env.berth(&["secret", "ls", "-q"]).ok(), "");
+}
+
+#[test]
+fn bad_play_files_change_nothing() {
+    let env = Env::with_busybox();
+    let bad = env.path("bad.yaml");
+    for (text, needle) in [
+        ("kind: Pod\nmetadata: {}\n", "a Pod without metadata.name"),
+        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n", "a container needs a name and an image"),
+        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: busybox, securityContext: {runAsNonRoot: true}}]}\n", "runAsNonRoot is true and the user would be root"),
+        ("{ not: yaml: at all", "not YAML that reads"),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        env.berth(&["kube", "play", bad.to_str().unwrap()]).fails(1, needle);
+    }
+    // A failure half-way (an image that is not here) takes back what the play made.
+    std::fs::write(
+        &bad,
+        "kind: Secret\nmetadata: {name: s}\nstringData: {k: v}\n---\nkind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: ok, image: busybox, args: [sleep, '30']}, {name: missing, image: nosuchimage}]}\n",
+    )
+    .unwrap();
+    env.berth(&["kube", "play", bad.to_str().unwrap()])
+        .fails(1, "No such image");
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+    assert_eq!(env.berth(&["pod", "ls", "-q"]).ok(), "");
+    assert_eq!(env.berth(&["secret", "ls", "-q"]).ok(), "");
+    env.berth(&["kube", "play", "/nonexistent.yaml"])
+        .fails(1, "reading /nonexistent.yaml");
 }

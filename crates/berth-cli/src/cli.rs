@@ -1454,6 +1454,27 @@ pub enum KubeCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Create pods, secrets and volumes from Kubernetes YAML
+    Play {
+        /// Replace what an earlier play of these files made
+        #[arg(long)]
+        replace: bool,
+        /// Start the pods (--start=false creates them only)
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        start: bool,
+        /// YAML files, or - for STDIN
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Remove what `kube play` made from these files
+    Down {
+        /// Remove the volumes (PersistentVolumeClaims) too
+        #[arg(long)]
+        force: bool,
+        /// YAML files, or - for STDIN
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,9 +1,12 @@
 //! Kubernetes objects from what runs on one machine: `kube generate`'s
 //! Pods, Deployments and Jobs (with Services and PersistentVolumeClaims),
-//! as a user applies them to a cluster with `kubectl apply -f`.
+//! as a user applies them to a cluster with `kubectl apply -f`; and
+//! [`play`], the reading of such YAML for `kube play`.
 //!
 //! Pure: the engine describes each workload in [`Workload`] terms (it
 //! knows docker's model); this crate knows Kubernetes' shapes and rules.
+
+pub mod play;
 
 use std::collections::BTreeMap;
 

@@ -237,11 +237,15 @@ CREATE TABLE IF NOT EXISTS addresses (
     PRIMARY KEY (network, address));
 ";
 
-/// Secrets' metadata and pods (version 8); secrets' values are files
-/// under `secrets/ID`, never in a record.
+/// Secrets' metadata (version 8); their values are files under
+/// `secrets/ID`, never in a record.
 const SECRETS: &str = "
 CREATE TABLE IF NOT EXISTS secrets (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+";
+
+/// Pods (version 9).
+const PODS: &str = "
 CREATE TABLE IF NOT EXISTS pods (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
 ";
@@ -476,6 +480,10 @@ impl Db {
         if version < 8 {
             conn.execute_batch(SECRETS)?;
             conn.execute_batch("PRAGMA user_version=8")?;
+        }
+        if version < 9 {
+            conn.execute_batch(PODS)?;
+            conn.execute_batch("PRAGMA user_version=9")?;
         }
         Ok(Db { conn })
     }

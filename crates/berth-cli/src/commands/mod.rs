@@ -125,6 +125,40 @@ fn images_to_prune(all: bool) -> &'static str {
     }
 }
 
+/// The YAML documents of `files` (`-` is STDIN), as one stream.
+fn read_yaml(files: &[String]) -> Result<String, CliError> {
+    use std::io::Read;
+    let mut docs = Vec::new();
+    for f in files {
+        let mut text = String::new();
+        let read = if f == "-" {
+            std::io::stdin().read_to_string(&mut text).map(|_| ())
+        } else {
+            std::fs::read_to_string(f).map(|t| text = t)
+        };
+        read.map_err(|e| CliError::new(1, format!("reading {f}: {e}")))?;
+        docs.push(text);
+    }
+    Ok(docs.join("\n---\n"))
+}
+
+/// What a play made or a down removed, as podman prints it.
+fn print_played(p: &berth_engine::kube::Played, pods: &str) {
+    for w in &p.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    for (title, items) in [
+        (pods, &p.pods),
+        ("Secrets", &p.secrets),
+        ("Volumes", &p.volumes),
+    ] {
+        if !items.is_empty() {
+            println!("{title}:");
+            items.iter().for_each(|i| println!("{i}"));
+        }
+    }
+}
+
 /// `kube generate`.
 fn kube_generate(
     engine: &Engine,
@@ -304,6 +338,24 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
             filename.as_deref(),
             &names,
         ),
+        Command::Kube(crate::cli::KubeCommand::Play {
+            replace,
+            start,
+            files,
+        }) => {
+            let o = berth_engine::kube::PlayOptions {
+                replace,
+                no_start: !start,
+            };
+            let played = engine.kube_play(&read_yaml(&files)?, &o).map_err(fail)?;
+            print_played(&played, "Pods");
+            Ok(0)
+        }
+        Command::Kube(crate::cli::KubeCommand::Down { force, files }) => {
+            let gone = engine.kube_down(&read_yaml(&files)?, force).map_err(fail)?;
+            print_played(&gone, "Pods stopped and removed");
+            Ok(0)
+        }
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => system::events(engine, a),
         Command::Completion { .. }
         | Command::Lint(_)
