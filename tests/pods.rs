@@ -4,13 +4,7 @@
 
 mod common;
 
-use common::{http_get, registry::free_port, Env};
-
-/// Asserts that `text` holds `needle`, showing the text when not.
-#[track_caller]
-fn has(text: &str, needle: &str) {
-    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
-}
+use common::{has, http_get, registry::free_port, Env};
 
 fn pod_line(env: &Env, name: &str) -> Vec<String> {
     let ls = env.berth(&["pod", "ls"]).ok();

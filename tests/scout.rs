@@ -10,15 +10,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{api::clients_venv, Env};
+use common::{api::clients_venv, has, Env};
 use serde_json::Value;
-
-/// Asserts that `text` holds `needle`, showing the text when not.
-#[track_caller]
-fn has(text: &str, needle: impl AsRef<str>) {
-    let needle = needle.as_ref();
-    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
-}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/scout")

@@ -4,15 +4,9 @@
 
 mod common;
 
-use common::Env;
+use common::{has, Env};
 
 const VALUE: &str = "correct-horse-battery-staple";
-
-/// Asserts that `text` holds `needle`, showing the text when not.
-#[track_caller]
-fn has(text: &str, needle: &str) {
-    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
-}
 
 /// Every file under `dir` that holds the value.
 fn files_with_value(dir: &std::path::Path) -> Vec<String> {

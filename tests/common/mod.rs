@@ -344,6 +344,13 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Asserts that `text` holds `needle`, showing the text when not.
+#[track_caller]
+pub fn has(text: &str, needle: impl AsRef<str>) {
+    let needle = needle.as_ref();
+    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
+}
+
 /// A busybox root filesystem tarball, made once per test process from the
 /// static busybox binary (Debian's busybox-static).
 pub fn busybox_tar() -> &'static Path {

@@ -19,6 +19,7 @@ pub mod kube;
 pub mod lifecycle;
 pub mod logs;
 pub mod model;
+mod named;
 mod names;
 pub mod networks;
 mod parallel;

@@ -38,6 +38,16 @@ pub struct Pod {
     pub share: Vec<String>,
 }
 
+impl crate::named::Named for Pod {
+    const WHAT: &'static str = "pod";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// `pod create`'s options; `infra` carries what the infra container gets
 /// from the flags (ports, network), as `run`'s body would.
 #[derive(Clone, Debug, Default)]
@@ -141,28 +151,13 @@ impl Engine {
     }
 
     pub fn list_pods(&self) -> Result<Vec<Pod>, EngineError> {
-        self.store
-            .db
-            .pods()?
-            .into_iter()
-            .map(|r| {
-                serde_json::from_str(&r.record)
-                    .map_err(|e| EngineError::BadContent(format!("pod {}: {e}", r.name)))
-            })
-            .collect()
+        crate::named::parse(self.store.db.pods()?)
     }
 
     /// A pod by name, id or unique id prefix.
     pub fn find_pod(&self, key: &str) -> Result<Pod, EngineError> {
-        let all = self.list_pods()?;
-        if let Some(p) = all.iter().find(|p| p.name == key || p.id == key) {
-            return Ok(p.clone());
-        }
-        let by_prefix: Vec<&Pod> = all.iter().filter(|p| p.id.starts_with(key)).collect();
-        match by_prefix.as_slice() {
-            [one] if !key.is_empty() => Ok((*one).clone()),
-            _ => Err(EngineError::NoSuchPod(key.to_string())),
-        }
+        crate::named::find(&self.list_pods()?, key)
+            .ok_or_else(|| EngineError::NoSuchPod(key.to_string()))
     }
 
     /// The pod's containers, its infra first.

@@ -32,6 +32,16 @@ pub struct Secret {
     pub updated_at: String,
 }
 
+impl crate::named::Named for Secret {
+    const WHAT: &'static str = "secret";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// How a container gets a secret (`--secret`, `HostConfig.Secrets`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -181,15 +191,7 @@ impl Engine {
     }
 
     pub fn list_secrets(&self) -> Result<Vec<Secret>, EngineError> {
-        self.store
-            .db
-            .secrets()?
-            .into_iter()
-            .map(|r| {
-                serde_json::from_str(&r.record)
-                    .map_err(|e| EngineError::BadContent(format!("secret {}: {e}", r.name)))
-            })
-            .collect()
+        crate::named::parse(self.store.db.secrets()?)
     }
 
     /// `secret ls --filter` (`id`, `name`, `label`, `driver`).
@@ -211,15 +213,8 @@ impl Engine {
 
     /// A secret by name, id or unique id prefix.
     pub fn find_secret(&self, key: &str) -> Result<Secret, EngineError> {
-        let all = self.list_secrets()?;
-        if let Some(s) = all.iter().find(|s| s.name == key || s.id == key) {
-            return Ok(s.clone());
-        }
-        let by_prefix: Vec<&Secret> = all.iter().filter(|s| s.id.starts_with(key)).collect();
-        match by_prefix.as_slice() {
-            [one] if !key.is_empty() => Ok((*one).clone()),
-            _ => Err(EngineError::NoSuchSecret(key.to_string())),
-        }
+        crate::named::find(&self.list_secrets()?, key)
+            .ok_or_else(|| EngineError::NoSuchSecret(key.to_string()))
     }
 
     /// `secret inspect`: the metadata, as docker's Secret object, never the value.
