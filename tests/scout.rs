@@ -1015,3 +1015,57 @@ fn alpine_packages_match_by_origin_in_their_release() {
         ]
     );
 }
+
+#[test]
+fn a_corrupt_layer_is_named_and_the_rest_is_scanned() {
+    let env = Env::with_busybox();
+    vuln_image(&env);
+    let tar = env.path("vuln.tar");
+    env.berth(&["save", "-o", tar.to_str().unwrap(), "vuln"])
+        .ok();
+    // The archive again, with the layer that holds the Go binary cut short.
+    let registry_layer = |data: &[u8]| {
+        tar::Archive::new(data)
+            .entries()
+            .map(|es| {
+                es.flatten()
+                    .any(|e| e.path().is_ok_and(|p| p.ends_with("registry")))
+            })
+            .unwrap_or(false)
+    };
+    let broken = env.path("broken.tar");
+    let mut out = tar::Builder::new(std::fs::File::create(&broken).unwrap());
+    let mut cut = None;
+    for entry in tar::Archive::new(std::fs::File::open(&tar).unwrap())
+        .entries()
+        .unwrap()
+    {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if cut.is_none() && data.len() > 1 << 20 && registry_layer(&data) {
+            data.truncate(data.len() / 2);
+            cut = Some(path.display().to_string());
+        }
+        let mut h = entry.header().clone();
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        out.append_data(&mut h, &path, &data[..]).unwrap();
+    }
+    out.into_inner().unwrap();
+    assert!(cut.is_some(), "the archive has the binary's layer");
+    let r = env.berth(&[
+        "scout",
+        "sbom",
+        "--format",
+        "json",
+        &format!("archive://{}", broken.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    has(&r.stderr, "WARNING: layer sha256:");
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    // The other layers' packages are all there.
+    assert_eq!(berth_packages(&v, "deb").len(), 5);
+    assert_eq!(berth_packages(&v, "pypi").len(), 3);
+}
