@@ -166,6 +166,7 @@ impl Engine {
             &subject,
             &format!("secrets-v{}", secrets::RULES_VERSION),
             secrets::scan_tree,
+            None,
         )?;
         let mut found = Vec::new();
         let mut warnings = Vec::new();
@@ -192,6 +193,8 @@ impl Engine {
             subject,
             &format!("catalogue-v{}", catalog::CATALOGUE_VERSION),
             catalog::catalogue_tree,
+            // An archive's layer: only the files a catalogue reads are unpacked.
+            Some(&catalog::wanted),
         )?;
         Ok(catalog::squash(&layers))
     }
@@ -204,6 +207,7 @@ impl Engine {
         subject: &Subject,
         kind: &str,
         analyse: fn(&Path) -> T,
+        keep: Option<layer::Keep<'_>>,
     ) -> Result<Vec<(String, T)>, EngineError> {
         let key = |l: &LayerTree| format!("{kind}:{}", l.diff_id);
         let mut cached: Vec<Option<T>> = subject
@@ -229,7 +233,7 @@ impl Engine {
                     (LayerSource::Tar(tar), Some(work)) => {
                         let dir = work.join(format!("layer-{i}"));
                         // A corrupt layer: what unpacked is scanned, the rest is named.
-                        let unpacked = unpack(tar, &dir);
+                        let unpacked = unpack(tar, &dir, keep);
                         let mut r = analyse(&dir);
                         let _ = std::fs::remove_dir_all(&dir);
                         if let Err(e) = &unpacked {
@@ -445,11 +449,11 @@ fn database_warnings(db: &Db) -> Result<Vec<String>, EngineError> {
     })
 }
 
-fn unpack(tar: &Path, dir: &Path) -> Result<(), EngineError> {
+fn unpack(tar: &Path, dir: &Path, keep: Option<layer::Keep<'_>>) -> Result<(), EngineError> {
     std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
     let f = std::fs::File::open(tar).map_err(|e| EngineError::io(tar, e))?;
     let (_, reader) = layer::decompress(f).map_err(|e| EngineError::io(tar, e))?;
-    layer::apply_layer(reader, dir)
+    layer::apply_layer_with(reader, dir, keep)
         .map_err(|e| EngineError::BadContent(format!("{}: {e}", tar.display())))?;
     Ok(())
 }

@@ -62,6 +62,21 @@ const OPAQUE_MARKER: &str = ".wh..wh..opq";
 /// Applies an uncompressed layer tar to `root` and returns the bytes of file
 /// content written. `root` is normally an empty snapshot directory.
 pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
+    apply_layer_with(tar, root, None)
+}
+
+/// Which of a layer's files (and hard links) to write: its path in the
+/// layer, its mode and its size. Directories, links and whiteouts are
+/// always applied.
+pub type Keep<'a> = &'a (dyn Fn(&str, u32, u64) -> bool + Sync);
+
+/// [`apply_layer`], writing only the files `keep` wants (a scan that reads
+/// a few of them need not copy the rest).
+pub fn apply_layer_with<R: Read>(
+    tar: R,
+    root: &Path,
+    keep: Option<Keep<'_>>,
+) -> Result<u64, LayerError> {
     let root_fd = rfs::open(
         root,
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
@@ -111,6 +126,20 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
             continue;
         }
         let header = entry.header().clone();
+        let is_file = matches!(
+            header.entry_type(),
+            tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::GNUSparse
+                | tar::EntryType::Link
+        );
+        if let (true, Some(keep)) = (is_file, keep) {
+            let mode = header.mode().unwrap_or(0);
+            let size = header.size().unwrap_or(0);
+            if !keep(&path.to_string_lossy(), mode, size) {
+                continue;
+            }
+        }
         let times = timestamps(&header);
         match header.entry_type() {
             tar::EntryType::Directory => {
@@ -159,14 +188,17 @@ pub fn apply_layer<R: Read>(tar: R, root: &Path) -> Result<u64, LayerError> {
                 let target_parent = open_parent(&root_fd, target.parent().unwrap_or(Path::new("")))
                     .map_err(wrap)?;
                 remove_existing(&parent, &name).map_err(wrap)?;
-                rfs::linkat(
+                match rfs::linkat(
                     &target_parent,
                     target_name,
                     &parent,
                     &name,
                     AtFlags::empty(),
-                )
-                .map_err(|e| wrap(e.into()))?;
+                ) {
+                    // A link to a file that was not kept.
+                    Err(rustix::io::Errno::NOENT) if keep.is_some() => {}
+                    other => other.map_err(|e| wrap(e.into()))?,
+                }
             }
             kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
                 let file_type = match kind {

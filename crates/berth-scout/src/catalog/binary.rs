@@ -6,7 +6,6 @@
 //! whole file.
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use object::{Object, ObjectSection, ReadCache};
@@ -15,11 +14,8 @@ use serde::Deserialize;
 use crate::package::{Kind, Package};
 
 /// Executables of some size: the place compiled programs are.
-pub fn worth_reading(name: &str, meta: &std::fs::Metadata) -> bool {
-    meta.len() >= 16 << 10
-        && meta.permissions().mode() & 0o111 != 0
-        && !name.ends_with(".sh")
-        && !name.ends_with(".py")
+pub fn worth_reading(name: &str, mode: u32, size: u64) -> bool {
+    size >= 16 << 10 && mode & 0o111 != 0 && !name.ends_with(".sh") && !name.ends_with(".py")
 }
 
 pub fn read(path: &Path, relpath: &str) -> Result<Vec<Package>, String> {

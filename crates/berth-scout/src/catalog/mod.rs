@@ -66,50 +66,71 @@ pub fn catalogue_tree(root: &Path) -> LayerCatalogue {
     cat
 }
 
+/// What a file is to a catalogue, by its path (and, for programs, its
+/// mode and size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    OsRelease,
+    Dpkg,
+    Apk,
+    Rpm,
+    OldRpm,
+    Python,
+    Npm,
+    Java,
+    Binary,
+}
+
+fn route(relpath: &str, mode: u32, size: u64) -> Option<Route> {
+    let (parent, name) = relpath.rsplit_once('/').unwrap_or(("", relpath));
+    Some(match (relpath, name) {
+        ("etc/os-release" | "usr/lib/os-release", _) => Route::OsRelease,
+        ("var/lib/dpkg/status", _) => Route::Dpkg,
+        (_, n) if parent == "var/lib/dpkg/status.d" && !n.ends_with(".md5sums") => Route::Dpkg,
+        ("lib/apk/db/installed", _) => Route::Apk,
+        ("var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite", _) => Route::Rpm,
+        ("var/lib/rpm/Packages" | "var/lib/rpm/Packages.db", _) => Route::OldRpm,
+        (_, "METADATA") if parent.ends_with(".dist-info") => Route::Python,
+        (_, "PKG-INFO") if parent.ends_with(".egg-info") => Route::Python,
+        (_, n) if n.ends_with(".egg-info") => Route::Python,
+        (_, "package.json") if lang::is_node_module(relpath) => Route::Npm,
+        (_, n) if n.ends_with(".jar") || n.ends_with(".war") || n.ends_with(".ear") => Route::Java,
+        _ if binary::worth_reading(name, mode, size) => Route::Binary,
+        _ => return None,
+    })
+}
+
+/// Whether a catalogue reads the file at `relpath` (so an archive's layer
+/// need only unpack those).
+pub fn wanted(relpath: &str, mode: u32, size: u64) -> bool {
+    route(relpath, mode, size).is_some()
+}
+
 /// Reads one file when its path or content says it lists packages.
 fn visit_file(path: &Path, relpath: &str, meta: &std::fs::Metadata, cat: &mut LayerCatalogue) {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let parent = relpath.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    use std::os::unix::fs::PermissionsExt;
+    let Some(route) = route(relpath, meta.permissions().mode(), meta.len()) else {
+        return;
+    };
     let mut problems = Vec::new();
-    let result: Result<Vec<Package>, String> = match (relpath, name.as_str()) {
-        ("etc/os-release" | "usr/lib/os-release", _) => {
+    let result: Result<Vec<Package>, String> = match route {
+        Route::OsRelease => {
             if let Some(os) = read_text(path).ok().as_deref().and_then(OsRelease::parse) {
                 cat.os.push((relpath.to_string(), os));
             }
             return;
         }
-        ("var/lib/dpkg/status", _) => read_text(path).map(|t| distro::parse_dpkg(&t, relpath, &mut problems)),
-        (_, n) if parent == "var/lib/dpkg/status.d" && !n.ends_with(".md5sums") => {
-            read_text(path).map(|t| distro::parse_dpkg(&t, relpath, &mut problems))
-        }
-        ("lib/apk/db/installed", _) => read_text(path).map(|t| distro::parse_apk(&t, relpath, &mut problems)),
-        ("var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite", _) => {
-            rpm::read_sqlite(path, relpath)
-        }
-        ("var/lib/rpm/Packages" | "var/lib/rpm/Packages.db", _) => Err(
+        Route::Dpkg => read_text(path).map(|t| distro::parse_dpkg(&t, relpath, &mut problems)),
+        Route::Apk => read_text(path).map(|t| distro::parse_apk(&t, relpath, &mut problems)),
+        Route::Rpm => rpm::read_sqlite(path, relpath),
+        Route::OldRpm => Err(
             "an rpm database in BerkeleyDB or NDB form: only rpmdb.sqlite (rpm 4.16 and later) is read"
                 .to_string(),
         ),
-        (_, "METADATA") if parent.ends_with(".dist-info") => {
-            read_text(path).and_then(|t| lang::parse_metadata(&t, relpath))
-        }
-        (_, "PKG-INFO") if parent.ends_with(".egg-info") => {
-            read_text(path).and_then(|t| lang::parse_metadata(&t, relpath))
-        }
-        (_, n) if n.ends_with(".egg-info") => {
-            read_text(path).and_then(|t| lang::parse_metadata(&t, relpath))
-        }
-        (_, "package.json") if lang::is_node_module(relpath) => {
-            read_text(path).and_then(|t| lang::parse_package_json(&t, relpath))
-        }
-        (_, n) if n.ends_with(".jar") || n.ends_with(".war") || n.ends_with(".ear") => {
-            java::read_archive(path, relpath)
-        }
-        _ if binary::worth_reading(&name, meta) => binary::read(path, relpath),
-        _ => return,
+        Route::Python => read_text(path).and_then(|t| lang::parse_metadata(&t, relpath)),
+        Route::Npm => read_text(path).and_then(|t| lang::parse_package_json(&t, relpath)),
+        Route::Java => java::read_archive(path, relpath),
+        Route::Binary => binary::read(path, relpath),
     };
     cat.warnings
         .extend(problems.into_iter().map(|p| format!("{relpath}: {p}")));
