@@ -1,9 +1,9 @@
 //! `scout.db`: the OSV records a user imported, indexed by (ecosystem,
 //! package), and the cached catalogue of each layer scanned before.
 //!
-//! Imports are one transaction: every file is read and every record
-//! parsed before anything is written, so a file that cannot be read
-//! changes nothing, and a record that does not parse is named and skipped.
+//! Imports are one transaction, written as the files are read: a file that
+//! cannot be read rolls it back, so it changes nothing, and a record that
+//! does not parse is named and skipped.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -72,13 +72,11 @@ impl Db {
     }
 
     /// Imports OSV records from `all.zip` files, directories of JSON
-    /// records, or single JSON files.
+    /// records, or single JSON files, as they are read (one record in
+    /// memory at a time) inside one transaction that a bad file rolls back.
     pub fn import(&mut self, inputs: &[PathBuf]) -> Result<Imported, DbError> {
         let mut report = Imported::default();
-        let mut parsed = Vec::new();
-        for input in inputs {
-            read_input(input, &mut parsed, &mut report)?;
-        }
+        let (mut stored, mut unchanged) = (0, 0);
         let tx = self.conn.transaction()?;
         {
             let mut existing = tx.prepare("SELECT modified FROM records WHERE id = ?1")?;
@@ -90,22 +88,27 @@ impl Db {
             let mut index = tx.prepare(
                 "INSERT OR IGNORE INTO affected (ecosystem, name, id) VALUES (?1, ?2, ?3)",
             )?;
-            for p in &parsed {
-                let stored: Option<String> =
-                    existing.query_row([&p.id], |r| r.get(0)).optional()?;
-                if stored.is_some_and(|s| s >= p.modified) {
-                    report.unchanged += 1;
-                    continue;
+            let mut keep = |p: Parsed| -> Result<(), DbError> {
+                let was: Option<String> = existing.query_row([&p.id], |r| r.get(0)).optional()?;
+                if was.is_some_and(|s| s >= p.modified) {
+                    unchanged += 1;
+                    return Ok(());
                 }
                 put.execute(params![p.id, p.modified, p.json])?;
                 clear.execute([&p.id])?;
                 for (eco, name) in &p.packages {
                     index.execute(params![eco, name, p.id])?;
                 }
-                report.stored += 1;
+                stored += 1;
+                Ok(())
+            };
+            for input in inputs {
+                read_input(input, &mut keep, &mut report)?;
             }
         }
         tx.commit()?;
+        report.stored = stored;
+        report.unchanged = unchanged;
         Ok(report)
     }
 
@@ -169,7 +172,10 @@ impl Db {
 
 /// Reads one input into `out`; an input that cannot be read is an error,
 /// a record inside it that does not parse is skipped and named.
-fn read_input(input: &Path, out: &mut Vec<Parsed>, report: &mut Imported) -> Result<(), DbError> {
+/// Where each parsed record goes.
+type Sink<'a> = dyn FnMut(Parsed) -> Result<(), DbError> + 'a;
+
+fn read_input(input: &Path, out: &mut Sink<'_>, report: &mut Imported) -> Result<(), DbError> {
     let io = |e| DbError::Io(input.to_path_buf(), e);
     let meta = std::fs::metadata(input).map_err(io)?;
     if meta.is_dir() {
@@ -177,7 +183,7 @@ fn read_input(input: &Path, out: &mut Vec<Parsed>, report: &mut Imported) -> Res
         json_files(input, &mut files).map_err(io)?;
         for f in files {
             let bytes = std::fs::read(&f).map_err(|e| DbError::Io(f.clone(), e))?;
-            add(&f.display().to_string(), &bytes, out, report);
+            add(&f.display().to_string(), &bytes, out, report)?;
         }
         return Ok(());
     }
@@ -201,7 +207,7 @@ fn read_input(input: &Path, out: &mut Vec<Parsed>, report: &mut Imported) -> Res
             entry.read_to_end(&mut bytes).map_err(|e| {
                 DbError::Input(format!("{}: {name} does not read: {e}", input.display()))
             })?;
-            add(&format!("{}:{name}", input.display()), &bytes, out, report);
+            add(&format!("{}:{name}", input.display()), &bytes, out, report)?;
         }
         return Ok(());
     }
@@ -211,14 +217,11 @@ fn read_input(input: &Path, out: &mut Vec<Parsed>, report: &mut Imported) -> Res
         Ok(serde_json::Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 let bytes = serde_json::to_vec(item).unwrap_or_default();
-                add(&format!("{}[{i}]", input.display()), &bytes, out, report);
+                add(&format!("{}[{i}]", input.display()), &bytes, out, report)?;
             }
             Ok(())
         }
-        Ok(_) => {
-            add(&input.display().to_string(), &bytes, out, report);
-            Ok(())
-        }
+        Ok(_) => add(&input.display().to_string(), &bytes, out, report),
         Err(e) => Err(DbError::Input(format!(
             "{}: neither an OSV record, a directory of them nor an all.zip ({e})",
             input.display()
@@ -240,12 +243,17 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn add(place: &str, bytes: &[u8], out: &mut Vec<Parsed>, report: &mut Imported) {
+fn add(
+    place: &str,
+    bytes: &[u8],
+    out: &mut Sink<'_>,
+    report: &mut Imported,
+) -> Result<(), DbError> {
     let record = match Record::parse(bytes) {
         Ok(r) => r,
         Err(e) => {
             report.skipped.push(format!("{place}: {e}"));
-            return;
+            return Ok(());
         }
     };
     let Some(modified) = chrono::DateTime::parse_from_rfc3339(&record.modified)
@@ -256,7 +264,7 @@ fn add(place: &str, bytes: &[u8], out: &mut Vec<Parsed>, report: &mut Imported) 
             "{place}: record {} has no valid `modified` time",
             record.id
         ));
-        return;
+        return Ok(());
     };
     let packages = record.packages();
     for (eco, _) in &packages {
@@ -264,12 +272,12 @@ fn add(place: &str, bytes: &[u8], out: &mut Vec<Parsed>, report: &mut Imported) 
             *report.unknown_ecosystems.entry(eco.clone()).or_default() += 1;
         }
     }
-    out.push(Parsed {
+    out(Parsed {
         id: record.id,
         modified,
         json: bytes.to_vec(),
         packages,
-    });
+    })
 }
 
 #[cfg(test)]
