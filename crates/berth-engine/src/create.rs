@@ -14,7 +14,8 @@ use crate::model::{
 };
 use crate::{names, time, Engine, EngineError};
 
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How often a generated name is drawn again when another container has it.
 const NAME_DRAWS: usize = 8;

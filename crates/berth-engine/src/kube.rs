@@ -124,7 +124,7 @@ impl Engine {
             .env
             .iter()
             .filter(|e| !image_env.contains(e))
-            .filter(|e| !e.starts_with("HOSTNAME=") && e.as_str() != DEFAULT_PATH)
+            .filter(|e| !e.starts_with("HOSTNAME=") && e.as_str() != crate::create::DEFAULT_PATH)
             .filter_map(|e| e.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -217,9 +217,6 @@ impl Engine {
         })
     }
 }
-
-/// The PATH a container gets when its image sets none.
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A bind's source: a host path, or (no leading `/`) a named volume.
 fn source_of(src: &str) -> Source {

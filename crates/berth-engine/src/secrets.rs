@@ -392,7 +392,7 @@ impl Engine {
     pub(crate) fn release_secrets(&self, id: &str) {
         let dir = self.secrets_dir(id);
         if dir.exists() {
-            let _ = rustix::mount::unmount(&dir, rustix::mount::UnmountFlags::DETACH);
+            let _ = berth_store::snapshot::unmount(&dir);
             let _ = std::fs::remove_dir_all(&dir);
         }
         let _ = std::fs::remove_dir_all(self.bundle_dir(id));
@@ -411,11 +411,7 @@ pub(crate) fn create_private_dir(dir: &std::path::Path) -> Result<(), EngineErro
 
 fn mount_private_tmpfs(dir: &std::path::Path) -> Result<(), EngineError> {
     create_private_dir(dir)?;
-    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&dir.display().to_string()));
-    if !mounted {
+    if !berth_store::snapshot::is_mounted(dir) {
         rustix::mount::mount(
             "berth-secrets",
             dir,

@@ -54,11 +54,7 @@ impl Engine {
             return Ok(());
         }
         let dir = self.root().join("volumes").join(name).join("_data");
-        let mounted = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.split(' ').nth(4) == Some(&dir.display().to_string()));
-        if mounted {
+        if berth_store::snapshot::is_mounted(&dir) {
             return Ok(());
         }
         let data = std::ffi::CString::new(o.get("o").cloned().unwrap_or_default())

@@ -236,13 +236,28 @@ impl Snapshots {
     }
 }
 
+/// The mount points of this process's mount namespace.
+fn mount_points() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .collect()
+}
+
+/// Whether something is mounted on `dir`.
+pub fn is_mounted(dir: &Path) -> bool {
+    let dir = dir.display().to_string();
+    mount_points().iter().any(|m| *m == dir)
+}
+
 /// Unmounts everything mounted below `dir` (deepest first, detached).
 pub fn unmount_below(dir: &Path) {
     let prefix = format!("{}/", dir.display());
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts = mount_points();
     let mut targets: Vec<&str> = mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
+        .iter()
+        .map(String::as_str)
         .filter(|m| m.starts_with(&prefix))
         .collect();
     targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
