@@ -34,7 +34,7 @@ impl Engine {
                         .partition(|c| c.id == pod.infra_id);
                     let mut containers = members
                         .iter()
-                        .map(|c| self.kube_container(c))
+                        .map(|c| self.kube_container(c).map(|(k, _)| k))
                         .collect::<Result<Vec<_>, _>>()?;
                     if containers.is_empty() {
                         return Err(EngineError::invalid(format!(
@@ -49,12 +49,7 @@ impl Engine {
                     Workload {
                         name: pod.name.clone(),
                         restart: restart(&members),
-                        labels: pod
-                            .labels
-                            .iter()
-                            .filter(|(k, _)| !k.starts_with("io.berth."))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
+                        labels: user_labels(&pod.labels, &Labels::new()),
                         containers,
                     }
                 }
@@ -70,12 +65,12 @@ impl Engine {
                             c.short_name()
                         )));
                     }
-                    let mut k = self.kube_container(&c)?;
+                    let (mut k, labels) = self.kube_container(&c)?;
                     k.ports = ports(&c);
                     Workload {
                         name: format!("{}-pod", c.short_name()),
                         restart: restart(std::slice::from_ref(&c)),
-                        labels: self.own_labels(&c)?,
+                        labels,
                         containers: vec![k],
                     }
                 }
@@ -84,28 +79,10 @@ impl Engine {
         Ok(berth_kube::generate(&workloads, kind, service))
     }
 
-    /// The labels the user gave, not the image's or berth's own.
-    fn own_labels(
-        &self,
-        c: &Container,
-    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
-        let image = self
-            .resolve_image(&c.image)
-            .or_else(|_| self.resolve_image(&c.config.image))?;
-        let from_image = self.image_config(&image)?.config.labels.unwrap_or_default();
-        Ok(c.config
-            .labels
-            .iter()
-            .filter(|(k, v)| from_image.get(*k) != Some(*v) && !k.starts_with("io.berth."))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
-    }
-
-    fn kube_container(&self, c: &Container) -> Result<KContainer, EngineError> {
-        let image = self
-            .resolve_image(&c.image)
-            .or_else(|_| self.resolve_image(&c.config.image))?;
-        let ic = self.image_config(&image)?.config;
+    /// A container in Kubernetes' terms, with the labels the user gave it.
+    fn kube_container(&self, c: &Container) -> Result<(KContainer, Labels), EngineError> {
+        let ic = self.image_config(&self.container_image(c)?)?.config;
+        let labels = user_labels(&c.config.labels, &ic.labels.clone().unwrap_or_default());
         let h = &c.host_config;
         let (command, args) = if c.config.entrypoint != ic.entrypoint {
             (
@@ -189,7 +166,7 @@ impl Engine {
                 });
             }
         }
-        Ok(KContainer {
+        let k = KContainer {
             name: c.short_name().to_string(),
             image: Reference::parse(&c.config.image)
                 .map(|r| r.to_string())
@@ -214,8 +191,20 @@ impl Engine {
             seccomp,
             mounts,
             probe: c.config.healthcheck.as_ref().and_then(probe),
-        })
+        };
+        Ok((k, labels))
     }
+}
+
+type Labels = std::collections::BTreeMap<String, String>;
+
+/// The labels the user gave: not the image's, not berth's own.
+fn user_labels(labels: &Labels, from_image: &Labels) -> Labels {
+    labels
+        .iter()
+        .filter(|(k, v)| from_image.get(*k) != Some(*v) && !k.starts_with("io.berth."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// A bind's source: a host path, or (no leading `/`) a named volume.
