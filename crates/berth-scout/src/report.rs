@@ -176,7 +176,7 @@ impl CvesFormat {
 }
 
 /// Counts by severity, worst first: `1C 2H 0M 0L` (and `?` unspecified).
-pub fn counts(findings: &[Finding]) -> BTreeMap<Severity, usize> {
+pub fn counts<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> BTreeMap<Severity, usize> {
     let mut c: BTreeMap<Severity, usize> = Severity::ALL.iter().map(|s| (*s, 0)).collect();
     for f in findings {
         *c.entry(f.severity).or_default() += 1;
@@ -184,7 +184,7 @@ pub fn counts(findings: &[Finding]) -> BTreeMap<Severity, usize> {
     c
 }
 
-pub fn counts_line(findings: &[Finding]) -> String {
+pub fn counts_line<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> String {
     let c = counts(findings);
     let mut s = format!(
         "{:>4}C {:>5}H {:>5}M {:>5}L",
@@ -276,10 +276,9 @@ fn packages_view(target: &Target, packages: usize, findings: &[Finding]) -> Stri
     s.push_str("\n## Packages and Vulnerabilities\n");
     for (purl, fs) in by {
         let p = &fs[0].package;
-        let owned: Vec<Finding> = fs.iter().map(|f| (*f).clone()).collect();
         s.push_str(&format!(
             "\n{}  {} {}\n{purl}\n",
-            counts_line(&owned),
+            counts_line(fs.iter().copied()),
             p.name,
             p.version
         ));
