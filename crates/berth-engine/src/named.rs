@@ -1,7 +1,7 @@
 //! Records kept by (id, unique name): secrets and pods. One way to read
 //! them and to find one by name, id or unique id prefix.
 
-use berth_store::db::NetworkRow;
+use berth_store::db::NamedRow;
 use serde::de::DeserializeOwned;
 
 use crate::EngineError;
@@ -14,7 +14,7 @@ pub(crate) trait Named: Clone + DeserializeOwned {
 }
 
 /// The store's rows as records.
-pub(crate) fn parse<T: Named>(rows: Vec<NetworkRow>) -> Result<Vec<T>, EngineError> {
+pub(crate) fn parse<T: Named>(rows: Vec<NamedRow>) -> Result<Vec<T>, EngineError> {
     rows.into_iter()
         .map(|r| {
             serde_json::from_str(&r.record)

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use berth_net::ipam::{self, Pool, Subnet, Subnet6};
 use berth_net::{firewall, link, HostLock};
-use berth_store::db::NetworkRow;
+use berth_store::db::NamedRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -200,7 +200,7 @@ impl Network {
         self.driver == "bridge" && !self.predefined()
     }
 
-    fn from_row(row: &NetworkRow) -> Result<Network, EngineError> {
+    fn from_row(row: &NamedRow) -> Result<Network, EngineError> {
         serde_json::from_str(&row.record)
             .map_err(|e| EngineError::BadContent(format!("network {}: {e}", row.name)))
     }
@@ -441,7 +441,7 @@ impl Engine {
 
     fn insert_network(&self, n: &Network) -> Result<bool, EngineError> {
         let record = serde_json::to_string(n).expect("network serialises");
-        Ok(self.store.db.add_network(&NetworkRow {
+        Ok(self.store.db.add_network(&NamedRow {
             id: n.id.clone(),
             name: n.name.clone(),
             record,

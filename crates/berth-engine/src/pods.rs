@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_store::db::NetworkRow;
+use berth_store::db::NamedRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -36,6 +36,26 @@ pub struct Pod {
     #[serde(rename = "InfraID")]
     pub infra_id: String,
     pub share: Vec<String>,
+}
+
+impl Pod {
+    /// podman's pod states, from the pod's containers (`pod_containers`):
+    /// Created (nothing started yet), Running (all its containers run),
+    /// Degraded (some do), Exited (none does).
+    pub fn status(&self, containers: &[Container]) -> &'static str {
+        let members: Vec<&Container> = containers
+            .iter()
+            .filter(|c| c.id != self.infra_id)
+            .collect();
+        let running = members.iter().filter(|c| c.state.running).count();
+        let ever = members.iter().any(|c| c.state.started_at != time::ZERO);
+        match (running, members.len()) {
+            (0, _) if !ever => "Created",
+            (0, _) => "Exited",
+            (r, n) if r == n => "Running",
+            _ => "Degraded",
+        }
+    }
 }
 
 impl crate::named::Named for Pod {
@@ -107,7 +127,7 @@ impl Engine {
             infra_id: infra.id.clone(),
             share,
         };
-        let row = NetworkRow {
+        let row = NamedRow {
             id,
             name: name.clone(),
             record: serde_json::to_string(&pod).expect("pod serialises"),
@@ -169,25 +189,6 @@ impl Engine {
             .collect();
         all.sort_by_key(|c| (c.id != pod.infra_id, c.created.clone()));
         Ok(all)
-    }
-
-    /// podman's pod states: Created (nothing started yet), Running (all
-    /// its containers run), Degraded (some do), Exited (none does).
-    pub fn pod_status(&self, pod: &Pod) -> Result<String, EngineError> {
-        let members: Vec<Container> = self
-            .pod_containers(pod)?
-            .into_iter()
-            .filter(|c| c.id != pod.infra_id)
-            .collect();
-        let running = members.iter().filter(|c| c.state.running).count();
-        let ever = members.iter().any(|c| c.state.started_at != time::ZERO);
-        Ok(match (running, members.len()) {
-            (0, _) if !ever => "Created",
-            (0, _) => "Exited",
-            (r, n) if r == n => "Running",
-            _ => "Degraded",
-        }
-        .into())
     }
 
     /// A container created with `HostConfig.Pod` joins the pod's
@@ -355,7 +356,7 @@ impl Engine {
             "Id": pod.id,
             "Name": pod.name,
             "Created": pod.created,
-            "State": self.pod_status(&pod)?,
+            "State": pod.status(&members),
             "Hostname": infra.map(|c| c.config.hostname.clone()).unwrap_or_default(),
             "Labels": pod.labels,
             "CreateInfra": true,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use berth_runtime::MountSpec;
-use berth_store::db::NetworkRow;
+use berth_store::db::NamedRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -170,7 +170,7 @@ impl Engine {
         };
         // The value first: a record never points at a missing one.
         self.store.put_secret_value(&id, value)?;
-        let row = NetworkRow {
+        let row = NamedRow {
             id: id.clone(),
             name: name.to_string(),
             record: serde_json::to_string(&secret).expect("secret serialises"),

@@ -252,11 +252,11 @@ CREATE TABLE IF NOT EXISTS pods (
 
 impl Db {
     /// Adds a secret's metadata; false when the name is taken.
-    pub fn add_secret(&self, n: &NetworkRow) -> Result<bool, StoreError> {
+    pub fn add_secret(&self, n: &NamedRow) -> Result<bool, StoreError> {
         self.add_named("secrets", n)
     }
 
-    pub fn secrets(&self) -> Result<Vec<NetworkRow>, StoreError> {
+    pub fn secrets(&self) -> Result<Vec<NamedRow>, StoreError> {
         self.named("secrets")
     }
 
@@ -265,11 +265,11 @@ impl Db {
     }
 
     /// Adds a pod; false when the name is taken.
-    pub fn add_pod(&self, n: &NetworkRow) -> Result<bool, StoreError> {
+    pub fn add_pod(&self, n: &NamedRow) -> Result<bool, StoreError> {
         self.add_named("pods", n)
     }
 
-    pub fn pods(&self) -> Result<Vec<NetworkRow>, StoreError> {
+    pub fn pods(&self) -> Result<Vec<NamedRow>, StoreError> {
         self.named("pods")
     }
 
@@ -285,10 +285,10 @@ impl Db {
     }
 }
 
-/// One row of a table of named records (networks, secrets); `record` is
+/// One row of a table of named records (networks, secrets, pods); `record` is
 /// the engine's JSON.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NetworkRow {
+pub struct NamedRow {
     pub id: String,
     pub name: String,
     pub record: String,
@@ -296,17 +296,17 @@ pub struct NetworkRow {
 
 impl Db {
     /// Adds a network; false when the name is taken (nothing changes).
-    pub fn add_network(&self, n: &NetworkRow) -> Result<bool, StoreError> {
+    pub fn add_network(&self, n: &NamedRow) -> Result<bool, StoreError> {
         self.add_named("networks", n)
     }
 
-    pub fn networks(&self) -> Result<Vec<NetworkRow>, StoreError> {
+    pub fn networks(&self) -> Result<Vec<NamedRow>, StoreError> {
         self.named("networks")
     }
 
     /// Adds a row to a table of (id, unique name, record); false when the
     /// name is taken (nothing changes).
-    fn add_named(&self, table: &str, n: &NetworkRow) -> Result<bool, StoreError> {
+    fn add_named(&self, table: &str, n: &NamedRow) -> Result<bool, StoreError> {
         Ok(self.conn.execute(
             &format!("INSERT OR IGNORE INTO {table} (id, name, record) VALUES (?1, ?2, ?3)"),
             params![n.id, n.name, n.record],
@@ -314,12 +314,12 @@ impl Db {
     }
 
     /// Every row of a table of (id, unique name, record), by name.
-    fn named(&self, table: &str) -> Result<Vec<NetworkRow>, StoreError> {
+    fn named(&self, table: &str) -> Result<Vec<NamedRow>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT id, name, record FROM {table} ORDER BY name"
         ))?;
         let rows = st.query_map([], |r| {
-            Ok(NetworkRow {
+            Ok(NamedRow {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 record: r.get(2)?,

@@ -248,7 +248,7 @@ fn mount_points() -> Vec<String> {
 /// Whether something is mounted on `dir`.
 pub fn is_mounted(dir: &Path) -> bool {
     let dir = dir.display().to_string();
-    mount_points().iter().any(|m| *m == dir)
+    mount_points().contains(&dir)
 }
 
 /// Unmounts everything mounted below `dir` (deepest first, detached).

@@ -72,7 +72,7 @@ fn ls(engine: &Engine, format: Option<&str>, quiet: bool) -> Result<i32, CliErro
         rows.push(json!({
             "ID": &p.id[..12],
             "Name": p.name,
-            "Status": engine.pod_status(p).map_err(fail)?,
+            "Status": p.status(&containers),
             "Created": berth_engine::time::ago(&p.created),
             "InfraID": &p.infra_id[..12],
             "NumberOfContainers": containers.len(),
