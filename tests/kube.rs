@@ -333,6 +333,19 @@ fn play_runs_a_file_and_down_takes_it_away() {
         .berth(&["pod", "inspect", "--format", "{{.State}}", "shop"])
         .ok();
     assert_eq!(status, "Running\n");
+    // From STDIN, created but not started with --start=false.
+    let stopped = "kind: Pod\nmetadata: {name: idle}\nspec: {containers: [{name: c, image: busybox, args: [sleep, '30']}]}\n";
+    let r = env.berth_stdin(&["kube", "play", "--start=false", "-"], stopped.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        env.berth(&["pod", "inspect", "--format", "{{.State}}", "idle"])
+            .ok(),
+        "Created\n"
+    );
+    let r = env.berth_stdin(&["kube", "down", "-"], stopped.as_bytes());
+    assert!(r.stdout.contains("idle"), "{}", r.stdout);
+    env.berth(&["pod", "inspect", "idle"])
+        .fails(1, "no such pod: idle");
     // A second play of the same file is refused; --replace plays it again.
     env.berth(&["kube", "play", file.to_str().unwrap()]).fails(
         1,

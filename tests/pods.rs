@@ -155,6 +155,10 @@ fn a_pods_containers_share_localhost_ipc_and_hostname_and_its_ports() {
     env.berth(&["pod", "start", "web"]).ok();
     assert_eq!(pod_line(&env, "web")[2], "Running");
     assert_eq!(http_get("127.0.0.1", port), "hello from the pod\n");
+    // restart: stopped and started again, the port still answering.
+    env.berth(&["pod", "restart", "web"]).ok();
+    assert_eq!(pod_line(&env, "web")[2], "Running");
+    assert_eq!(http_get("127.0.0.1", port), "hello from the pod\n");
     env.berth(&["pod", "kill", "web"]).ok();
     common::wait_until("the pod's containers to die", || {
         env.berth(&["ps", "-q"]).stdout.is_empty()

@@ -37,8 +37,15 @@ fn secrets_are_created_listed_inspected_and_removed() {
     let env = with_secret();
     let file = env.path("api.key");
     std::fs::write(&file, "key-from-a-file").unwrap();
-    env.berth(&["secret", "create", "api_key", file.to_str().unwrap()])
-        .ok();
+    env.berth(&[
+        "secret",
+        "create",
+        "--driver",
+        "file",
+        "api_key",
+        file.to_str().unwrap(),
+    ])
+    .ok();
 
     let ls = env.berth(&["secret", "ls"]).ok();
     let header: Vec<&str> = ls.lines().next().unwrap().split_whitespace().collect();
