@@ -303,7 +303,7 @@ fn play_runs_a_file_and_down_takes_it_away() {
     // What berth does not play is said, not dropped.
     assert!(
         r.stderr
-            .contains("WARNING: Service shop: berth does not play this kind (yet)"),
+            .contains("WARNING: Ingress shop: berth does not play this kind (yet)"),
         "{}",
         r.stderr
     );
@@ -398,7 +398,7 @@ fn bad_play_files_change_nothing() {
     for (text, needle) in [
         ("kind: Pod\nmetadata: {}\n", "a Pod without metadata.name"),
         ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n", "a container needs a name and an image"),
-        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: busybox, securityContext: {runAsNonRoot: true}}]}\n", "runAsNonRoot is true and the user would be root"),
+        ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, securityContext: {runAsNonRoot: true}}]}\n", "runAsNonRoot is true and image busybox runs as root"),
         ("{ not: yaml: at all", "not YAML that reads"),
     ] {
         std::fs::write(&bad, text).unwrap();
@@ -417,4 +417,78 @@ fn bad_play_files_change_nothing() {
     assert_eq!(env.berth(&["secret", "ls", "-q"]).ok(), "");
     env.berth(&["kube", "play", "/nonexistent.yaml"])
         .fails(1, "reading /nonexistent.yaml");
+}
+
+#[test]
+fn services_probes_and_a_job_behave_as_on_a_cluster() {
+    let env = Env::with_busybox();
+    let node_port = free_port();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kube-services.yaml"),
+    )
+    .unwrap()
+    .replace("NODEPORT", &node_port.to_string());
+    let file = env.path("services.yaml");
+    std::fs::write(&file, text).unwrap();
+    let r = env.berth(&["kube", "play", file.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Networks:\nkube-web\n"), "{}", r.stdout);
+    assert!(r.stderr.is_empty(), "nothing left out: {}", r.stderr);
+
+    // The NodePort answers on the host, from the pods' port 8080.
+    assert_eq!(
+        http_get("127.0.0.1", node_port),
+        "hello from the deployment\n"
+    );
+    // Readiness (an httpGet berth makes: busybox has no curl) is the health status.
+    for i in 0..3 {
+        let c = format!("web-pod-{i}-httpd");
+        common::wait_until("a ready web pod", || {
+            env.inspect(&c, "{{.State.Health.Status}}") == "healthy"
+        });
+    }
+    let env_line = env
+        .berth(&[
+            "exec",
+            "web-pod-0-httpd",
+            "sh",
+            "-c",
+            "echo $MEMORY_MI; stat -c %a /www/index.html",
+        ])
+        .ok();
+    assert_eq!(env_line, "64\n444\n");
+    // The Job reaches the Service by name on port 80 (the pods listen on
+    // 8080), retried in place until it does.
+    common::wait_until("the job to finish", || {
+        env.inspect("fetch-pod-get", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(env.inspect("fetch-pod-get", "{{.State.ExitCode}}"), "0");
+    let logs = env.berth(&["logs", "fetch-pod-get"]).ok();
+    assert!(logs.contains("hello from the deployment"), "{logs}");
+    // A failing liveness probe ends the container; Always restarts it.
+    common::wait_until("flaky to be restarted", || {
+        env.inspect("flaky-app", "{{.RestartCount}}")
+            .parse::<u32>()
+            .is_ok_and(|n| n >= 1)
+    });
+
+    // What generate says of a played pod keeps its probes, and passes the schemas.
+    let (docs, generated) = generate(&env, &["web-pod-0"]);
+    let c = &docs[0]["spec"]["containers"][0];
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], 8080);
+    assert_eq!(c["startupProbe"]["tcpSocket"]["port"], 8080);
+    assert_eq!(docs[0]["spec"]["volumes"][0]["configMap"]["name"], "site");
+    valid(&generated);
+
+    let down = env.berth(&["kube", "down", file.to_str().unwrap()]).ok();
+    assert!(down.contains("Networks:\nkube-web"), "{down}");
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+    assert_eq!(env.berth(&["pod", "ls", "-q"]).ok(), "");
+    let nets = env.berth(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert!(!nets.contains("kube-web"), "{nets}");
+    assert!(
+        std::fs::read_dir(env.root().join("kube/configmaps"))
+            .map_or(true, |mut d| d.next().is_none()),
+        "ConfigMap files left"
+    );
 }

@@ -1462,6 +1462,15 @@ pub enum KubeCommand {
         /// Start the pods (--start=false creates them only)
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         start: bool,
+        /// Connect the pods to this network instead of the play's own
+        #[arg(long)]
+        network: Option<String>,
+        /// Publish a container's port on the host ([ip:]hostPort:containerPort), overriding the file's
+        #[arg(long)]
+        publish: Vec<String>,
+        /// A YAML file of ConfigMaps the pods use (repeatable)
+        #[arg(long)]
+        configmap: Vec<String>,
         /// YAML files, or - for STDIN
         #[arg(required = true)]
         files: Vec<String>,

@@ -268,6 +268,17 @@ impl Engine {
             }),
             host_config: h,
         };
+        // As docker: a container on another's network reads that one's
+        // resolv.conf and hosts (a pod's members see the pod's DNS).
+        if let Some(other) = container
+            .host_config
+            .network_mode
+            .strip_prefix("container:")
+        {
+            let target = self.container(other)?;
+            container.resolv_conf_path = target.resolv_conf_path;
+            container.hosts_path = target.hosts_path;
+        }
         self.write_container_dir(&container)?;
         let inserted = self.insert_named(&mut container, name);
         if let Err(e) = inserted {
@@ -339,11 +350,15 @@ impl Engine {
         } else {
             crate::containers::given_resolv_conf(h, host_net)
         };
+        let own = |path: &String| path.starts_with(&*dir.to_string_lossy());
         for (path, content) in [
             (&c.hosts_path, hosts),
             (&c.hostname_path, format!("{hostname}\n")),
             (&c.resolv_conf_path, resolv),
         ] {
+            if !own(path) {
+                continue;
+            }
             std::fs::write(path, content).map_err(|e| EngineError::io(Path::new(path), e))?;
         }
         Ok(())

@@ -3,14 +3,22 @@
 //! berth), each probe a `berth exec` in the container; the outcome lands in
 //! `State.Health` as docker records it (status, failing streak, last five
 //! probes).
+//!
+//! Kubernetes' probes (from `kube play`) run the same way: startup first,
+//! then liveness (which ends the container when it fails; its restart
+//! policy decides what follows) and readiness (shown as the health
+//! status); `httpGet` and `tcpSocket` are made by berth from the
+//! container's network namespace, so the image needs no curl.
 
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use berth_kube::probe::{Action, Probe as KubeProbe, Probes};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -195,7 +203,8 @@ impl Engine {
                 return;
             }
             let start = time::now();
-            let (exit_code, output) = probe(self.root(), &self.state_dir, id, check);
+            let (exit_code, output) =
+                exec(self.root(), &self.state_dir, id, &check.argv, check.timeout);
             if stop.load(Ordering::Relaxed) {
                 // The container ended during the probe: its failure says nothing.
                 return;
@@ -207,32 +216,287 @@ impl Engine {
                 exit_code,
                 output,
             };
-            let mut changed = None;
-            let updated = self.update(id, |c| {
-                let h = c.state.health.get_or_insert_with(Health::default);
-                let before = h.status.clone();
-                h.log.push(result);
-                if h.log.len() > KEPT {
-                    h.log.remove(0);
-                }
-                if exit_code == 0 {
+            let (ok, count) = (exit_code == 0, !in_start_period);
+            self.record_probe(id, result, |h| {
+                if ok {
                     h.status = "healthy".into();
                     h.failing_streak = 0;
-                } else if !in_start_period {
+                } else if count {
                     h.failing_streak += 1;
                     if h.failing_streak >= check.retries {
                         h.status = "unhealthy".into();
                     }
                 }
-                if h.status != before {
-                    changed = Some(h.status.clone());
-                }
             });
-            if let (Ok(c), Some(status)) = (updated, changed) {
-                self.emit_container(&c, &format!("health_status: {status}"), &[]);
+        }
+    }
+
+    /// Keeps `result` in the container's `State.Health` (the last five),
+    /// lets `judge` set the status, and says a change as an event.
+    fn record_probe(&self, id: &str, result: Probe, judge: impl FnOnce(&mut Health)) {
+        let mut changed = None;
+        let updated = self.update(id, |c| {
+            let h = c.state.health.get_or_insert_with(Health::default);
+            let before = h.status.clone();
+            h.log.push(result);
+            if h.log.len() > KEPT {
+                h.log.remove(0);
+            }
+            judge(h);
+            if h.status != before {
+                changed = Some(h.status.clone());
+            }
+        });
+        if let (Ok(c), Some(status)) = (updated, changed) {
+            self.emit_container(&c, &format!("health_status: {status}"), &[]);
+        }
+    }
+
+    /// Starts container `id`'s Kubernetes probes (`pid` its process,
+    /// `grace` the time a failed liveness gives it to stop).
+    pub(crate) fn watch_probes(
+        &self,
+        c: &crate::model::Container,
+        pid: i32,
+        probes: Probes,
+        grace: Duration,
+    ) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (root, state, id) = (
+            self.root().to_path_buf(),
+            self.state_dir.clone(),
+            c.id.clone(),
+        );
+        let address = self.probe_address(c);
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            if let Ok(engine) = Engine::open(&root, &state) {
+                let target = Target {
+                    id,
+                    pid,
+                    address,
+                    grace,
+                };
+                engine.kube_probe_loop(&target, &probes, &flag);
+            }
+        });
+        Watcher {
+            stop,
+            _thread: thread,
+        }
+    }
+
+    /// Where httpGet and tcpSocket probes connect: the pod's address (the
+    /// kubelet's choice), as the container or the one whose network it
+    /// joined has it; loopback without one.
+    fn probe_address(&self, c: &crate::model::Container) -> IpAddr {
+        let holder = match c.host_config.network_mode.strip_prefix("container:") {
+            Some(other) => self.container(other).ok(),
+            None => Some(c.clone()),
+        };
+        holder
+            .iter()
+            .flat_map(|h| crate::networks::endpoints(h).into_values())
+            .find_map(|e| e.ip_address.parse().ok())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    }
+
+    fn kube_probe_loop(&self, t: &Target, probes: &Probes, stop: &AtomicBool) {
+        if let Some(startup) = &probes.startup {
+            if !sleep_unless(stop, secs(startup.initial_delay_seconds)) {
+                return;
+            }
+            let mut failures = 0;
+            loop {
+                let (code, _) = self.attempt(t, startup);
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if code == 0 {
+                    break;
+                }
+                failures += 1;
+                if failures >= startup.failure_threshold {
+                    self.end_failed(t, "startup");
+                    return;
+                }
+                if !sleep_unless(stop, secs(startup.period_seconds)) {
+                    return;
+                }
+            }
+        }
+        // The health status shows readiness (liveness where there is none).
+        let shown = if probes.readiness.is_some() {
+            "readiness"
+        } else {
+            "liveness"
+        };
+        let now = Instant::now();
+        let mut due: Vec<(&str, &KubeProbe, Instant, Streak)> = [
+            ("liveness", &probes.liveness),
+            ("readiness", &probes.readiness),
+        ]
+        .into_iter()
+        .filter_map(|(role, p)| {
+            let p = p.as_ref()?;
+            Some((
+                role,
+                p,
+                now + secs(p.initial_delay_seconds),
+                Streak::default(),
+            ))
+        })
+        .collect();
+        loop {
+            let Some(next) = due.iter().map(|d| d.2).min() else {
+                return;
+            };
+            if !sleep_unless(stop, next.saturating_duration_since(Instant::now())) {
+                return;
+            }
+            for (role, p, at, streak) in due.iter_mut() {
+                if *at > Instant::now() {
+                    continue;
+                }
+                *at = Instant::now() + secs(p.period_seconds);
+                let start = time::now();
+                let (exit_code, output) = self.attempt(t, p);
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                streak.count(exit_code == 0);
+                let (passed, failed) = (
+                    streak.successes >= p.success_threshold,
+                    streak.failures >= p.failure_threshold,
+                );
+                if *role == shown {
+                    let result = Probe {
+                        start,
+                        end: time::now(),
+                        exit_code,
+                        output,
+                    };
+                    let failures = streak.failures;
+                    self.record_probe(&t.id, result, |h| {
+                        h.failing_streak = failures;
+                        if passed {
+                            h.status = "healthy".into();
+                        } else if failed {
+                            h.status = "unhealthy".into();
+                        }
+                    });
+                }
+                if *role == "liveness" && failed {
+                    self.end_failed(t, "liveness");
+                    return;
+                }
             }
         }
     }
+
+    /// One probe: its exit code (0 passed) and what it said.
+    fn attempt(&self, t: &Target, p: &KubeProbe) -> (i32, String) {
+        let timeout = secs(p.timeout_seconds);
+        let netns = PathBuf::from(format!("/proc/{}/ns/net", t.pid));
+        match &p.action {
+            Action::Exec(argv) => exec(self.root(), &self.state_dir, &t.id, argv, timeout),
+            Action::Tcp { port } => {
+                match berth_net::probe::tcp(&netns, t.address, *port, timeout) {
+                    Ok(()) => (0, String::new()),
+                    Err(e) => (1, e.to_string()),
+                }
+            }
+            Action::Http {
+                port,
+                path,
+                host,
+                headers,
+            } => {
+                let addr = host
+                    .as_deref()
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or(t.address);
+                match berth_net::probe::http_get(&netns, addr, *port, path, headers, timeout) {
+                    Ok(code) if (200..400).contains(&code) => (0, format!("HTTP {code}")),
+                    Ok(code) => (1, format!("HTTP probe failed with statuscode: {code}")),
+                    Err(e) => (1, e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// A failed liveness or startup probe ends the container as the kubelet
+    /// does: SIGTERM, then SIGKILL after the grace period. Its monitor
+    /// records the exit and its restart policy applies.
+    fn end_failed(&self, t: &Target, role: &str) {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        tracing::warn!("container {}: {role} probe failed: ending it", &t.id[..12]);
+        if let Ok(c) = self.container(&t.id) {
+            self.emit_container(
+                &c,
+                &format!("health_status: unhealthy ({role} probe failed)"),
+                &[],
+            );
+        }
+        let pid = Pid::from_raw(t.pid);
+        let _ = kill(pid, Signal::SIGTERM);
+        let until = Instant::now() + t.grace;
+        while Instant::now() < until && kill(pid, None).is_ok() && running(t.pid) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if running(t.pid) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// Whether `pid` still runs (not a zombie waiting to be reaped).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The container a probe loop watches.
+struct Target {
+    id: String,
+    pid: i32,
+    address: IpAddr,
+    grace: Duration,
+}
+
+/// Consecutive outcomes of one probe.
+#[derive(Default)]
+struct Streak {
+    successes: u32,
+    failures: u32,
+}
+
+impl Streak {
+    fn count(&mut self, ok: bool) {
+        if ok {
+            self.successes += 1;
+            self.failures = 0;
+        } else {
+            self.failures += 1;
+            self.successes = 0;
+        }
+    }
+}
+
+fn secs(n: u32) -> Duration {
+    Duration::from_secs(n as u64)
+}
+
+/// The label that keeps a container's Kubernetes probes (berth-kube's JSON).
+pub(crate) const PROBES_LABEL: &str = "io.berth.kube.probes";
+
+/// A container's Kubernetes probes, from its label.
+pub(crate) fn kube_probes(labels: &std::collections::BTreeMap<String, String>) -> Option<Probes> {
+    let p: Probes = serde_json::from_str(labels.get(PROBES_LABEL)?).ok()?;
+    (!p.is_empty()).then_some(p)
 }
 
 /// Sleeps `d` unless `stop` is set first (then false).
@@ -251,9 +515,15 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) -> bool {
     !stop.load(Ordering::Relaxed)
 }
 
-/// One probe: `berth exec` of the test, its exit code and output (stdout
+/// One probe: `berth exec` of `argv`, its exit code and output (stdout
 /// then stderr, as docker keeps them), -1 when it ran past the timeout.
-fn probe(root: &Path, state: &PathBuf, id: &str, check: &Check) -> (i32, String) {
+fn exec(
+    root: &Path,
+    state: &PathBuf,
+    id: &str,
+    argv: &[String],
+    timeout: Duration,
+) -> (i32, String) {
     let child = std::process::Command::new(crate::self_exe())
         .arg("--root")
         .arg(root)
@@ -261,7 +531,7 @@ fn probe(root: &Path, state: &PathBuf, id: &str, check: &Check) -> (i32, String)
         .arg(state)
         .arg("exec")
         .arg(id)
-        .args(&check.argv)
+        .args(argv)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -283,7 +553,7 @@ fn probe(root: &Path, state: &PathBuf, id: &str, check: &Check) -> (i32, String)
         let _ = err.read_to_end(&mut b);
         b
     });
-    let deadline = Instant::now() + check.timeout;
+    let deadline = Instant::now() + timeout;
     let code = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status.code().unwrap_or(-1),
@@ -293,10 +563,7 @@ fn probe(root: &Path, state: &PathBuf, id: &str, check: &Check) -> (i32, String)
                 let _ = child.wait();
                 return (
                     -1,
-                    format!(
-                        "Health check exceeded timeout ({}s)",
-                        check.timeout.as_secs_f64()
-                    ),
+                    format!("Health check exceeded timeout ({}s)", timeout.as_secs_f64()),
                 );
             }
         }

@@ -3,9 +3,7 @@
 //! berth-kube as workloads; secrets appear as references, never values.
 
 use berth_image::Reference;
-use berth_kube::{
-    Container as KContainer, Kind, Mount, Port, Probe, Restart, Seccomp, Source, Workload,
-};
+use berth_kube::{Container as KContainer, Kind, Mount, Port, Restart, Seccomp, Source, Workload};
 
 use crate::model::Container;
 use crate::pods::POD_LABEL;
@@ -132,7 +130,9 @@ impl Engine {
         for m in h.mounts.iter().flatten() {
             let source = match m.kind.as_str() {
                 "volume" => Source::Volume(m.source.clone()),
-                "bind" => source_of(&m.source),
+                "bind" => self
+                    .played_config_map(&m.source)
+                    .unwrap_or_else(|| source_of(&m.source)),
                 _ => Source::Memory {
                     size: m.tmpfs_options.as_ref().and_then(|t| t.size_bytes),
                 },
@@ -190,7 +190,13 @@ impl Engine {
                 .any(|s| s.starts_with("no-new-privileges") && !s.ends_with("false")),
             seccomp,
             mounts,
-            probe: c.config.healthcheck.as_ref().and_then(probe),
+            // What `kube play` kept, or docker's healthcheck as a livenessProbe.
+            probes: crate::health::kube_probes(&c.config.labels).unwrap_or_else(|| {
+                berth_kube::probe::Probes {
+                    liveness: c.config.healthcheck.as_ref().and_then(probe),
+                    ..Default::default()
+                }
+            }),
         };
         Ok((k, labels))
     }
@@ -260,7 +266,7 @@ fn numeric_user(user: &str) -> Option<(i64, Option<i64>)> {
 }
 
 /// docker's HEALTHCHECK (nanoseconds) as a livenessProbe (seconds).
-fn probe(h: &serde_json::Value) -> Option<Probe> {
+fn probe(h: &serde_json::Value) -> Option<berth_kube::probe::Probe> {
     let test: Vec<String> = h["Test"]
         .as_array()?
         .iter()
@@ -273,18 +279,23 @@ fn probe(h: &serde_json::Value) -> Option<Probe> {
         }
         _ => return None,
     };
-    let secs = |key: &str, default: i64| {
-        h[key]
-            .as_i64()
-            .filter(|n| *n > 0)
-            .map_or(default, |n| (n / 1_000_000_000).max(1))
+    let secs = |key: &str, default: u32| {
+        h[key].as_u64().filter(|n| *n > 0).map_or(default, |n| {
+            (n / 1_000_000_000).clamp(1, u32::MAX as u64) as u32
+        })
     };
-    Some(Probe {
-        command,
+    Some(berth_kube::probe::Probe {
+        action: berth_kube::probe::Action::Exec(command),
         period_seconds: secs("Interval", 30),
         timeout_seconds: secs("Timeout", 30),
-        failure_threshold: h["Retries"].as_i64().filter(|n| *n > 0).unwrap_or(3),
-        initial_delay_seconds: h["StartPeriod"].as_i64().map_or(0, |n| n / 1_000_000_000),
+        failure_threshold: h["Retries"]
+            .as_u64()
+            .filter(|n| *n > 0)
+            .map_or(3, |n| n as u32),
+        success_threshold: 1,
+        initial_delay_seconds: h["StartPeriod"]
+            .as_u64()
+            .map_or(0, |n| (n / 1_000_000_000) as u32),
     })
 }
 
@@ -295,6 +306,13 @@ pub struct PlayOptions {
     pub replace: bool,
     /// Create without starting (`--start=false`).
     pub no_start: bool,
+    /// Join this network instead of the play's own (`--network`).
+    pub network: Option<String>,
+    /// More host ports (`--publish`), overriding the file's for the same
+    /// container port.
+    pub publish: Vec<berth_net::PortSpec>,
+    /// ConfigMaps from other files (`--configmap`).
+    pub config_maps: Vec<String>,
 }
 
 /// What a play made, and what it left out.
@@ -303,27 +321,89 @@ pub struct Played {
     pub pods: Vec<String>,
     pub secrets: Vec<String>,
     pub volumes: Vec<String>,
+    pub networks: Vec<String>,
     pub warnings: Vec<String>,
 }
 
 /// The label on everything a play makes.
 pub const PLAY_LABEL: &str = "io.berth.kube.play";
+/// The ports a pod's namespace redirects (Services whose `port` is not
+/// their `targetPort`): `tcp:80:8080,...`.
+const REDIRECT_LABEL: &str = "io.berth.kube.redirect";
 
 /// A Kubernetes Secret's key as a berth secret (one value each).
 fn secret_name(secret: &str, key: &str) -> String {
     format!("{secret}.{key}")
 }
 
+/// Installs the port redirects a played pod's infra container carries, in
+/// its fresh network namespace (at every start: they go with it).
+pub(crate) fn redirect_ports(c: &Container, netns: &std::path::Path) -> Result<(), EngineError> {
+    let Some(spec) = c.config.labels.get(REDIRECT_LABEL) else {
+        return Ok(());
+    };
+    let redirects: Vec<berth_net::firewall::Redirect> = spec
+        .split(',')
+        .filter_map(|r| {
+            let mut it = r.split(':');
+            let proto = it.next()?.to_string();
+            Some((proto, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+        })
+        .collect();
+    berth_net::firewall::redirect_in(netns, &redirects)
+        .map_err(|e| EngineError::Runtime(format!("a Service's port: {e}")))
+}
+
+/// The ConfigMaps of the file and of `--configmap` files.
+fn with_config_maps(plan: &mut Plan, files: &[String]) -> Result<(), EngineError> {
+    for (i, text) in files.iter().enumerate() {
+        let more = berth_kube::play::parse(text)
+            .map_err(|e| EngineError::invalid(format!("--configmap file {}: {e}", i + 1)))?;
+        if more.config_maps.is_empty() {
+            return Err(EngineError::invalid(format!(
+                "--configmap file {}: no ConfigMap in it",
+                i + 1
+            )));
+        }
+        plan.config_maps.extend(more.config_maps);
+    }
+    Ok(())
+}
+
+use berth_kube::play::{Plan, PlayContainer, PlayPod};
+
 impl Engine {
-    fn config_map_dir(&self, name: &str) -> std::path::PathBuf {
-        self.root().join("kube").join("configmaps").join(name)
+    /// Where a pod's ConfigMap volume is written (its items, its mode):
+    /// `POD/VOLUME/CONFIGMAP`, so that `kube generate` knows it again.
+    fn config_map_dir(&self, pod: &str, volume: &str, name: &str) -> std::path::PathBuf {
+        self.root()
+            .join("kube")
+            .join("configmaps")
+            .join(pod)
+            .join(volume)
+            .join(name)
     }
 
-    /// `kube play`: the file's Secrets, ConfigMaps and claims, then a berth
-    /// pod per Pod (or per replica), its init containers run to completion
-    /// in order, then its containers.
+    /// A bind of a played ConfigMap volume (or of one file of it), as such.
+    fn played_config_map(&self, src: &str) -> Option<Source> {
+        let rest = std::path::Path::new(src)
+            .strip_prefix(self.root().join("kube").join("configmaps"))
+            .ok()?;
+        let parts: Vec<String> = rest
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let name = parts.get(2)?.clone();
+        let sub_path = Some(parts[3..].join("/")).filter(|p| !p.is_empty());
+        Some(Source::ConfigMap { name, sub_path })
+    }
+
+    /// `kube play`: the file's Secrets and claims, its network, then a
+    /// berth pod per Pod (or per replica), its init containers run to
+    /// completion in order, then its containers.
     pub fn kube_play(&self, yaml: &str, o: &PlayOptions) -> Result<Played, EngineError> {
-        let plan = berth_kube::play::parse(yaml).map_err(EngineError::invalid)?;
+        let mut plan = berth_kube::play::parse(yaml).map_err(EngineError::invalid)?;
+        with_config_maps(&mut plan, &o.config_maps)?;
         if o.replace {
             self.kube_down(yaml, false)?;
         }
@@ -340,12 +420,7 @@ impl Engine {
         Ok(out)
     }
 
-    fn play_plan(
-        &self,
-        plan: &berth_kube::play::Plan,
-        o: &PlayOptions,
-        out: &mut Played,
-    ) -> Result<(), EngineError> {
+    fn play_plan(&self, plan: &Plan, o: &PlayOptions, out: &mut Played) -> Result<(), EngineError> {
         *out = Played {
             warnings: plan.warnings.clone(),
             ..Default::default()
@@ -358,6 +433,16 @@ impl Engine {
                 )));
             }
         }
+        // Images first: a missing one, or one that runs as root where
+        // that is refused, fails the play before anything is made.
+        for c in plan
+            .pods
+            .iter()
+            .flat_map(|p| p.init_containers.iter().chain(&p.containers))
+        {
+            self.play_image(c)?;
+            self.non_root(c)?;
+        }
         let label = format!("{PLAY_LABEL}=true");
         for (name, keys) in &plan.secrets {
             for (key, value) in keys {
@@ -367,48 +452,163 @@ impl Engine {
                 out.secrets.push(n);
             }
         }
-        for (name, keys) in &plan.config_maps {
-            let dir = self.config_map_dir(name);
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
-            for (k, v) in keys {
-                let f = dir.join(k);
-                std::fs::write(&f, v).map_err(|e| EngineError::io(&f, e))?;
-            }
-        }
         for claim in &plan.claims {
             if self.volume(claim).is_err() {
                 self.create_volume(Some(claim), std::slice::from_ref(&label), None, &[], false)?;
                 out.volumes.push(claim.clone());
             }
         }
+        let network = match &o.network {
+            Some(n) => self.network(n)?.name,
+            None => plan.network(),
+        };
+        if o.network.is_none()
+            && plan.pods.iter().any(|p| !p.host_network)
+            && self.network(&network).is_err()
+        {
+            self.create_network(&crate::networks::NetworkCreate {
+                name: network.clone(),
+                labels: vec![label.clone()],
+                ..Default::default()
+            })?;
+            out.networks.push(network.clone());
+        }
         for p in &plan.pods {
-            self.play_pod(plan, p, o)?;
+            self.play_pod(plan, p, o, &network)?;
             out.pods.push(p.name.clone());
         }
         Ok(())
     }
 
+    /// A container's image, pulled as its `imagePullPolicy` says
+    /// (`IfNotPresent` unless told: a laptop plays what it has).
+    fn play_image(&self, c: &PlayContainer) -> Result<(), EngineError> {
+        let policy = c.pull_policy.as_deref().unwrap_or("IfNotPresent");
+        let here = self.resolve_image(&c.image).is_ok();
+        match policy {
+            "Never" if !here => Err(EngineError::NoSuchImage(format!(
+                "container {}: image {} is not here and its imagePullPolicy is Never: pull it first",
+                c.name, c.image
+            ))),
+            "Always" => self.play_pull(c),
+            "IfNotPresent" if !here => self.play_pull(c),
+            "Never" | "IfNotPresent" => Ok(()),
+            other => Err(EngineError::invalid(format!(
+                "container {}: imagePullPolicy {other:?} is not Always, IfNotPresent or Never",
+                c.name
+            ))),
+        }
+    }
+
+    /// runAsNonRoot without runAsUser, checked as the kubelet does: the
+    /// image's user must be a number, and not 0.
+    fn non_root(&self, c: &PlayContainer) -> Result<(), EngineError> {
+        if !c.run_as_non_root || c.run_as_user.is_some() {
+            return Ok(());
+        }
+        let user = self
+            .image_config(&self.resolve_image(&c.image)?)?
+            .config
+            .user;
+        let uid = user.split(':').next().unwrap_or_default();
+        if uid.is_empty() || uid == "root" || uid == "0" {
+            return Err(EngineError::invalid(format!(
+                "container {}: runAsNonRoot is true and image {} runs as root: set securityContext.runAsUser",
+                c.name, c.image
+            )));
+        }
+        if uid.parse::<u32>().is_err() {
+            return Err(EngineError::invalid(format!(
+                "container {}: runAsNonRoot is true and image {} has a non-numeric user ({user}): set securityContext.runAsUser",
+                c.name, c.image
+            )));
+        }
+        Ok(())
+    }
+
+    fn play_pull(&self, c: &PlayContainer) -> Result<(), EngineError> {
+        self.pull(&c.image, &Default::default(), &|_| {})
+            .map(drop)
+            .map_err(|e| {
+                EngineError::NoSuchImage(format!("container {}: image {}: {e}", c.name, c.image))
+            })
+    }
+
     fn play_pod(
         &self,
-        plan: &berth_kube::play::Plan,
-        p: &berth_kube::play::PlayPod,
+        plan: &Plan,
+        p: &PlayPod,
         o: &PlayOptions,
+        network: &str,
     ) -> Result<(), EngineError> {
         use crate::model::PortBinding;
         let mut infra = crate::model::CreateBody::default();
         let mut bindings: std::collections::BTreeMap<String, Vec<PortBinding>> = Default::default();
-        for c in &p.containers {
-            for (port, proto, host, ip) in &c.ports {
-                if let Some(h) = host {
-                    bindings
-                        .entry(format!("{port}/{proto}"))
-                        .or_default()
-                        .push(PortBinding {
-                            host_ip: ip.clone().unwrap_or_default(),
-                            host_port: h.to_string(),
-                        });
+        let mut bind = |key: String, ip: &str, port: u16| {
+            bindings.insert(
+                key,
+                vec![PortBinding {
+                    host_ip: ip.to_string(),
+                    host_port: port.to_string(),
+                }],
+            );
+        };
+        for port in p.containers.iter().flat_map(|c| &c.ports) {
+            if let Some(h) = port.host_port {
+                let ip = port.host_ip.as_deref().unwrap_or_default();
+                bind(format!("{}/{}", port.port, port.protocol), ip, h);
+            }
+        }
+        let mut redirects = Vec::new();
+        let mut aliases = Vec::new();
+        for svc in plan.services_of(p) {
+            aliases.push(svc.name.clone());
+            // NodePort and LoadBalancer ports are published on the host by
+            // the first pod the Service picks.
+            let first = plan
+                .pods
+                .iter()
+                .find(|q| plan.services_of(q).any(|s| s.name == svc.name))
+                .is_some_and(|q| q.name == p.name);
+            for port in &svc.ports {
+                let target = port.target_in(p).ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "Service {}: targetPort {} names no port of pod {}",
+                        svc.name, port.target, p.name
+                    ))
+                })?;
+                if target != port.port {
+                    redirects.push(format!("{}:{}:{target}", port.protocol, port.port));
                 }
+                let host = match svc.kind.as_str() {
+                    "NodePort" => Some(port.node_port.map_or_else(node_port, Ok)?),
+                    "LoadBalancer" => Some(port.port),
+                    _ => None,
+                };
+                if let Some(h) = host.filter(|_| first) {
+                    bind(format!("{target}/{}", port.protocol), "", h);
+                }
+            }
+        }
+        let first_pod = plan.pods.first().is_some_and(|f| f.name == p.name);
+        for spec in &o.publish {
+            let declared = p
+                .containers
+                .iter()
+                .flat_map(|c| &c.ports)
+                .any(|c| c.port == spec.container_port);
+            let elsewhere = plan.pods.iter().any(|q| {
+                q.containers
+                    .iter()
+                    .flat_map(|c| &c.ports)
+                    .any(|c| c.port == spec.container_port)
+            });
+            if declared || (first_pod && !elsewhere) {
+                bind(
+                    format!("{}/{}", spec.container_port, spec.proto),
+                    &spec.host_ip,
+                    spec.host_port,
+                );
             }
         }
         infra.config.exposed_ports = Some(
@@ -419,14 +619,31 @@ impl Engine {
         )
         .filter(|e: &std::collections::BTreeMap<_, _>| !e.is_empty());
         infra.host_config.port_bindings = Some(bindings).filter(|b| !b.is_empty());
-        infra.host_config.network_mode = "default".into();
+        if p.host_network {
+            infra.host_config.network_mode = "host".into();
+        } else {
+            infra.host_config.network_mode = network.into();
+            infra.networking_config.endpoints_config.insert(
+                network.to_string(),
+                crate::networks::Endpoint {
+                    aliases: Some(aliases).filter(|a| !a.is_empty()),
+                    ..Default::default()
+                },
+            );
+        }
+        if !redirects.is_empty() {
+            infra
+                .config
+                .labels
+                .insert(REDIRECT_LABEL.into(), redirects.join(","));
+        }
         let mut labels = p.labels.clone();
         labels.insert(PLAY_LABEL.into(), "true".into());
         self.create_pod(crate::pods::PodCreate {
             name: Some(p.name.clone()),
             labels,
             share: None,
-            hostname: None,
+            hostname: p.hostname.clone(),
             infra,
         })?;
         let made = (|| {
@@ -461,15 +678,12 @@ impl Engine {
     /// A Kubernetes container as docker's create body, joined to its pod.
     fn play_body(
         &self,
-        plan: &berth_kube::play::Plan,
-        p: &berth_kube::play::PlayPod,
-        c: &berth_kube::play::PlayContainer,
+        plan: &Plan,
+        p: &PlayPod,
+        c: &PlayContainer,
     ) -> Result<crate::model::CreateBody, EngineError> {
-        use crate::model::{MountConfig, TmpfsOptions};
-        use crate::secrets::SecretRef;
-        use berth_kube::play::{EnvSource, PlayVolume};
         let mut body = crate::model::CreateBody::default();
-        let (cfg, h) = (&mut body.config, &mut body.host_config);
+        let cfg = &mut body.config;
         cfg.image = c.image.clone();
         // Kubernetes' rules: command replaces the entrypoint (and the
         // image's CMD with it), args replace the CMD.
@@ -481,48 +695,121 @@ impl Engine {
         }
         cfg.working_dir = c.working_dir.clone().unwrap_or_default();
         cfg.labels.insert(PLAY_LABEL.into(), "true".into());
-        for (k, src) in &c.env {
-            match src {
-                EnvSource::Value(v) => cfg.env.push(format!("{k}={v}")),
-                EnvSource::ConfigMap { name, key } => {
-                    let v = plan
-                        .config_maps
-                        .get(name)
-                        .and_then(|m| m.get(key))
-                        .ok_or_else(|| {
-                            EngineError::invalid(format!(
-                                "env {k}: ConfigMap {name} has no key {key} in the file"
-                            ))
-                        })?;
-                    cfg.env.push(format!("{k}={v}"));
+        if !c.probes.is_empty() {
+            cfg.labels.insert(
+                crate::health::PROBES_LABEL.into(),
+                serde_json::to_string(&c.probes).expect("probes serialise"),
+            );
+        }
+        cfg.stop_timeout = p.grace_period;
+        self.play_env(plan, p, c, &mut body)?;
+        self.play_mounts(plan, p, c, &mut body)?;
+        self.play_resources(c, &mut body)?;
+        self.play_security(c, &mut body)?;
+        let h = &mut body.host_config;
+        h.restart_policy.name = match (p.restart.as_str(), p.retries) {
+            // A Job's pod is retried in place, backoffLimit times.
+            (_, Some(0)) => "no",
+            (_, Some(n)) => {
+                h.restart_policy.maximum_retry_count = n;
+                "on-failure"
+            }
+            ("Always", None) => "always",
+            ("OnFailure", None) => "on-failure",
+            _ => "no",
+        }
+        .into();
+        h.pod = p.name.clone();
+        Ok(body)
+    }
+
+    fn play_env(
+        &self,
+        plan: &Plan,
+        p: &PlayPod,
+        c: &PlayContainer,
+        body: &mut crate::model::CreateBody,
+    ) -> Result<(), EngineError> {
+        use crate::secrets::SecretRef;
+        use berth_kube::play::EnvSource;
+        let config_map = |name: &str, what: &str| {
+            plan.config_maps.get(name).ok_or_else(|| {
+                EngineError::invalid(format!(
+                    "{what}: ConfigMap {name} is in neither the file nor a --configmap file"
+                ))
+            })
+        };
+        let secret = |name: &str, key: &str, target: String| SecretRef {
+            source: secret_name(name, key),
+            target,
+            kind: "env".into(),
+            mode: 0o444,
+            ..Default::default()
+        };
+        let (cfg, h) = (&mut body.config, &mut body.host_config);
+        for from in &c.env_from {
+            let what = format!("container {}: envFrom", c.name);
+            if from.secret {
+                let keys = plan.secrets.get(&from.name).ok_or_else(|| {
+                    EngineError::invalid(format!("{what}: Secret {} is not in the file", from.name))
+                })?;
+                for k in keys.keys() {
+                    h.secrets
+                        .push(secret(&from.name, k, format!("{}{k}", from.prefix)));
                 }
-                EnvSource::Secret { name, key } => h.secrets.push(SecretRef {
-                    source: secret_name(name, key),
-                    target: k.clone(),
-                    kind: "env".into(),
-                    mode: 0o444,
-                    ..Default::default()
-                }),
-                EnvSource::Field(path) => {
-                    let v = match path.as_str() {
-                        "metadata.name" => p.name.clone(),
-                        "metadata.namespace" => "default".into(),
-                        other => match other
-                            .strip_prefix("metadata.labels['")
-                            .and_then(|l| l.strip_suffix("']"))
-                        {
-                            Some(l) => p.labels.get(l).cloned().unwrap_or_default(),
-                            None => {
-                                return Err(EngineError::invalid(format!(
-                                    "env {k}: fieldRef {other} is not one berth fills (metadata.name, metadata.namespace, metadata.labels['KEY'])"
-                                )))
-                            }
-                        },
-                    };
-                    cfg.env.push(format!("{k}={v}"));
+            } else {
+                for (k, v) in config_map(&from.name, &what)? {
+                    cfg.env.push(format!("{}{k}={v}", from.prefix));
                 }
             }
         }
+        for (k, src) in &c.env {
+            let v = match src {
+                EnvSource::Value(v) => v.clone(),
+                EnvSource::ConfigMap { name, key } => config_map(name, &format!("env {k}"))?
+                    .get(key)
+                    .cloned()
+                    .ok_or_else(|| {
+                        EngineError::invalid(format!("env {k}: ConfigMap {name} has no key {key}"))
+                    })?,
+                EnvSource::Secret { name, key } => {
+                    if !plan.secrets.get(name).is_some_and(|s| s.contains_key(key)) {
+                        return Err(EngineError::invalid(format!(
+                            "env {k}: Secret {name} has no key {key} in the file"
+                        )));
+                    }
+                    h.secrets.push(secret(name, key, k.clone()));
+                    continue;
+                }
+                EnvSource::Field(path) => field_value(p, path).ok_or_else(|| {
+                    EngineError::invalid(format!(
+                        "env {k}: fieldRef {path} is not one berth fills (metadata.name, metadata.namespace, metadata.labels['KEY'])"
+                    ))
+                })?,
+                EnvSource::Resource { resource, divisor } => {
+                    resource_value(c, resource, divisor).ok_or_else(|| {
+                        EngineError::invalid(format!(
+                            "env {k}: resourceFieldRef {resource} (divisor {divisor}) is not limits.cpu|memory or requests.cpu|memory in a known unit"
+                        ))
+                    })?
+                }
+            };
+            cfg.env.push(format!("{k}={v}"));
+        }
+        Ok(())
+    }
+
+    fn play_mounts(
+        &self,
+        plan: &Plan,
+        p: &PlayPod,
+        c: &PlayContainer,
+        body: &mut crate::model::CreateBody,
+    ) -> Result<(), EngineError> {
+        use crate::model::{MountConfig, TmpfsOptions};
+        use crate::secrets::SecretRef;
+        use berth_kube::play::PlayVolume;
+        let h = &mut body.host_config;
         for (vol, path, read_only, sub_path) in &c.mounts {
             let v = p.volumes.get(vol).ok_or_else(|| {
                 EngineError::invalid(format!(
@@ -538,35 +825,46 @@ impl Engine {
                 tmpfs_options: None,
                 volume_options: None,
             };
+            let mounts = h.mounts.get_or_insert_with(Vec::new);
             match v {
-                PlayVolume::HostPath(src) => h
-                    .mounts
-                    .get_or_insert_with(Vec::new)
-                    .push(mount("bind", src.clone())),
+                PlayVolume::HostPath { path: src, kind } => {
+                    host_path(src, kind).map_err(|e| {
+                        EngineError::invalid(format!(
+                            "pod {}: volume {vol}: hostPath {src}: {e}",
+                            p.name
+                        ))
+                    })?;
+                    mounts.push(mount("bind", src.clone()));
+                }
                 PlayVolume::EmptyDir { memory: true } => {
                     let mut m = mount("tmpfs", String::new());
                     m.tmpfs_options = Some(TmpfsOptions::default());
-                    h.mounts.get_or_insert_with(Vec::new).push(m);
+                    mounts.push(m);
                 }
                 // A pod's emptyDir is shared by its containers: a volume of the pod's.
-                PlayVolume::EmptyDir { memory: false } => h
-                    .mounts
-                    .get_or_insert_with(Vec::new)
-                    .push(mount("volume", format!("{}-{vol}", p.name))),
-                PlayVolume::Claim(claim) => h
-                    .mounts
-                    .get_or_insert_with(Vec::new)
-                    .push(mount("volume", claim.clone())),
-                PlayVolume::Secret { name, items } => {
+                PlayVolume::EmptyDir { memory: false } => {
+                    mounts.push(mount("volume", format!("{}-{vol}", p.name)))
+                }
+                PlayVolume::Claim(claim) => mounts.push(mount("volume", claim.clone())),
+                PlayVolume::Secret { name, items, mode } => {
+                    let all = plan.secrets.get(name).ok_or_else(|| {
+                        EngineError::invalid(format!(
+                            "pod {}: volume {vol}: Secret {name} is not in the file",
+                            p.name
+                        ))
+                    })?;
                     let keys: Vec<(String, String)> = if items.is_empty() {
-                        plan.secrets
-                            .get(name)
-                            .map(|m| m.keys().map(|k| (k.clone(), k.clone())).collect())
-                            .unwrap_or_default()
+                        all.keys().map(|k| (k.clone(), k.clone())).collect()
                     } else {
                         items.clone()
                     };
                     for (key, file) in keys {
+                        if !all.contains_key(&key) {
+                            return Err(EngineError::invalid(format!(
+                                "pod {}: volume {vol}: Secret {name} has no key {key}",
+                                p.name
+                            )));
+                        }
                         if sub_path.as_ref().is_some_and(|s| *s != file) {
                             continue;
                         }
@@ -578,33 +876,112 @@ impl Engine {
                             source: secret_name(name, &key),
                             target,
                             kind: "mount".into(),
-                            mode: 0o444,
+                            mode: mode.unwrap_or(0o644),
                             ..Default::default()
                         });
                     }
                 }
-                PlayVolume::ConfigMap { name, .. } => {
-                    let dir = self.config_map_dir(name);
+                PlayVolume::ConfigMap { name, items, mode } => {
+                    let dir = self.write_config_map(plan, p, vol, name, items, *mode)?;
                     let src = match sub_path {
                         Some(s) => dir.join(s),
                         None => dir,
                     };
                     let mut m = mount("bind", src.display().to_string());
                     m.read_only = true;
-                    h.mounts.get_or_insert_with(Vec::new).push(m);
+                    mounts.push(m);
                 }
             }
         }
-        if let Some(m) = c.memory.as_deref() {
-            h.memory = berth_kube::play::memory_bytes(m).ok_or_else(|| {
-                EngineError::invalid(format!("resources.limits.memory {m:?} is not a quantity"))
+        Ok(())
+    }
+
+    /// A ConfigMap volume's files for one pod: its keys (or `items`), each
+    /// with the volume's mode (0644 unless told).
+    fn write_config_map(
+        &self,
+        plan: &Plan,
+        p: &PlayPod,
+        vol: &str,
+        name: &str,
+        items: &[(String, String)],
+        mode: Option<u32>,
+    ) -> Result<std::path::PathBuf, EngineError> {
+        use std::os::unix::fs::PermissionsExt;
+        let keys = plan.config_maps.get(name).ok_or_else(|| {
+            EngineError::invalid(format!(
+                "pod {}: volume {vol}: ConfigMap {name} is in neither the file nor a --configmap file",
+                p.name
+            ))
+        })?;
+        let files: Vec<(String, String)> = if items.is_empty() {
+            keys.keys().map(|k| (k.clone(), k.clone())).collect()
+        } else {
+            items.to_vec()
+        };
+        let dir = self.config_map_dir(&p.name, vol, name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        for (key, file) in files {
+            let value = keys.get(&key).ok_or_else(|| {
+                EngineError::invalid(format!(
+                    "pod {}: volume {vol}: ConfigMap {name} has no key {key}",
+                    p.name
+                ))
             })?;
+            if file.split('/').any(|part| part == ".." || part.is_empty()) {
+                return Err(EngineError::invalid(format!(
+                    "pod {}: volume {vol}: items path {file:?} must be relative, without ..",
+                    p.name
+                )));
+            }
+            let f = dir.join(&file);
+            if let Some(parent) = f.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
+            }
+            std::fs::write(&f, value).map_err(|e| EngineError::io(&f, e))?;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode.unwrap_or(0o644)))
+                .map_err(|e| EngineError::io(&f, e))?;
+        }
+        Ok(dir)
+    }
+
+    fn play_resources(
+        &self,
+        c: &PlayContainer,
+        body: &mut crate::model::CreateBody,
+    ) -> Result<(), EngineError> {
+        use berth_kube::play::{memory_bytes, nano_cpus};
+        let h = &mut body.host_config;
+        let bad = |what: &str, q: &str| {
+            EngineError::invalid(format!(
+                "container {}: resources.{what} {q:?} is not a quantity",
+                c.name
+            ))
+        };
+        if let Some(m) = c.memory.as_deref() {
+            h.memory = memory_bytes(m).ok_or_else(|| bad("limits.memory", m))?;
         }
         if let Some(cpu) = c.cpu.as_deref() {
-            h.nano_cpus = berth_kube::play::nano_cpus(cpu).ok_or_else(|| {
-                EngineError::invalid(format!("resources.limits.cpu {cpu:?} is not a quantity"))
-            })?;
+            h.nano_cpus = nano_cpus(cpu).ok_or_else(|| bad("limits.cpu", cpu))?;
         }
+        if let Some(m) = c.memory_request.as_deref() {
+            h.memory_reservation = memory_bytes(m).ok_or_else(|| bad("requests.memory", m))?;
+        }
+        if let Some(cpu) = c.cpu_request.as_deref() {
+            // The kubelet's shares: 1024 per CPU requested, at least 2.
+            let n = nano_cpus(cpu).ok_or_else(|| bad("requests.cpu", cpu))?;
+            h.cpu_shares = (n * 1024 / 1_000_000_000).max(2);
+        }
+        Ok(())
+    }
+
+    fn play_security(
+        &self,
+        c: &PlayContainer,
+        body: &mut crate::model::CreateBody,
+    ) -> Result<(), EngineError> {
+        let (cfg, h) = (&mut body.config, &mut body.host_config);
         if let Some(uid) = c.run_as_user {
             cfg.user = match c.run_as_group {
                 Some(g) => format!("{uid}:{g}"),
@@ -615,21 +992,20 @@ impl Engine {
         h.privileged = c.privileged;
         h.cap_add = Some(c.cap_add.clone()).filter(|v| !v.is_empty());
         h.cap_drop = Some(c.cap_drop.clone()).filter(|v| !v.is_empty());
+        let mut security = Vec::new();
         if c.no_new_privileges {
-            h.security_opt = Some(vec!["no-new-privileges".into()]);
+            security.push("no-new-privileges".to_string());
         }
-        h.restart_policy.name = match p.restart.as_str() {
-            "Always" => "always",
-            "OnFailure" => "on-failure",
-            _ => "no",
+        if let Some(profile) = &c.seccomp {
+            security.push(format!("seccomp={profile}"));
         }
-        .into();
-        h.pod = p.name.clone();
-        Ok(body)
+        h.security_opt = Some(security).filter(|s| !s.is_empty());
+        Ok(())
     }
 
     /// `kube down`: what a play of the file made — its pods and their
-    /// containers, its secrets and ConfigMaps; its volumes with `force`.
+    /// containers, its secrets, ConfigMap files and network; its volumes
+    /// with `force`.
     pub fn kube_down(&self, yaml: &str, force: bool) -> Result<Played, EngineError> {
         let plan = berth_kube::play::parse(yaml).map_err(EngineError::invalid)?;
         let mut out = Played::default();
@@ -638,17 +1014,23 @@ impl Engine {
                 self.remove_pod(&p.name, true)?;
                 out.pods.push(p.name.clone());
             }
-            let volumes: Vec<String> = p
-                .volumes
-                .iter()
-                .filter(|(_, v)| {
-                    matches!(v, berth_kube::play::PlayVolume::EmptyDir { memory: false })
-                })
-                .map(|(n, _)| format!("{}-{n}", p.name))
-                .collect();
-            for v in volumes {
-                if self.remove_volume(&v, true).is_ok() {
-                    out.volumes.push(v);
+            for (n, v) in &p.volumes {
+                match v {
+                    berth_kube::play::PlayVolume::EmptyDir { memory: false } => {
+                        let v = format!("{}-{n}", p.name);
+                        if self.remove_volume(&v, true).is_ok() {
+                            out.volumes.push(v);
+                        }
+                    }
+                    berth_kube::play::PlayVolume::ConfigMap { name, .. } => {
+                        let dir = self.config_map_dir(&p.name, n, name);
+                        let _ = std::fs::remove_dir_all(&dir);
+                        // The pod's directory goes once its last volume has.
+                        for up in dir.ancestors().skip(1).take(2) {
+                            let _ = std::fs::remove_dir(up);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -661,8 +1043,12 @@ impl Engine {
                 }
             }
         }
-        for name in plan.config_maps.keys() {
-            let _ = std::fs::remove_dir_all(self.config_map_dir(name));
+        let network = plan.network();
+        if let Ok(n) = self.network(&network) {
+            // Only the play's own (not a --network the user gave), once empty.
+            if n.labels.contains_key(PLAY_LABEL) && self.remove_network(&n.id).is_ok() {
+                out.networks.push(network);
+            }
         }
         if force {
             for claim in &plan.claims {
@@ -672,5 +1058,101 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+/// A fieldRef's value, for the fields a pod on one machine has.
+fn field_value(p: &PlayPod, path: &str) -> Option<String> {
+    match path {
+        "metadata.name" => Some(p.name.clone()),
+        "metadata.namespace" => Some("default".into()),
+        "spec.nodeName" => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string()),
+        other => other
+            .strip_prefix("metadata.labels['")
+            .and_then(|l| l.strip_suffix("']"))
+            .map(|l| p.labels.get(l).cloned().unwrap_or_default()),
+    }
+}
+
+/// A resourceFieldRef's value: the limit or request in `divisor` units,
+/// rounded up as the kubelet does; a limit not set is the host's.
+fn resource_value(c: &PlayContainer, resource: &str, divisor: &str) -> Option<String> {
+    use berth_kube::play::{memory_bytes, nano_cpus};
+    let (given, cpu) = match resource {
+        "limits.memory" => (c.memory.as_deref(), false),
+        "requests.memory" => (c.memory_request.as_deref().or(c.memory.as_deref()), false),
+        "limits.cpu" => (c.cpu.as_deref(), true),
+        "requests.cpu" => (c.cpu_request.as_deref().or(c.cpu.as_deref()), true),
+        _ => return None,
+    };
+    let (value, unit) = if cpu {
+        let v = match given {
+            Some(q) => nano_cpus(q)?,
+            None => {
+                std::thread::available_parallelism().map_or(1, |n| n.get()) as i64 * 1_000_000_000
+            }
+        };
+        (v, nano_cpus(divisor)?)
+    } else {
+        let v = match given {
+            Some(q) => memory_bytes(q)?,
+            None => host_memory()?,
+        };
+        (v, memory_bytes(divisor)?)
+    };
+    (unit > 0).then(|| ((value + unit - 1) / unit).to_string())
+}
+
+fn host_memory() -> Option<i64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: i64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// A free port in Kubernetes' NodePort range, for a NodePort Service that
+/// names none.
+fn node_port() -> Result<u16, EngineError> {
+    (30000..=32767)
+        .find(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
+        .ok_or_else(|| EngineError::Conflict("no free port in 30000-32767 for a NodePort".into()))
+}
+
+/// A hostPath's `type`, checked (and made, for the `OrCreate` ones) as
+/// the kubelet does.
+fn host_path(path: &str, kind: &str) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let p = std::path::Path::new(path);
+    let meta = std::fs::metadata(p).ok();
+    let is = |f: fn(&std::fs::FileType) -> bool| meta.as_ref().is_some_and(|m| f(&m.file_type()));
+    let ok = match kind {
+        "" => true,
+        "DirectoryOrCreate" if meta.is_none() => {
+            std::fs::create_dir_all(p).map_err(|e| format!("cannot create it: {e}"))?;
+            true
+        }
+        "FileOrCreate" if meta.is_none() => {
+            std::fs::File::create(p).map_err(|e| format!("cannot create it: {e}"))?;
+            true
+        }
+        "Directory" | "DirectoryOrCreate" => is(std::fs::FileType::is_dir),
+        "File" | "FileOrCreate" => is(std::fs::FileType::is_file),
+        "Socket" => is(FileTypeExt::is_socket),
+        "CharDevice" => is(FileTypeExt::is_char_device),
+        "BlockDevice" => is(FileTypeExt::is_block_device),
+        other => return Err(format!("type {other:?} is not a hostPath type")),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("is not a {kind}"))
     }
 }

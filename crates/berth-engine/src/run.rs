@@ -410,6 +410,7 @@ impl Engine {
             .healthcheck
             .as_ref()
             .and_then(crate::health::Check::from_config);
+        let probes = crate::health::kube_probes(&c.config.labels);
         // From here on threads are allowed: the clone is done.
         let hub = pumps.hub.clone();
         let running = pumps.spawn(log, pid);
@@ -437,7 +438,7 @@ impl Engine {
             if let Some(p) = &ports {
                 c.network_settings["Ports"] = p.clone();
             }
-            c.state.health = check.as_ref().map(|_| crate::health::Health {
+            c.state.health = (check.is_some() || probes.is_some()).then(|| crate::health::Health {
                 status: "starting".into(),
                 ..Default::default()
             });
@@ -462,11 +463,14 @@ impl Engine {
             let _ = r.flush();
         }
         let health = check.map(|check| self.watch_health(&c.id, check));
+        let grace = Duration::from_secs(c.config.stop_timeout.unwrap_or(10) as u64);
+        let kube_probes = probes.map(|p| self.watch_probes(&c, pid, p, grace));
         // The container stays a zombie until its exit is recorded: were it reaped
         // first, another berth could find the pid gone, take this monitor for
         // lost (exit 137) and start the container again, under our cleanup.
         let code = rt::wait_exited(pid)?;
         drop(health);
+        drop(kube_probes);
         drop(kernel_ports);
         drop(forwarder);
         drop(dns);
@@ -582,6 +586,7 @@ impl Engine {
             berth_runtime::netns::remove(&path).map_err(|e| EngineError::io(&path, e))?;
             berth_runtime::netns::create(&path).map_err(|e| EngineError::io(&path, e))?;
             plugged = Some(self.attach_networks(c, &path)?);
+            crate::kube::redirect_ports(c, &path)?;
             Some(path)
         };
         let mut env = c.config.env.clone();

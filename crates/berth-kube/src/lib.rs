@@ -7,6 +7,7 @@
 //! knows docker's model); this crate knows Kubernetes' shapes and rules.
 
 pub mod play;
+pub mod probe;
 
 use std::collections::BTreeMap;
 
@@ -53,7 +54,8 @@ pub struct Container {
     pub no_new_privileges: bool,
     pub seccomp: Seccomp,
     pub mounts: Vec<Mount>,
-    pub probe: Option<Probe>,
+    /// Probes: a healthcheck as a livenessProbe, or what `kube play` kept.
+    pub probes: probe::Probes,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,16 +92,11 @@ pub enum Source {
     Memory { size: Option<i64> },
     /// A secret's value as a file (its key is its name).
     Secret(String),
-}
-
-/// A healthcheck as a livenessProbe.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Probe {
-    pub command: Vec<String>,
-    pub period_seconds: i64,
-    pub timeout_seconds: i64,
-    pub failure_threshold: i64,
-    pub initial_delay_seconds: i64,
+    /// A ConfigMap's files (as `kube play` mounted them), or one of them.
+    ConfigMap {
+        name: String,
+        sub_path: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,6 +299,12 @@ fn pod_spec(w: &Workload, restart: &str) -> Value {
                     }
                     json!({"name": vol_name, "emptyDir": e})
                 }
+                Source::ConfigMap { name, sub_path } => {
+                    if let Some(p) = sub_path {
+                        mount["subPath"] = json!(p);
+                    }
+                    json!({"name": vol_name, "configMap": {"name": dns_label(name)}})
+                }
                 Source::Secret(secret) => {
                     // The secret's one key, at the path asked for.
                     mount["subPath"] = json!(dns_label(secret));
@@ -378,15 +381,7 @@ fn container(c: &Container, mounts: Vec<Value>) -> Value {
     if !mounts.is_empty() {
         out["volumeMounts"] = json!(mounts);
     }
-    if let Some(p) = &c.probe {
-        out["livenessProbe"] = json!({
-            "exec": {"command": p.command},
-            "periodSeconds": p.period_seconds,
-            "timeoutSeconds": p.timeout_seconds,
-            "failureThreshold": p.failure_threshold,
-            "initialDelaySeconds": p.initial_delay_seconds,
-        });
-    }
+    c.probes.write(&mut out);
     out
 }
 

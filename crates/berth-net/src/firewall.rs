@@ -275,3 +275,31 @@ fn remove_stale() {
         let _ = restore("-D", &stale);
     }
 }
+
+/// A port that answers on another inside one namespace: (protocol, port,
+/// target port). Kubernetes' Service `port` forwarded to its `targetPort`.
+pub type Redirect = (String, u16, u16);
+
+/// Installs `redirects` in the nat table of the namespace at `netns`, for
+/// connections from outside (PREROUTING) and from the namespace itself to
+/// its own addresses (OUTPUT). The rules live and go with the namespace.
+pub fn redirect_in(netns: &std::path::Path, redirects: &[Redirect]) -> Result<(), NetError> {
+    if redirects.is_empty() {
+        return Ok(());
+    }
+    let mut script = String::from("*nat\n");
+    for (proto, port, target) in redirects {
+        let m = format!("-p {proto} -m {proto} --dport {port} -j REDIRECT --to-ports {target}");
+        script.push_str(&format!("-A PREROUTING {m}\n"));
+        script.push_str(&format!("-A OUTPUT -m addrtype --dst-type LOCAL {m}\n"));
+    }
+    script.push_str("COMMIT\n");
+    crate::in_netns(netns, move || {
+        crate::run_with_input(
+            "iptables-restore",
+            &["--noflush", "-w", "5"],
+            &script,
+            "iptables",
+        )
+    })
+}

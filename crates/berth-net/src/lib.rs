@@ -5,7 +5,8 @@
 //!   networks ([`dns`]);
 //! - published ports: `-p` specs parsed as docker takes them, and a
 //!   forwarder that listens on the host and carries each connection into the
-//!   container's network namespace with splice(2).
+//!   container's network namespace with splice(2);
+//! - probes made from a container's namespace ([`probe`]).
 
 pub mod dns;
 pub mod firewall;
@@ -13,6 +14,7 @@ mod forward;
 pub mod ipam;
 pub mod link;
 mod netlink;
+pub mod probe;
 mod publish;
 
 use std::fs::File;

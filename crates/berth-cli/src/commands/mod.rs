@@ -151,6 +151,7 @@ fn print_played(p: &berth_engine::kube::Played, pods: &str) {
         (pods, &p.pods),
         ("Secrets", &p.secrets),
         ("Volumes", &p.volumes),
+        ("Networks", &p.networks),
     ] {
         if !items.is_empty() {
             println!("{title}:");
@@ -341,11 +342,25 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
         Command::Kube(crate::cli::KubeCommand::Play {
             replace,
             start,
+            network,
+            publish,
+            configmap,
             files,
         }) => {
+            let mut ports = Vec::new();
+            for p in &publish {
+                ports.extend(berth_net::parse_publish(p).map_err(|e| CliError::new(125, e))?);
+            }
+            let config_maps = configmap
+                .iter()
+                .map(|f| read_yaml(std::slice::from_ref(f)))
+                .collect::<Result<Vec<_>, _>>()?;
             let o = berth_engine::kube::PlayOptions {
                 replace,
                 no_start: !start,
+                network,
+                publish: ports,
+                config_maps,
             };
             let played = engine.kube_play(&read_yaml(&files)?, &o).map_err(fail)?;
             print_played(&played, "Pods");
