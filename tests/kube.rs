@@ -400,6 +400,13 @@ fn bad_play_files_change_nothing() {
         ("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n", "a container needs a name and an image"),
         ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, securityContext: {runAsNonRoot: true}}]}\n", "runAsNonRoot is true and image busybox runs as root"),
         ("{ not: yaml: at all", "not YAML that reads"),
+        ("kind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {app: a}}, template: {metadata: {labels: {app: b}}, spec: {containers: [{name: c, image: busybox}]}}}\n", "Deployment d: spec.selector.matchLabels does not match"),
+        ("kind: Job\nmetadata: {name: j}\nspec: {template: {spec: {containers: [{name: c, image: busybox}]}}}\n", "Job j: spec.template.spec.restartPolicy must be Never or OnFailure"),
+        ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, env: [{name: A, valueFrom: {configMapKeyRef: {name: cm, key: nokey}}}]}]}\n---\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}\n", "env A: ConfigMap cm has no key nokey"),
+        ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, volumeMounts: [{name: h, mountPath: /h}]}], volumes: [{name: h, hostPath: {path: /nonexistent-berth, type: Directory}}]}\n", "volume h: hostPath /nonexistent-berth: is not a Directory"),
+        ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: nosuchimage, imagePullPolicy: Never}]}\n", "image nosuchimage is not here and its imagePullPolicy is Never"),
+        ("kind: Pod\nmetadata: {name: px, labels: {a: b}}\nspec: {containers: [{name: c, image: busybox}]}\n---\nkind: Service\nmetadata: {name: s}\nspec: {selector: {a: b}, ports: [{port: 80, targetPort: web}]}\n", "Service s: targetPort web names no port of pod px"),
+        ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, livenessProbe: {httpGet: {port: web}}}]}\n", "container px/c: livenessProbe: port \"web\" names no port"),
     ] {
         std::fs::write(&bad, text).unwrap();
         env.berth(&["kube", "play", bad.to_str().unwrap()]).fails(1, needle);
@@ -415,6 +422,21 @@ fn bad_play_files_change_nothing() {
     assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
     assert_eq!(env.berth(&["pod", "ls", "-q"]).ok(), "");
     assert_eq!(env.berth(&["secret", "ls", "-q"]).ok(), "");
+    // A hostPort taken: the second pod fails, and the first goes with it.
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    std::fs::write(
+        &bad,
+        format!("kind: Pod\nmetadata: {{name: first}}\nspec: {{containers: [{{name: c, image: busybox, args: [sleep, '30']}}]}}\n---\nkind: Pod\nmetadata: {{name: second}}\nspec: {{containers: [{{name: c, image: busybox, args: [sleep, '30'], ports: [{{containerPort: 80, hostPort: {port}}}]}}]}}\n"),
+    )
+    .unwrap();
+    env.berth(&["kube", "play", bad.to_str().unwrap()])
+        .fails(1, "port is already allocated");
+    drop(taken);
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+    assert_eq!(env.berth(&["pod", "ls", "-q"]).ok(), "");
+    let nets = env.berth(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert!(!nets.contains("kube-"), "{nets}");
     env.berth(&["kube", "play", "/nonexistent.yaml"])
         .fails(1, "reading /nonexistent.yaml");
 }
@@ -491,4 +513,62 @@ fn services_probes_and_a_job_behave_as_on_a_cluster() {
             .map_or(true, |mut d| d.next().is_none()),
         "ConfigMap files left"
     );
+}
+
+#[test]
+fn play_takes_a_network_ports_and_config_maps_from_the_command_line() {
+    let env = Env::with_busybox();
+    env.berth(&["network", "create", "mine"]).ok();
+    let cm = env.path("cm.yaml");
+    std::fs::write(
+        &cm,
+        "kind: ConfigMap\nmetadata: {name: settings}\ndata: {GREETING: hi-from-configmap}\n",
+    )
+    .unwrap();
+    let pod = env.path("pod.yaml");
+    std::fs::write(
+        &pod,
+        "kind: Pod\nmetadata: {name: greeter}\nspec:\n  containers:\n  - name: web\n    image: busybox\n    command: [sh, -c, 'mkdir /www; echo $GREETING > /www/index.html; exec httpd -f -p 80 -h /www']\n    envFrom: [{configMapRef: {name: settings}}]\n    ports: [{containerPort: 80}]\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    env.berth(&["kube", "play", pod.to_str().unwrap()]).fails(
+        1,
+        "ConfigMap settings is in neither the file nor a --configmap file",
+    );
+    let r = env.berth(&[
+        "kube",
+        "play",
+        "--network",
+        "mine",
+        "--publish",
+        &publish,
+        "--configmap",
+        cm.to_str().unwrap(),
+        pod.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("Networks:"), "{}", r.stdout);
+    assert_eq!(http_get("127.0.0.1", port), "hi-from-configmap\n");
+    let infra = env
+        .berth(&[
+            "pod",
+            "inspect",
+            "--format",
+            "{{.InfraContainerID}}",
+            "greeter",
+        ])
+        .ok();
+    let nets = env.inspect(
+        infra.trim(),
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+    );
+    assert_eq!(nets, "mine");
+    env.berth(&["kube", "play", "--publish", "80", pod.to_str().unwrap()])
+        .fails(1, "pod greeter already exists");
+    env.berth(&["kube", "down", pod.to_str().unwrap()]).ok();
+    // The user's network stays.
+    env.berth(&["network", "inspect", "mine"]).ok();
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
 }
