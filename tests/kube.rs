@@ -571,4 +571,71 @@ fn play_takes_a_network_ports_and_config_maps_from_the_command_line() {
     // The user's network stays.
     env.berth(&["network", "inspect", "mine"]).ok();
     assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+
+    // --build: an image named after a directory here is built from it
+    // (when it is missing, and with --build even when it is not).
+    let ctx = env.path("work/greet");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM busybox\nRUN echo built-one > /built\n",
+    )
+    .unwrap();
+    let built = env.path("work/built.yaml");
+    std::fs::write(
+        &built,
+        "kind: Pod\nmetadata: {name: built}\nspec: {restartPolicy: Never, containers: [{name: c, image: localhost/greet:1, command: [cat, /built]}]}\n",
+    )
+    .unwrap();
+    let play_in_work = |extra: &[&str]| {
+        let mut args = vec!["kube", "play"];
+        args.extend_from_slice(extra);
+        args.push("built.yaml");
+        let mut cmd = env.cmd(&args);
+        cmd.current_dir(env.path("work"));
+        env.output(cmd)
+    };
+    play_in_work(&["--build=false"]).fails(1, "localhost/greet:1");
+    let r = play_in_work(&[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    common::wait_until("the built pod to finish", || {
+        env.inspect("built-c", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(env.berth(&["logs", "built-c"]).ok(), "built-one\n");
+    env.berth(&["kube", "down", built.to_str().unwrap()]).ok();
+
+    // hostname, hostNetwork and a seccomp profile, as the pod spec gives them.
+    let host = env.path("host.yaml");
+    std::fs::write(
+        &host,
+        "kind: Pod\nmetadata: {name: named}\nspec: {hostname: custom-host, containers: [{name: c, image: busybox, args: [sleep, '30'], securityContext: {seccompProfile: {type: Unconfined}}}]}\n---\nkind: Pod\nmetadata: {name: onhost}\nspec: {hostNetwork: true, containers: [{name: c, image: busybox, args: [sleep, '30']}]}\n",
+    )
+    .unwrap();
+    env.berth(&["kube", "play", host.to_str().unwrap()]).ok();
+    assert_eq!(
+        env.berth(&["exec", "named-c", "hostname"]).ok(),
+        "custom-host\n"
+    );
+    assert_eq!(
+        env.inspect("named-c", "{{.HostConfig.SecurityOpt}}"),
+        "[seccomp=unconfined]"
+    );
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let inside = env
+        .berth(&["exec", "onhost-c", "readlink", "/proc/self/ns/net"])
+        .ok();
+    assert_eq!(inside.trim(), host_ns.to_str().unwrap());
+    env.berth(&["kube", "down", host.to_str().unwrap()]).ok();
+
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM busybox\nRUN echo built-two > /built\n",
+    )
+    .unwrap();
+    play_in_work(&["--build"]).ok();
+    common::wait_until("the rebuilt pod to finish", || {
+        env.inspect("built-c", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(env.berth(&["logs", "built-c"]).ok(), "built-two\n");
+    env.berth(&["kube", "down", built.to_str().unwrap()]).ok();
 }

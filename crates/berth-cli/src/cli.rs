@@ -1471,6 +1471,9 @@ pub enum KubeCommand {
         /// A YAML file of ConfigMaps the pods use (repeatable)
         #[arg(long)]
         configmap: Vec<String>,
+        /// Build images from ./IMAGE/Containerfile or Dockerfile even when they are here (--build=false: never)
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        build: Option<bool>,
         /// YAML files, or - for STDIN
         #[arg(required = true)]
         files: Vec<String>,

@@ -313,6 +313,12 @@ pub struct PlayOptions {
     pub publish: Vec<berth_net::PortSpec>,
     /// ConfigMaps from other files (`--configmap`).
     pub config_maps: Vec<String>,
+    /// `--build`: an image whose name is a directory here (`DIR/IMAGE/`
+    /// with a Containerfile or Dockerfile) is built: always (`Some(true)`),
+    /// never (`Some(false)`), or when it is not here (None), as podman.
+    pub build: Option<bool>,
+    /// Where those directories are (the working directory).
+    pub build_dir: std::path::PathBuf,
 }
 
 /// What a play made, and what it left out.
@@ -440,7 +446,9 @@ impl Engine {
             .iter()
             .flat_map(|p| p.init_containers.iter().chain(&p.containers))
         {
-            self.play_image(c)?;
+            if !self.play_build(c, o)? {
+                self.play_image(c)?;
+            }
             self.non_root(c)?;
         }
         let label = format!("{PLAY_LABEL}=true");
@@ -498,6 +506,43 @@ impl Engine {
                 c.name
             ))),
         }
+    }
+
+    /// Builds a container's image from `DIR/NAME/` where `--build` says
+    /// so; whether it did.
+    fn play_build(&self, c: &PlayContainer, o: &PlayOptions) -> Result<bool, EngineError> {
+        if o.build == Some(false) || (o.build.is_none() && self.resolve_image(&c.image).is_ok()) {
+            return Ok(false);
+        }
+        let reference = berth_image::Reference::parse(&c.image)?;
+        let name = reference.repository.rsplit('/').next().unwrap_or_default();
+        let context = o.build_dir.join(name);
+        let Some(file) = ["Containerfile", "Dockerfile"]
+            .iter()
+            .map(|f| context.join(f))
+            .find(|f| f.is_file())
+        else {
+            return Ok(false);
+        };
+        let opts = crate::build::BuildOptions {
+            context: context.clone(),
+            dockerfile: Some(file),
+            tags: vec![c.image.clone()],
+            ..Default::default()
+        };
+        let progress = crate::build::progress::Progress::new(
+            Box::new(std::io::stderr()),
+            crate::build::progress::Mode::Plain,
+        );
+        self.build(&opts, &progress).map_err(|e| {
+            EngineError::invalid(format!(
+                "container {}: building {} from {}: {e}",
+                c.name,
+                c.image,
+                context.display()
+            ))
+        })?;
+        Ok(true)
     }
 
     /// runAsNonRoot without runAsUser, checked as the kubelet does: the

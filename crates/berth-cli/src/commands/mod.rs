@@ -345,6 +345,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
             network,
             publish,
             configmap,
+            build,
             files,
         }) => {
             let mut ports = Vec::new();
@@ -361,6 +362,9 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32, CliError> {
                 network,
                 publish: ports,
                 config_maps,
+                build,
+                build_dir: std::env::current_dir()
+                    .map_err(|e| CliError::new(1, format!("the working directory: {e}")))?,
             };
             let played = engine.kube_play(&read_yaml(&files)?, &o).map_err(fail)?;
             print_played(&played, "Pods");
