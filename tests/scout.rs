@@ -622,6 +622,23 @@ fn sboms_agree_with_syft_on_real_packages() {
     for j in &jars {
         std::fs::copy(j, ctx.join("java").join(j.file_name().unwrap())).unwrap();
     }
+    // Programs known by a version string inside them (syft's binary
+    // classifiers), from this host: in a directory of their own, as no
+    // dpkg file list of the image owns them.
+    std::fs::create_dir_all(ctx.join("progs")).unwrap();
+    for p in [
+        "/usr/bin/bash",
+        "/usr/bin/curl",
+        "/usr/bin/gzip",
+        "/usr/bin/openssl",
+        "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0",
+    ] {
+        let p = Path::new(p);
+        if p.exists() {
+            std::fs::copy(p, ctx.join("progs").join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dockerfile.push_str("COPY progs/ /opt/progs/\n");
     // A package removed by a later layer is gone from the SBOM (and syft's).
     dockerfile.push_str("RUN rm -rf /usr/lib/python3/dist-packages/idna-*\n");
     std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
@@ -674,6 +691,32 @@ fn sboms_agree_with_syft_on_real_packages() {
         names(berth_packages(&ours, "golang")),
         names(syft_packages(&theirs, "go-module"))
     );
+    // Known programs: every one syft finds in a file of its own. (syft also
+    // finds `gzip 1.0` in busybox, reached as /bin/gzip: a link to busybox,
+    // whose gzip applet is not GNU gzip; berth reads files, not links.)
+    let binaries = berth_packages(&ours, "binary");
+    let syft_binaries: BTreeSet<(String, String)> = theirs["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "binary")
+        .filter(|a| {
+            a["locations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|l| l.get("accessPath").is_none_or(|ap| *ap == l["path"]))
+        })
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(binaries.iter().any(|(n, _)| n == "busybox"), "{binaries:?}");
+    assert!(binaries.len() >= 4, "{binaries:?}");
+    assert_eq!(binaries, syft_binaries);
     let stdlib = |s: &BTreeSet<(String, String)>| s.iter().find(|(n, _)| n == "stdlib").cloned();
     assert_eq!(
         stdlib(&berth_packages(&ours, "golang")),

@@ -1670,7 +1670,7 @@ pub struct ScoutCvesArgs {
     /// Only vulnerabilities without a fixed version
     #[arg(long)]
     pub only_unfixed: bool,
-    /// Comma-separated package types to show: deb, apk, rpm, pypi, npm, golang, cargo, maven
+    /// Comma-separated package types to show: deb, apk, rpm, pypi, npm, golang, cargo, maven, binary
     #[arg(long, value_delimiter = ',')]
     pub only_package_type: Vec<String>,
     /// Exit with status 2 when vulnerabilities are reported

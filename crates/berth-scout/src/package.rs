@@ -15,10 +15,12 @@ pub enum Kind {
     Golang,
     Cargo,
     Maven,
+    /// A program known by its name and a version string inside it.
+    Binary,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Deb,
         Kind::Apk,
         Kind::Rpm,
@@ -27,6 +29,7 @@ impl Kind {
         Kind::Golang,
         Kind::Cargo,
         Kind::Maven,
+        Kind::Binary,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Golang => "golang",
             Kind::Cargo => "cargo",
             Kind::Maven => "maven",
+            Kind::Binary => "binary",
         }
     }
 
@@ -49,6 +53,7 @@ impl Kind {
             "python" => "pypi",
             "java" => "maven",
             "rust" | "crates.io" => "cargo",
+            "generic" => "binary",
             other => other,
         };
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
@@ -141,16 +146,20 @@ impl Package {
     /// Its package URL (purl-spec), with the distribution as docker scout
     /// and syft write it.
     pub fn purl(&self, os: Option<&OsRelease>) -> String {
-        let mut p = format!("pkg:{}/", self.kind);
+        let purl_type = match self.kind {
+            Kind::Binary => "generic",
+            k => k.as_str(),
+        };
+        let mut p = format!("pkg:{purl_type}/");
         let namespace = match self.kind {
             Kind::Deb | Kind::Apk | Kind::Rpm => os.map(|o| o.id.clone()),
-            Kind::Golang => self.name.rsplit_once('/').map(|(ns, _)| ns.to_string()),
+            Kind::Golang | Kind::Binary => self.name.rsplit_once('/').map(|(ns, _)| ns.to_string()),
             _ => self.namespace.clone(),
         };
         // purl-spec: PyPI names lowercased with `_` as `-`.
         let pypi;
         let name = match self.kind {
-            Kind::Golang => self.name.rsplit('/').next().unwrap_or(&self.name),
+            Kind::Golang | Kind::Binary => self.name.rsplit('/').next().unwrap_or(&self.name),
             Kind::Pypi => {
                 pypi = self.name.to_lowercase().replace('_', "-");
                 &pypi

@@ -41,6 +41,8 @@ pub fn ecosystem_of(kind: Kind, os: Option<&OsRelease>) -> Option<String> {
         Kind::Golang => "Go".into(),
         Kind::Cargo => "crates.io".into(),
         Kind::Maven => "Maven".into(),
+        // OSV has no ecosystem for programs outside a package manager.
+        Kind::Binary => return None,
     })
 }
 

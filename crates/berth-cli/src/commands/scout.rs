@@ -77,7 +77,7 @@ fn filter(a: &ScoutCvesArgs) -> Result<Filter, CliError> {
             Kind::parse(k).ok_or_else(|| {
                 CliError::new(
                     1,
-                    format!("unknown package type {k:?} in --only-package-type: use deb, apk, rpm, pypi, npm, golang, cargo or maven"),
+                    format!("unknown package type {k:?} in --only-package-type: use deb, apk, rpm, pypi, npm, golang, cargo, maven or binary"),
                 )
             })
         })

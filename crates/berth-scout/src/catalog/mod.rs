@@ -7,6 +7,7 @@
 //! below it has `trusted.overlay.opaque=y`.
 
 mod binary;
+mod classify;
 mod distro;
 mod java;
 mod lang;
@@ -22,7 +23,7 @@ use crate::tree::Whiteouts;
 
 /// Bumped whenever a catalogue would come out differently, so that cached
 /// ones are made again.
-pub const CATALOGUE_VERSION: u32 = 1;
+pub const CATALOGUE_VERSION: u32 = 2;
 
 /// What one layer holds.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct LayerCatalogue {
     /// What could not be read, each naming its file.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Paths this layer's dpkg file lists own (only while it is read).
+    #[serde(skip)]
+    owned: std::collections::HashSet<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -62,6 +66,16 @@ pub fn catalogue_tree(root: &Path) -> LayerCatalogue {
     });
     cat.whiteouts = whiteouts;
     cat.warnings.extend(problems);
+    // A known program that a package of this layer installed is that
+    // package's, not a `binary` of its own.
+    let owned = std::mem::take(&mut cat.owned);
+    cat.found.retain_mut(|f| {
+        if owned.contains(&f.path) {
+            f.packages
+                .retain(|p| p.kind != crate::package::Kind::Binary);
+        }
+        !f.packages.is_empty()
+    });
     cat.found.sort_by(|a, b| a.path.cmp(&b.path));
     cat
 }
@@ -78,6 +92,8 @@ enum Route {
     Python,
     Npm,
     Java,
+    DpkgList,
+    Classified,
     Binary,
 }
 
@@ -95,6 +111,8 @@ fn route(relpath: &str, mode: u32, size: u64) -> Option<Route> {
         (_, n) if n.ends_with(".egg-info") => Route::Python,
         (_, "package.json") if lang::is_node_module(relpath) => Route::Npm,
         (_, n) if n.ends_with(".jar") || n.ends_with(".war") || n.ends_with(".ear") => Route::Java,
+        (_, n) if parent == "var/lib/dpkg/info" && n.ends_with(".list") => Route::DpkgList,
+        (_, n) if classify::known(n) => Route::Classified,
         _ if binary::worth_reading(name, mode, size) => Route::Binary,
         _ => return None,
     })
@@ -130,6 +148,16 @@ fn visit_file(path: &Path, relpath: &str, meta: &std::fs::Metadata, cat: &mut La
         Route::Python => read_text(path).and_then(|t| lang::parse_metadata(&t, relpath)),
         Route::Npm => read_text(path).and_then(|t| lang::parse_package_json(&t, relpath)),
         Route::Java => java::read_archive(path, relpath),
+        Route::DpkgList => {
+            if let Ok(list) = read_text(path) {
+                cat.owned.extend(classify::dpkg_owned(&list));
+            }
+            return;
+        }
+        Route::Classified => {
+            let name = relpath.rsplit('/').next().unwrap_or(relpath);
+            classify::read(path, name, relpath)
+        }
         Route::Binary => binary::read(path, relpath),
     };
     cat.warnings
@@ -226,6 +254,32 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_known_program_a_package_installed_is_the_packages() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |rel: &str, body: &[u8]| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        };
+        put("usr/bin/bash", b"@(#)Bash version 5.2.15(1) release");
+        put("usr/bin/curl", b"curl/7.88.1");
+        // Debian lists /bin/bash; with a merged /usr the file is usr/bin/bash.
+        put("var/lib/dpkg/info/bash.list", b"/.\n/bin\n/bin/bash\n");
+        let cat = catalogue_tree(dir.path());
+        let names: Vec<&str> = cat
+            .found
+            .iter()
+            .flat_map(|f| &f.packages)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["curl"]);
+        assert_eq!(
+            cat.found[0].packages[0].purl(None),
+            "pkg:generic/curl@7.88.1"
+        );
     }
 
     #[test]
