@@ -1112,3 +1112,104 @@ fn a_corrupt_layer_is_named_and_the_rest_is_scanned() {
     assert_eq!(berth_packages(&v, "deb").len(), 5);
     assert_eq!(berth_packages(&v, "pypi").len(), 3);
 }
+
+/// The Debian image scripts/setup makes with debootstrap.
+fn debootstrap_tar() -> PathBuf {
+    let tar =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/testdata/debian-bookworm.tar");
+    assert!(
+        tar.exists(),
+        "{} is missing: scripts/setup makes it (debootstrap, once)",
+        tar.display()
+    );
+    tar
+}
+
+#[test]
+fn a_debootstrap_image_is_catalogued_and_matched_as_debian_would() {
+    let env = Env::new();
+    env.berth(&["import", debootstrap_tar().to_str().unwrap(), "debian:bookworm"])
+        .ok();
+    let ours: Value = serde_json::from_str(
+        &env.berth(&["scout", "sbom", "--format", "json", "debian:bookworm"])
+            .ok(),
+    )
+    .unwrap();
+    let tar = env.path("debian.tar");
+    env.berth(&["save", "-o", tar.to_str().unwrap(), "debian:bookworm"])
+        .ok();
+    let theirs = run_syft(&["scan", &format!("docker-archive:{}", tar.display())]);
+    let deb = berth_packages(&ours, "deb");
+    assert!(deb.len() > 80, "a minbase system: {}", deb.len());
+    assert_eq!(deb, syft_packages(&theirs, "deb"));
+    // bash, gzip and the rest are dpkg's: no binary package of their own.
+    assert_eq!(
+        berth_packages(&ours, "binary"),
+        syft_packages(&theirs, "binary")
+    );
+    assert!(berth_packages(&ours, "binary").is_empty());
+
+    // Advisories on the installed source versions: fixed at exactly that
+    // version (a backport), fixed later, fixed long ago, and not fixed.
+    let source_of = |pkg: &str| -> (String, String) {
+        let p = ours["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == pkg && p["kind"] == "deb")
+            .unwrap_or_else(|| panic!("{pkg} is installed"));
+        let s = &p["source"];
+        let name = s["name"].as_str().unwrap_or(pkg).to_string();
+        let version = s["version"]
+            .as_str()
+            .or(p["version"].as_str())
+            .unwrap()
+            .to_string();
+        (name, version)
+    };
+    let (glibc, installed) = source_of("libc6");
+    let (bash, _) = source_of("bash");
+    let dir = env.path("osv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let record = |id: &str, name: &str, fixed: Option<&str>| {
+        let mut events = vec![serde_json::json!({"introduced": "0"})];
+        if let Some(f) = fixed {
+            events.push(serde_json::json!({"fixed": f}));
+        }
+        let r = serde_json::json!({
+            "id": id, "modified": now, "summary": id,
+            "affected": [{"package": {"ecosystem": "Debian:12", "name": name},
+                          "ranges": [{"type": "ECOSYSTEM", "events": events}]}],
+        });
+        std::fs::write(dir.join(format!("{id}.json")), r.to_string()).unwrap();
+    };
+    record("DEBIAN-TEST-BACKPORTED", &glibc, Some(&installed));
+    record("DEBIAN-TEST-LATER", &glibc, Some(&format!("{installed}+1")));
+    record("DEBIAN-TEST-OLD", &glibc, Some("2.0-1"));
+    record("DEBIAN-TEST-UNFIXED", &bash, None);
+    env.berth(&["scout", "db", "import", dir.to_str().unwrap()])
+        .ok();
+    let report = env
+        .berth(&["scout", "cves", "--format", "json", "debian:bookworm"])
+        .ok();
+    let by_source = |src: &str| -> Vec<String> {
+        ours["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == "deb")
+            .filter(|p| p["source"]["name"].as_str().or(p["name"].as_str()) == Some(src))
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut want = BTreeSet::new();
+    for p in by_source(&glibc) {
+        want.insert(("DEBIAN-TEST-LATER".to_string(), p));
+    }
+    for p in by_source(&bash) {
+        want.insert(("DEBIAN-TEST-UNFIXED".to_string(), p));
+    }
+    assert!(want.len() >= 3, "{want:?}");
+    assert_eq!(found(&report), want);
+}
