@@ -529,6 +529,56 @@ fn pairs(list: &Value, field: &str, value: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// A Rust program built with `cargo auditable` (from target/tools, where
+/// scripts/setup installs it) that depends on the itoa this workspace
+/// locks, so cargo finds it in its cache without the network.
+fn auditable_binary(env: &Env) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tools = repo.join("target/tools/bin");
+    assert!(
+        tools.join("cargo-auditable").exists(),
+        "cargo-auditable is missing from target/tools: scripts/setup installs it"
+    );
+    let lock = std::fs::read_to_string(repo.join("Cargo.lock")).unwrap();
+    let itoa = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"itoa\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
+        .expect("itoa is in Cargo.lock")
+        .trim_matches('"')
+        .to_string();
+    let dir = env.path("rusty");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!("[package]\nname = \"rusty\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nitoa = \"={itoa}\"\n\n[workspace]\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "fn main() { println!(\"{}\", itoa::Buffer::new().format(42)); }\n",
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("cargo")
+        .args(["auditable", "build", "--release", "--offline", "-q"])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo auditable build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("target/release/rusty")
+}
+
 /// Each package type's pairs in syft's JSON.
 fn syft_packages(json: &Value, syft_type: &str) -> BTreeSet<(String, String)> {
     pairs(&json["artifacts"], "type", syft_type)
@@ -590,25 +640,9 @@ fn sboms_agree_with_syft_on_real_packages() {
     )
     .unwrap();
     dockerfile.push_str("COPY docker-compose /usr/local/bin/docker-compose\n");
-    // A Rust program as cargo-auditable leaves one: its dependency list,
-    // zlib-compressed JSON, in an ELF section of its own.
-    let deps = br#"{"packages":[{"name":"rusty","version":"0.1.0","source":"local","root":true,"dependencies":[1,2]},{"name":"serde","version":"1.0.150","source":"crates.io"},{"name":"smallvec","version":"1.6.0","source":"crates.io"},{"name":"cc","version":"1.0.79","source":"crates.io","kind":"build"}]}"#;
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    z.write_all(deps).unwrap();
-    std::fs::write(ctx.join("deps"), z.finish().unwrap()).unwrap();
-    std::fs::copy("/usr/bin/ls", ctx.join("rusty")).unwrap();
-    let objcopy = std::process::Command::new("objcopy")
-        .args([
-            "--add-section",
-            ".dep-v0=deps",
-            "--set-section-flags",
-            ".dep-v0=noload,readonly",
-            "rusty",
-        ])
-        .current_dir(&ctx)
-        .status()
-        .expect("objcopy (binutils) is installed");
-    assert!(objcopy.success());
+    // A Rust program built by cargo-auditable (scripts/setup installs it),
+    // with a dependency from crates.io, offline from cargo's cache.
+    std::fs::copy(auditable_binary(&env), ctx.join("rusty")).unwrap();
     dockerfile.push_str("COPY --chmod=755 rusty /usr/local/bin/rusty\n");
     let jars: Vec<PathBuf> = std::fs::read_dir("/usr/share/maven/lib")
         .map(|rd| {
@@ -717,6 +751,13 @@ fn sboms_agree_with_syft_on_real_packages() {
     assert!(binaries.iter().any(|(n, _)| n == "busybox"), "{binaries:?}");
     assert!(binaries.len() >= 4, "{binaries:?}");
     assert_eq!(binaries, syft_binaries);
+    let crates = berth_packages(&ours, "cargo");
+    assert!(
+        crates.contains(&("rusty".into(), "0.1.0".into())),
+        "{crates:?}"
+    );
+    assert!(crates.iter().any(|(n, _)| n == "itoa"), "{crates:?}");
+    assert_eq!(crates, syft_packages(&theirs, "rust-crate"));
     let stdlib = |s: &BTreeSet<(String, String)>| s.iter().find(|(n, _)| n == "stdlib").cloned();
     assert_eq!(
         stdlib(&berth_packages(&ours, "golang")),
@@ -1128,8 +1169,12 @@ fn debootstrap_tar() -> PathBuf {
 #[test]
 fn a_debootstrap_image_is_catalogued_and_matched_as_debian_would() {
     let env = Env::new();
-    env.berth(&["import", debootstrap_tar().to_str().unwrap(), "debian:bookworm"])
-        .ok();
+    env.berth(&[
+        "import",
+        debootstrap_tar().to_str().unwrap(),
+        "debian:bookworm",
+    ])
+    .ok();
     let ours: Value = serde_json::from_str(
         &env.berth(&["scout", "sbom", "--format", "json", "debian:bookworm"])
             .ok(),

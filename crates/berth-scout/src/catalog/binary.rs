@@ -204,13 +204,12 @@ struct AuditablePackage {
     name: String,
     version: String,
     #[serde(default)]
-    source: String,
-    #[serde(default)]
     kind: Option<String>,
 }
 
 /// cargo-auditable's `.dep-v0`: zlib-compressed JSON of the dependency
-/// tree; build-time-only dependencies are not in the binary.
+/// tree, the program's own crate and path dependencies among them (as
+/// syft lists them); build-time-only dependencies are not in the binary.
 fn auditable(data: &[u8], relpath: &str) -> Result<Vec<Package>, String> {
     let mut json = Vec::new();
     flate2::read::ZlibDecoder::new(data)
@@ -223,7 +222,6 @@ fn auditable(data: &[u8], relpath: &str) -> Result<Vec<Package>, String> {
         .packages
         .into_iter()
         .filter(|p| p.kind.as_deref() != Some("build"))
-        .filter(|p| p.source == "crates.io" || p.source.is_empty() || p.source == "registry")
         .map(|p| Package::new(Kind::Cargo, &p.name, &p.version, relpath))
         .collect())
 }
@@ -277,11 +275,11 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(json).unwrap();
         let p = auditable(&z.finish().unwrap(), "bin/app").unwrap();
-        assert_eq!(p.len(), 1);
-        assert_eq!(
-            (p[0].name.as_str(), p[0].version.as_str()),
-            ("smallvec", "1.6.0")
-        );
+        let got: Vec<(&str, &str)> = p
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect();
+        assert_eq!(got, [("app", "0.1.0"), ("smallvec", "1.6.0")]);
         assert!(auditable(b"junk", "x").is_err());
     }
 }
