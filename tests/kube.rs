@@ -469,16 +469,22 @@ fn services_probes_and_a_job_behave_as_on_a_cluster() {
             env.inspect(&c, "{{.State.Health.Status}}") == "healthy"
         });
     }
-    let env_line = env
-        .berth(&[
-            "exec",
-            "web-pod-0-httpd",
-            "sh",
-            "-c",
-            "echo $MEMORY_MI; stat -c %a /www/index.html",
-        ])
-        .ok();
-    assert_eq!(env_line, "64\n444\n");
+    let env_line = env.berth(&["exec", "web-pod-0-httpd", "sh", "-c", "echo $MEMORY_MI $API_KEY; stat -c %a /www/index.html; cat /work/stamp /run/token/api-key"]).ok();
+    assert_eq!(env_line, "64 s3cr3t-api-key\n444\nstamped\ns3cr3t-api-key");
+    // The claim is a volume the replicas share, and stays after down.
+    env.berth(&[
+        "exec",
+        "web-pod-1-logger",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ])
+    .ok();
+    assert_eq!(
+        env.berth(&["exec", "web-pod-2-logger", "cat", "/data/f"])
+            .ok(),
+        "kept\n"
+    );
     // The Job reaches the Service by name on port 80 (the pods listen on
     // 8080), retried in place until it does.
     common::wait_until("the job to finish", || {
@@ -496,10 +502,32 @@ fn services_probes_and_a_job_behave_as_on_a_cluster() {
 
     // What generate says of a played pod keeps its probes, and passes the schemas.
     let (docs, generated) = generate(&env, &["web-pod-0"]);
-    let c = &docs[0]["spec"]["containers"][0];
+    let pod = docs.iter().find(|d| d["kind"] == "Pod").unwrap();
+    let c = pod["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "httpd")
+        .unwrap();
     assert_eq!(c["readinessProbe"]["httpGet"]["port"], 8080);
     assert_eq!(c["startupProbe"]["tcpSocket"]["port"], 8080);
-    assert_eq!(docs[0]["spec"]["volumes"][0]["configMap"]["name"], "site");
+    let volumes = pod["spec"]["volumes"].as_array().unwrap();
+    assert!(
+        volumes.iter().any(|v| v["configMap"]["name"] == "site"),
+        "{volumes:?}"
+    );
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["emptyDir"] == serde_json::json!({})),
+        "{volumes:?}"
+    );
+    // Only the claim is a PersistentVolumeClaim (the emptyDir stays one).
+    let claims: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "PersistentVolumeClaim")
+        .collect();
+    assert_eq!(claims.len(), 1, "{claims:?}");
     valid(&generated);
 
     let down = env.berth(&["kube", "down", file.to_str().unwrap()]).ok();
@@ -508,6 +536,8 @@ fn services_probes_and_a_job_behave_as_on_a_cluster() {
     assert_eq!(env.berth(&["pod", "ls", "-q"]).ok(), "");
     let nets = env.berth(&["network", "ls", "--format", "{{.Name}}"]).ok();
     assert!(!nets.contains("kube-web"), "{nets}");
+    assert_eq!(env.berth(&["volume", "ls", "-q"]).ok(), "web-data\n");
+    assert_eq!(env.berth(&["secret", "ls", "-q"]).ok(), "");
     assert!(
         std::fs::read_dir(env.root().join("kube/configmaps"))
             .map_or(true, |mut d| d.next().is_none()),

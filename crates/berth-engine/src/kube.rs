@@ -30,9 +30,19 @@ impl Engine {
                         .pod_containers(&pod)?
                         .into_iter()
                         .partition(|c| c.id == pod.infra_id);
+                    // Named without the pod's prefix (podman's), so that a
+                    // play of the YAML names them as they were.
+                    let prefix = format!("{}-", pod.name);
                     let mut containers = members
                         .iter()
-                        .map(|c| self.kube_container(c).map(|(k, _)| k))
+                        .map(|c| {
+                            self.kube_container(c).map(|(mut k, _)| {
+                                if let Some(short) = k.name.strip_prefix(&prefix) {
+                                    k.name = short.to_string();
+                                }
+                                k
+                            })
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     if containers.is_empty() {
                         return Err(EngineError::invalid(format!(
@@ -129,6 +139,7 @@ impl Engine {
         }
         for m in h.mounts.iter().flatten() {
             let source = match m.kind.as_str() {
+                "volume" if self.is_empty_dir(&m.source) => Source::EmptyDir,
                 "volume" => Source::Volume(m.source.clone()),
                 "bind" => self
                     .played_config_map(&m.source)
@@ -333,6 +344,8 @@ pub struct Played {
 
 /// The label on everything a play makes.
 pub const PLAY_LABEL: &str = "io.berth.kube.play";
+/// The label on a volume that is a played pod's `emptyDir`.
+const EMPTY_DIR_LABEL: &str = "io.berth.kube.emptydir";
 /// The ports a pod's namespace redirects (Services whose `port` is not
 /// their `targetPort`): `tcp:80:8080,...`.
 const REDIRECT_LABEL: &str = "io.berth.kube.redirect";
@@ -388,6 +401,11 @@ impl Engine {
             .join(pod)
             .join(volume)
             .join(name)
+    }
+
+    fn is_empty_dir(&self, volume: &str) -> bool {
+        self.volume(volume)
+            .is_ok_and(|v| v.labels.contains_key(EMPTY_DIR_LABEL))
     }
 
     /// A bind of a played ConfigMap volume (or of one file of it), as such.
@@ -607,7 +625,14 @@ impl Engine {
         let mut redirects = Vec::new();
         let mut aliases = Vec::new();
         for svc in plan.services_of(p) {
-            aliases.push(svc.name.clone());
+            // The names a cluster's DNS gives a Service, in namespace default.
+            let n = &svc.name;
+            aliases.extend([
+                n.clone(),
+                format!("{n}.default"),
+                format!("{n}.default.svc"),
+                format!("{n}.default.svc.cluster.local"),
+            ]);
             // NodePort and LoadBalancer ports are published on the host by
             // the first pod the Service picks.
             let first = plan
@@ -692,6 +717,18 @@ impl Engine {
             infra,
         })?;
         let made = (|| {
+            for (vol, v) in &p.volumes {
+                let name = format!("{}-{vol}", p.name);
+                if matches!(v, berth_kube::play::PlayVolume::EmptyDir { memory: false })
+                    && self.volume(&name).is_err()
+                {
+                    let labels = [
+                        format!("{PLAY_LABEL}=true"),
+                        format!("{EMPTY_DIR_LABEL}=true"),
+                    ];
+                    self.create_volume(Some(&name), &labels, None, &[], false)?;
+                }
+            }
             for c in &p.init_containers {
                 let body = self.play_body(plan, p, c)?;
                 let name = format!("{}-{}", p.name, c.name);

@@ -90,6 +90,8 @@ pub enum Source {
     HostPath { path: String, directory: bool },
     /// A tmpfs: `emptyDir` in memory.
     Memory { size: Option<i64> },
+    /// A pod's scratch volume (what `kube play` made of an `emptyDir`).
+    EmptyDir,
     /// A secret's value as a file (its key is its name).
     Secret(String),
     /// A ConfigMap's files (as `kube play` mounted them), or one of them.
@@ -292,6 +294,7 @@ fn pod_spec(w: &Workload, restart: &str) -> Value {
                     "name": vol_name,
                     "hostPath": {"path": path, "type": if *directory { "Directory" } else { "File" }},
                 }),
+                Source::EmptyDir => json!({"name": vol_name, "emptyDir": {}}),
                 Source::Memory { size } => {
                     let mut e = json!({"medium": "Memory"});
                     if let Some(s) = size {
