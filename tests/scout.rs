@@ -463,8 +463,8 @@ fn a_missing_or_stale_database_is_said() {
         &r.stderr,
         "days old (newest record 2020-01-01T00:00:00.000000Z)",
     );
-    // busybox alone: no package database at all.
-    has(&r.stdout, "✓ Indexed 0 packages");
+    // busybox alone: no package database, one program known by its version.
+    has(&r.stdout, "✓ Indexed 1 packages");
 }
 
 #[test]
@@ -1032,7 +1032,7 @@ fn alpine_packages_match_by_origin_in_their_release() {
     std::fs::write(
         ctx.join("installed"),
         "C:Q1cdeF0=\nP:libcrypto3\nV:3.3.1-r0\nA:x86_64\nS:1700000\nI:4500000\nT:Crypto library from openssl\nL:Apache-2.0\no:openssl\nm:Ariadne Conill <ariadne@dereferenced.org>\n\n\
-         C:Q1abc=\nP:busybox\nV:1.36.1-r29\nA:x86_64\nL:GPL-2.0-only\no:busybox\n\n",
+         C:Q1abc=\nP:busybox\nV:1.36.1-r29\nA:x86_64\nL:GPL-2.0-only\no:busybox\nF:bin\nR:busybox\n\n",
     )
     .unwrap();
     std::fs::write(
@@ -1257,4 +1257,150 @@ fn a_debootstrap_image_is_catalogued_and_matched_as_debian_would() {
     }
     assert!(want.len() >= 3, "{want:?}");
     assert_eq!(found(&report), want);
+}
+
+/// An rpm package made by rpmbuild (Debian's rpm, which scripts/setup
+/// installs): `NAME-[EPOCH:]VERSION-RELEASE`, noarch, one file.
+fn rpm_package(
+    dir: &Path,
+    name: &str,
+    epoch: Option<u32>,
+    version: &str,
+    release: &str,
+) -> PathBuf {
+    let top = dir.join("rpmbuild");
+    std::fs::create_dir_all(top.join("SPECS")).unwrap();
+    let spec = top.join("SPECS").join(format!("{name}.spec"));
+    let epoch_line = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
+    std::fs::write(
+        &spec,
+        format!("Name: {name}\n{epoch_line}Version: {version}\nRelease: {release}\nSummary: {name} for a test\nLicense: MIT\nBuildArch: noarch\n%description\n{name}\n%install\nmkdir -p %{{buildroot}}/usr/share/doc/{name}\necho {name} > %{{buildroot}}/usr/share/doc/{name}/README\n%files\n/usr/share/doc/{name}/README\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new("rpmbuild")
+        .args(["-bb", "--quiet", "--define"])
+        .arg(format!("_topdir {}", top.display()))
+        .arg(&spec)
+        .output()
+        .expect("rpmbuild (Debian's rpm) is installed: scripts/setup installs it");
+    assert!(
+        out.status.success(),
+        "rpmbuild: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    top.join("RPMS/noarch")
+        .join(format!("{name}-{version}-{release}.noarch.rpm"))
+}
+
+#[test]
+fn an_rpm_database_made_by_rpm_is_read_and_matched_in_rpms_order() {
+    let env = Env::with_busybox();
+    let ctx = env.path("rocky");
+    let root = ctx.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let rpms = [
+        rpm_package(&ctx, "openssl-libs", Some(1), "3.0.7", "24.el9"),
+        rpm_package(&ctx, "bash", None, "5.1.8", "9.el9"),
+    ];
+    let rpm = |args: &[&str]| {
+        let out = std::process::Command::new("rpm")
+            .arg("--root")
+            .arg(&root)
+            .args(["--dbpath", "/var/lib/rpm"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rpm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    rpm(&["--initdb"]);
+    let mut install = vec!["-i", "--nodeps", "--noscripts"];
+    install.extend(rpms.iter().map(|p| p.to_str().unwrap()));
+    rpm(&install);
+    // Rebuilt, the database is whole in rpmdb.sqlite (its write-ahead log
+    // empty), as an image's is.
+    rpm(&["--rebuilddb"]);
+    std::fs::write(
+        ctx.join("os-release"),
+        "NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\nPRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY os-release /etc/os-release\nCOPY root/var/lib/rpm/rpmdb.sqlite /var/lib/rpm/rpmdb.sqlite\n",
+    )
+    .unwrap();
+    env.berth(&["build", "-q", "-t", "rocky", ctx.to_str().unwrap()])
+        .ok();
+    let ours: Value = serde_json::from_str(
+        &env.berth(&["scout", "sbom", "--format", "json", "rocky"])
+            .ok(),
+    )
+    .unwrap();
+    let tar = env.path("rocky.tar");
+    env.berth(&["save", "-o", tar.to_str().unwrap(), "rocky"])
+        .ok();
+    let theirs = run_syft(&["scan", &format!("docker-archive:{}", tar.display())]);
+    let mine = berth_packages(&ours, "rpm");
+    assert_eq!(
+        mine,
+        set(&[("bash", "5.1.8-9.el9"), ("openssl-libs", "1:3.0.7-24.el9")])
+    );
+    assert_eq!(mine, syft_packages(&theirs, "rpm"));
+
+    // Epochs first: 3.0.8 without one is before 1:3.0.7.
+    let dir = env.path("records");
+    std::fs::create_dir(&dir).unwrap();
+    let now = yesterday();
+    for (id, name, fixed) in [
+        ("RLSA-TEST-LATER", "openssl-libs", "1:3.0.7-25.el9"),
+        ("RLSA-TEST-EXACT", "openssl-libs", "1:3.0.7-24.el9"),
+        ("RLSA-TEST-NO-EPOCH", "openssl-libs", "3.0.8-1.el9"),
+        ("RLSA-TEST-BASH", "bash", "5.1.8-10.el9"),
+    ] {
+        std::fs::write(
+            dir.join(format!("{id}.json")),
+            format!(r#"{{"id":"{id}","modified":"{now}","affected":[{{"package":{{"ecosystem":"Rocky Linux:9","name":"{name}"}},"ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}]}}"#),
+        )
+        .unwrap();
+    }
+    env.berth(&["scout", "db", "import", dir.to_str().unwrap()])
+        .ok();
+    let r = env.berth(&["scout", "cves", "--format", "json", "rocky"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        found(&r.stdout),
+        set(&[
+            ("RLSA-TEST-BASH", "bash"),
+            ("RLSA-TEST-LATER", "openssl-libs")
+        ])
+    );
+
+    // Cached results go with their layers, and an older berth's at once.
+    let cache = |sql: &str| -> String {
+        let db = env.root().join("scout.db");
+        let out = std::process::Command::new("python3")
+            .args(["-c", &format!("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"{sql}\").fetchone()[0]); c.commit()")])
+            .arg(db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let catalogued = || cache("SELECT count(*) FROM cache WHERE key LIKE 'catalogue-%'");
+    assert_eq!(catalogued(), "3", "busybox's layer and the two COPY layers");
+    cache("INSERT INTO cache (key, json) SELECT replace(key, 'catalogue-v', 'catalogue-old'), json FROM cache RETURNING 1");
+    assert_eq!(catalogued(), "6");
+    // The build cache still holds the image's layers: their results stay.
+    env.berth(&["rmi", "rocky"]).ok();
+    assert_eq!(catalogued(), "3", "an older berth's went");
+    env.berth(&["builder", "prune", "-af"]).ok();
+    assert_eq!(catalogued(), "1", "only busybox's layer is left");
 }

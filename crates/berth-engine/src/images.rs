@@ -697,14 +697,19 @@ impl Engine {
     /// Collects the store's garbage now, unless work is in progress (then
     /// the next collection does); returns the bytes freed.
     pub fn collect_garbage(&self) -> u64 {
-        match self.store.collect_garbage() {
+        let freed = match self.store.collect_garbage() {
             Ok(Some(done)) => done.bytes,
             Ok(None) => 0,
             Err(e) => {
                 tracing::warn!("collecting garbage: {e}");
                 0
             }
+        };
+        // Scan results of layers that went go with them.
+        if let Err(e) = self.scout_collect() {
+            tracing::warn!("forgetting scan results: {e}");
         }
+        freed
     }
 }
 

@@ -71,6 +71,26 @@ impl Engine {
         Db::open(&self.root().join("scout.db")).map_err(scout_error)
     }
 
+    /// Forgets the cached layer results of layers the store no longer has,
+    /// and those an older berth made (another catalogue or rules version);
+    /// how many went. A store that never scanned has nothing to forget.
+    pub(crate) fn scout_collect(&self) -> Result<usize, EngineError> {
+        if !self.root().join("scout.db").exists() {
+            return Ok(0);
+        }
+        let layers = self.store.db.diff_ids()?;
+        let current = [
+            format!("catalogue-v{}", catalog::CATALOGUE_VERSION),
+            format!("secrets-v{}", secrets::RULES_VERSION),
+        ];
+        let keep = |key: &str| {
+            key.split_once(':').is_some_and(|(kind, diff)| {
+                current.iter().any(|c| c == kind) && layers.contains(diff)
+            })
+        };
+        self.scout_db()?.forget_cached(&keep).map_err(scout_error)
+    }
+
     /// `scout db import PATH...`.
     pub fn scout_import(&self, paths: &[PathBuf]) -> Result<Imported, EngineError> {
         if paths.is_empty() {

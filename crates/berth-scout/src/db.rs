@@ -161,6 +161,22 @@ impl Db {
             .flatten()
     }
 
+    /// Drops the cached results whose key `keep` refuses; how many went.
+    pub fn forget_cached(&mut self, keep: &dyn Fn(&str) -> bool) -> Result<usize, DbError> {
+        let tx = self.conn.transaction()?;
+        let keys: Vec<String> = {
+            let mut st = tx.prepare("SELECT key FROM cache")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut gone = 0;
+        for k in keys.iter().filter(|k| !keep(k)) {
+            gone += tx.execute("DELETE FROM cache WHERE key = ?1", [k])?;
+        }
+        tx.commit()?;
+        Ok(gone)
+    }
+
     pub fn cache(&self, key: &str, json: &[u8]) -> Result<(), DbError> {
         self.conn.execute(
             "INSERT OR REPLACE INTO cache (key, json) VALUES (?1, ?2)",

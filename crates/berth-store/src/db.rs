@@ -844,6 +844,15 @@ impl Db {
         Ok(())
     }
 
+    /// Every layer's diff id that an image or a snapshot of the store has.
+    pub fn diff_ids(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT diff_id FROM snapshots UNION SELECT diff_id FROM image_layers")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn snapshot_ids(&self) -> Result<Vec<Digest>, StoreError> {
         let mut st = self.conn.prepare("SELECT chain_id FROM snapshots")?;
         let rows = st.query_map([], |r| digest(r.get(0)?))?;

@@ -84,6 +84,11 @@ pub fn known(name: &str) -> bool {
     CLASSIFIERS.iter().any(|c| (c.file)(name))
 }
 
+/// Whether the file at `relpath` is, by its name.
+pub fn known_path(relpath: &str) -> bool {
+    known(relpath.rsplit('/').next().unwrap_or(relpath))
+}
+
 fn patterns() -> &'static [Regex] {
     static RES: OnceLock<Vec<Regex>> = OnceLock::new();
     RES.get_or_init(|| {
@@ -157,6 +162,23 @@ pub fn dpkg_owned(list: &str) -> impl Iterator<Item = String> + '_ {
         })
 }
 
+/// The paths apk's installed database says its packages installed: each
+/// `R:` file in the `F:` folder before it.
+pub fn apk_owned(installed: &str) -> impl Iterator<Item = String> + '_ {
+    let mut folder = "";
+    installed.lines().filter_map(move |l| {
+        if let Some(f) = l.strip_prefix("F:") {
+            folder = f;
+            None
+        } else {
+            l.strip_prefix("R:").map(|r| match folder {
+                "" => r.to_string(),
+                f => format!("{f}/{r}"),
+            })
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +234,9 @@ mod tests {
             assert_eq!(got, *want, "{name}");
         }
         assert!(known("libpython3.12.so") && !known("ls"));
+        let apk: Vec<String> =
+            apk_owned("P:busybox\nF:bin\nR:busybox\nR:sh\nF:etc\nR:profile\n").collect();
+        assert_eq!(apk, ["bin/busybox", "bin/sh", "etc/profile"]);
         let owned: Vec<String> = dpkg_owned("/.\n/bin/bash\n/usr/bin/curl\n/etc/x\n").collect();
         assert_eq!(
             owned,

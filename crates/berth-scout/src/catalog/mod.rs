@@ -23,7 +23,7 @@ use crate::tree::Whiteouts;
 
 /// Bumped whenever a catalogue would come out differently, so that cached
 /// ones are made again.
-pub const CATALOGUE_VERSION: u32 = 2;
+pub const CATALOGUE_VERSION: u32 = 3;
 
 /// What one layer holds.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -39,9 +39,10 @@ pub struct LayerCatalogue {
     /// What could not be read, each naming its file.
     #[serde(default)]
     pub warnings: Vec<String>,
-    /// Paths this layer's dpkg file lists own (only while it is read).
-    #[serde(skip)]
-    owned: std::collections::HashSet<String>,
+    /// Paths of known programs (see `classify`) that this layer's dpkg
+    /// file lists and apk database say a package installed.
+    #[serde(default)]
+    pub owned: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -66,16 +67,6 @@ pub fn catalogue_tree(root: &Path) -> LayerCatalogue {
     });
     cat.whiteouts = whiteouts;
     cat.warnings.extend(problems);
-    // A known program that a package of this layer installed is that
-    // package's, not a `binary` of its own.
-    let owned = std::mem::take(&mut cat.owned);
-    cat.found.retain_mut(|f| {
-        if owned.contains(&f.path) {
-            f.packages
-                .retain(|p| p.kind != crate::package::Kind::Binary);
-        }
-        !f.packages.is_empty()
-    });
     cat.found.sort_by(|a, b| a.path.cmp(&b.path));
     cat
 }
@@ -139,7 +130,11 @@ fn visit_file(path: &Path, relpath: &str, meta: &std::fs::Metadata, cat: &mut La
             return;
         }
         Route::Dpkg => read_text(path).map(|t| distro::parse_dpkg(&t, relpath, &mut problems)),
-        Route::Apk => read_text(path).map(|t| distro::parse_apk(&t, relpath, &mut problems)),
+        Route::Apk => read_text(path).map(|t| {
+            cat.owned
+                .extend(classify::apk_owned(&t).filter(|p| classify::known_path(p)));
+            distro::parse_apk(&t, relpath, &mut problems)
+        }),
         Route::Rpm => rpm::read_sqlite(path, relpath),
         Route::OldRpm => Err(
             "an rpm database in BerkeleyDB or NDB form: only rpmdb.sqlite (rpm 4.16 and later) is read"
@@ -150,7 +145,8 @@ fn visit_file(path: &Path, relpath: &str, meta: &std::fs::Metadata, cat: &mut La
         Route::Java => java::read_archive(path, relpath),
         Route::DpkgList => {
             if let Ok(list) = read_text(path) {
-                cat.owned.extend(classify::dpkg_owned(&list));
+                cat.owned
+                    .extend(classify::dpkg_owned(&list).filter(|p| classify::known_path(p)));
             }
             return;
         }
@@ -223,7 +219,15 @@ pub fn squash(layers: &[(String, LayerCatalogue)]) -> Inventory {
         .get("etc/os-release")
         .or_else(|| os.get("usr/lib/os-release"))
         .cloned();
-    let mut packages: Vec<Package> = files.into_values().flatten().collect();
+    // A known program that a distribution package installed is that
+    // package's, not a `binary` of its own (syft's rule too).
+    let owned: std::collections::BTreeSet<&String> =
+        layers.iter().flat_map(|(_, l)| &l.owned).collect();
+    let mut packages: Vec<Package> = files
+        .into_values()
+        .flatten()
+        .filter(|p| p.kind != crate::package::Kind::Binary || !owned.contains(&p.path))
+        .collect();
     packages.sort_by(|a, b| {
         (a.kind, &a.name, &a.version, &a.path).cmp(&(b.kind, &b.name, &b.version, &b.path))
     });
@@ -266,20 +270,23 @@ mod tests {
         };
         put("usr/bin/bash", b"@(#)Bash version 5.2.15(1) release");
         put("usr/bin/curl", b"curl/7.88.1");
+        let programs = catalogue_tree(dir.path());
         // Debian lists /bin/bash; with a merged /usr the file is usr/bin/bash.
-        put("var/lib/dpkg/info/bash.list", b"/.\n/bin\n/bin/bash\n");
-        let cat = catalogue_tree(dir.path());
-        let names: Vec<&str> = cat
-            .found
-            .iter()
-            .flat_map(|f| &f.packages)
-            .map(|p| p.name.as_str())
-            .collect();
+        let lists = tempfile::tempdir().unwrap();
+        let list = lists.path().join("var/lib/dpkg/info/bash.list");
+        std::fs::create_dir_all(list.parent().unwrap()).unwrap();
+        std::fs::write(
+            &list,
+            "/.\n/bin\n/bin/bash\n/usr/share/doc/bash/copyright\n",
+        )
+        .unwrap();
+        let dpkg = catalogue_tree(lists.path());
+        let owned: Vec<&str> = dpkg.owned.iter().map(String::as_str).collect();
+        assert_eq!(owned, ["bin/bash", "usr/bin/bash"], "known programs only");
+        let inv = squash(&[("l1".into(), programs), ("l2".into(), dpkg)]);
+        let names: Vec<&str> = inv.packages.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["curl"]);
-        assert_eq!(
-            cat.found[0].packages[0].purl(None),
-            "pkg:generic/curl@7.88.1"
-        );
+        assert_eq!(inv.packages[0].purl(None), "pkg:generic/curl@7.88.1");
     }
 
     #[test]
