@@ -30,6 +30,10 @@ pub struct ExecEntry {
     exit_code: Option<i32>,
     pid: i32,
     hub: Option<Arc<Hub>>,
+    /// A size asked for before the process ran (a client resizes as soon
+    /// as it has started the exec): given to it once it runs, as dockerd,
+    /// which waits for the start, does.
+    pending_size: Option<(u16, u16)>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -96,6 +100,7 @@ pub async fn create(ctx: &Ctx, id: &str, req: Request<Incoming>) -> ApiResult {
         exit_code: None,
         pid: 0,
         hub: None,
+        pending_size: None,
     };
     let mut execs = ctx.state.execs.lock().expect("execs lock");
     if execs.len() >= KEPT {
@@ -234,7 +239,11 @@ impl Launch {
         if let Some(e) = state.execs.lock().expect("execs lock").get_mut(&exec_id) {
             e.running = true;
             e.pid = process.pid();
-            e.hub = Some(process.hub());
+            let hub = process.hub();
+            if let Some((rows, cols)) = e.pending_size.take() {
+                hub.resize(rows, cols);
+            }
+            e.hub = Some(hub);
         }
         tokio::task::spawn_blocking(move || {
             let code = process.wait_then(|code| finished(&state, &exec_id, code));
@@ -249,14 +258,20 @@ impl Launch {
 pub fn resize(ctx: &Ctx, id: &str) -> ApiResult {
     let rows = ctx.query.int("h")?.unwrap_or(0);
     let cols = ctx.query.int("w")?.unwrap_or(0);
-    let execs = ctx.state.execs.lock().expect("execs lock");
-    let e = execs.get(id).ok_or_else(|| no_such_exec(id))?;
+    let size = (
+        rows.clamp(0, u16::MAX as i64) as u16,
+        cols.clamp(0, u16::MAX as i64) as u16,
+    );
+    let mut execs = ctx.state.execs.lock().expect("execs lock");
+    let e = execs.get_mut(id).ok_or_else(|| no_such_exec(id))?;
     match &e.hub {
         Some(hub) => {
-            hub.resize(
-                rows.clamp(0, u16::MAX as i64) as u16,
-                cols.clamp(0, u16::MAX as i64) as u16,
-            );
+            hub.resize(size.0, size.1);
+            Ok(http::empty(StatusCode::OK))
+        }
+        // Started and not yet running: the size waits for the process.
+        None if e.started && e.exit_code.is_none() => {
+            e.pending_size = Some(size);
             Ok(http::empty(StatusCode::OK))
         }
         None => Err(ApiError::conflict(format!("Exec {id} is not running"))),

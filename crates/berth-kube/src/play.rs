@@ -237,6 +237,18 @@ pub fn parse(yaml: &str) -> Result<Plan, String> {
             }),
             "Deployment" | "DaemonSet" | "Job" => {
                 let t = &v["spec"]["template"];
+                let read: &[&str] = match kind {
+                    "Deployment" => &["replicas", "selector", "template"],
+                    "DaemonSet" => &["selector", "template"],
+                    _ => &["backoffLimit", "template", "selector"],
+                };
+                for k in v["spec"].as_object().into_iter().flatten().map(|(k, _)| k) {
+                    if !read.contains(&k.as_str()) {
+                        plan.warnings.push(format!(
+                            "{kind} {name}: spec.{k} is not supported: left out"
+                        ));
+                    }
+                }
                 if kind != "Job" {
                     selector_matches(kind, &name, &v["spec"], &t["metadata"])?;
                 }
@@ -829,6 +841,7 @@ kind: Job
 metadata: {name: check}
 spec:
   backoffLimit: 2
+  completions: 3
   template:
     metadata: {labels: {app: check}}
     spec:
@@ -866,8 +879,13 @@ metadata: {name: front}
             (Some(80), Some(30080))
         );
         assert_eq!(plan.pods[2].retries, Some(2));
-        assert_eq!(plan.warnings.len(), 3, "{:?}", plan.warnings);
-        for w in ["spec.nodeSelector", "lifecycle", "Ingress front"] {
+        assert_eq!(plan.warnings.len(), 4, "{:?}", plan.warnings);
+        for w in [
+            "spec.nodeSelector",
+            "lifecycle",
+            "Ingress front",
+            "Job check: spec.completions",
+        ] {
             assert!(
                 plan.warnings.iter().any(|x| x.contains(w)),
                 "{w}: {:?}",
