@@ -588,6 +588,20 @@ fn berth_packages(json: &Value, kind: &str) -> BTreeSet<(String, String)> {
     pairs(&json["packages"], "kind", kind)
 }
 
+/// berth's SBOM of `image` (JSON), and syft's of the same image saved.
+fn both_sboms(env: &Env, image: &str) -> (Value, Value) {
+    let ours = serde_json::from_str(
+        &env.berth(&["scout", "sbom", "--format", "json", image])
+            .ok(),
+    )
+    .unwrap();
+    let tar = env.path(&format!("{}.tar", image.replace([':', '/'], "_")));
+    env.berth(&["save", "-o", tar.to_str().unwrap(), image])
+        .ok();
+    let theirs = run_syft(&["scan", &format!("docker-archive:{}", tar.display())]);
+    (ours, theirs)
+}
+
 /// syft's JSON output of `args`.
 fn run_syft(args: &[&str]) -> Value {
     let out = std::process::Command::new(syft())
@@ -679,15 +693,7 @@ fn sboms_agree_with_syft_on_real_packages() {
     env.berth(&["build", "-q", "-t", "real", ctx.to_str().unwrap()])
         .ok();
 
-    let ours: Value = serde_json::from_str(
-        &env.berth(&["scout", "sbom", "--format", "json", "real"])
-            .ok(),
-    )
-    .unwrap();
-    let tar = env.path("real.tar");
-    env.berth(&["save", "-o", tar.to_str().unwrap(), "real"])
-        .ok();
-    let theirs = run_syft(&["scan", &format!("docker-archive:{}", tar.display())]);
+    let (ours, theirs) = both_sboms(&env, "real");
 
     let deb = berth_packages(&ours, "deb");
     assert!(deb.len() > 100, "the host's dpkg database: {}", deb.len());
@@ -1175,15 +1181,7 @@ fn a_debootstrap_image_is_catalogued_and_matched_as_debian_would() {
         "debian:bookworm",
     ])
     .ok();
-    let ours: Value = serde_json::from_str(
-        &env.berth(&["scout", "sbom", "--format", "json", "debian:bookworm"])
-            .ok(),
-    )
-    .unwrap();
-    let tar = env.path("debian.tar");
-    env.berth(&["save", "-o", tar.to_str().unwrap(), "debian:bookworm"])
-        .ok();
-    let theirs = run_syft(&["scan", &format!("docker-archive:{}", tar.display())]);
+    let (ours, theirs) = both_sboms(&env, "debian:bookworm");
     let deb = berth_packages(&ours, "deb");
     assert!(deb.len() > 80, "a minbase system: {}", deb.len());
     assert_eq!(deb, syft_packages(&theirs, "deb"));
@@ -1335,15 +1333,7 @@ fn an_rpm_database_made_by_rpm_is_read_and_matched_in_rpms_order() {
     .unwrap();
     env.berth(&["build", "-q", "-t", "rocky", ctx.to_str().unwrap()])
         .ok();
-    let ours: Value = serde_json::from_str(
-        &env.berth(&["scout", "sbom", "--format", "json", "rocky"])
-            .ok(),
-    )
-    .unwrap();
-    let tar = env.path("rocky.tar");
-    env.berth(&["save", "-o", tar.to_str().unwrap(), "rocky"])
-        .ok();
-    let theirs = run_syft(&["scan", &format!("docker-archive:{}", tar.display())]);
+    let (ours, theirs) = both_sboms(&env, "rocky");
     let mine = berth_packages(&ours, "rpm");
     assert_eq!(
         mine,

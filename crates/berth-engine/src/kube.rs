@@ -935,12 +935,7 @@ impl Engine {
                             p.name
                         ))
                     })?;
-                    let keys: Vec<(String, String)> = if items.is_empty() {
-                        all.keys().map(|k| (k.clone(), k.clone())).collect()
-                    } else {
-                        items.clone()
-                    };
-                    for (key, file) in keys {
+                    for (key, file) in items_or_all(items, all) {
                         if !all.contains_key(&key) {
                             return Err(EngineError::invalid(format!(
                                 "pod {}: volume {vol}: Secret {name} has no key {key}",
@@ -996,11 +991,7 @@ impl Engine {
                 p.name
             ))
         })?;
-        let files: Vec<(String, String)> = if items.is_empty() {
-            keys.keys().map(|k| (k.clone(), k.clone())).collect()
-        } else {
-            items.to_vec()
-        };
+        let files = items_or_all(items, keys);
         let dir = self.config_map_dir(&p.name, vol, name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
@@ -1140,6 +1131,19 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+/// A Secret's or ConfigMap's files: its `items` (key, path), or every key
+/// as a file of its name.
+fn items_or_all<V>(
+    items: &[(String, String)],
+    all: &std::collections::BTreeMap<String, V>,
+) -> Vec<(String, String)> {
+    if items.is_empty() {
+        all.keys().map(|k| (k.clone(), k.clone())).collect()
+    } else {
+        items.to_vec()
     }
 }
 
