@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use berth_store::db::ContainerRow;
-
 use crate::model::{Container, HostConfig, State};
 use crate::{logs, names, time, Engine, EngineError};
 
@@ -14,7 +12,7 @@ impl Engine {
         let rows = self.store.db.find_container(key)?;
         match rows.len() {
             0 => Err(EngineError::NoSuchContainer(key.into())),
-            1 => self.reconciled(&rows[0]),
+            1 => self.reconciled(from_json(&rows[0].record)?),
             _ => Err(EngineError::invalid(format!(
                 "multiple IDs found with provided prefix: {key}"
             ))),
@@ -23,19 +21,22 @@ impl Engine {
 
     /// Every container, newest first.
     pub fn list_containers(&self) -> Result<Vec<Container>, EngineError> {
-        self.store
-            .db
-            .containers()?
-            .iter()
-            .map(|r| self.reconciled(r))
+        let rows = self.store.db.containers()?;
+        // Parsing the records is most of a big listing's time: on every core.
+        let workers = match rows.len() {
+            n if n >= 256 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            _ => 1,
+        };
+        crate::parallel::run(&rows, workers, |r| from_json(&r.record), Result::is_err)
+            .into_iter()
+            .map(|(_, c)| self.reconciled(c?))
             .collect()
     }
 
     /// A record whose process is gone without anyone noting it (its berth was
     /// killed) is corrected to what really happened, so no container shows as
     /// running that is not.
-    fn reconciled(&self, row: &ContainerRow) -> Result<Container, EngineError> {
-        let c: Container = from_json(&row.record)?;
+    fn reconciled(&self, c: Container) -> Result<Container, EngineError> {
         if c.state.restarting && !process_alive(c.state.monitor_pid) {
             // Its monitor died while waiting to restart it: it stays down.
             return self.update(&c.id, |c| {

@@ -1,5 +1,6 @@
-//! A small worker pool for registry transfers: a few threads take items in
-//! order; once one fails, no new item is started.
+//! A small worker pool (registry transfers, the parse of a big listing):
+//! a few threads take items in order; once one fails, no new item is
+//! started.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
