@@ -175,19 +175,22 @@ impl Drop for Watcher {
 }
 
 impl Engine {
-    /// Starts probing container `id` with `check` (on a thread with its own
-    /// connection to the store).
+    /// Starts probing container `id` with `check`.
     pub(crate) fn watch_health(&self, id: &str, check: Check) -> Watcher {
+        let id = id.to_string();
+        self.watch(move |engine, stop| engine.probe_loop(&id, &check, stop))
+    }
+
+    /// Runs `work` on a thread with its own connection to the store, opened
+    /// here and now (never later from the thread: a store removed meanwhile
+    /// would be made again, empty), until told to stop.
+    fn watch(&self, work: impl FnOnce(&Engine, &AtomicBool) + Send + 'static) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
-        let (root, state, id) = (
-            self.root().to_path_buf(),
-            self.state_dir.clone(),
-            id.to_string(),
-        );
+        let engine = Engine::open(self.root(), &self.state_dir);
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            if let Ok(engine) = Engine::open(&root, &state) {
-                engine.probe_loop(&id, &check, &flag);
+            if let Ok(engine) = engine {
+                work(&engine, &flag);
             }
         });
         Watcher {
@@ -261,29 +264,13 @@ impl Engine {
         probes: Probes,
         grace: Duration,
     ) -> Watcher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (root, state, id) = (
-            self.root().to_path_buf(),
-            self.state_dir.clone(),
-            c.id.clone(),
-        );
-        let address = self.probe_address(c);
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            if let Ok(engine) = Engine::open(&root, &state) {
-                let target = Target {
-                    id,
-                    pid,
-                    address,
-                    grace,
-                };
-                engine.kube_probe_loop(&target, &probes, &flag);
-            }
-        });
-        Watcher {
-            stop,
-            _thread: thread,
-        }
+        let target = Target {
+            id: c.id.clone(),
+            pid,
+            address: self.probe_address(c),
+            grace,
+        };
+        self.watch(move |engine, stop| engine.kube_probe_loop(&target, &probes, stop))
     }
 
     /// Where httpGet and tcpSocket probes connect: the pod's address (the
