@@ -1,10 +1,5 @@
 //! `berth`: docker's command line over the berth engine, in-process.
 
-/// mimalloc: listing a full store allocates and frees many small values
-/// (records parsed from JSON); glibc malloc spent a sixth of `ps -a` there.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod cli;
 mod commands;
 mod format;
