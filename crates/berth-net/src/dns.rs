@@ -50,12 +50,12 @@ impl DnsServer {
         let stop = Arc::new(AtomicBool::new(false));
         let resolver = Arc::new(Resolver { lookup, upstream });
         let (st, r) = (stop.clone(), resolver.clone());
-        std::thread::spawn(move || serve_udp(&socket, &st, &r));
+        crate::spawn_started(move || serve_udp(&socket, &st, &r));
         let (listener, st) = (
             tcp.try_clone().map_err(|e| NetError(e.to_string()))?,
             stop.clone(),
         );
-        std::thread::spawn(move || serve_tcp(&listener, &st, &resolver));
+        crate::spawn_started(move || serve_tcp(&listener, &st, &resolver));
         Ok(DnsServer { stop, tcp })
     }
 }

@@ -106,7 +106,7 @@ impl Forwarder {
         }
         let ns = crate::open_netns(netns).map_err(|e| ForwardError(e.0))?;
         let (tx, rx) = mpsc::channel::<Request>();
-        std::thread::spawn(move || {
+        crate::spawn_started(move || {
             // This thread alone enters the container's namespace.
             if crate::enter(&ns).is_err() {
                 tracing::warn!("cannot enter the container's network namespace");
@@ -130,12 +130,12 @@ impl Forwarder {
             match l {
                 Listener::Tcp(l) => {
                     let l = l.try_clone().map_err(|e| ForwardError(e.to_string()))?;
-                    std::thread::spawn(move || serve_tcp(&l, &tx, &stop, port));
+                    crate::spawn_started(move || serve_tcp(&l, &tx, &stop, port));
                 }
                 Listener::Udp(u) => {
                     let u = u.try_clone().map_err(|e| ForwardError(e.to_string()))?;
                     let _ = u.set_read_timeout(Some(UDP_TICK));
-                    std::thread::spawn(move || serve_udp(&u, &tx, &stop, port));
+                    crate::spawn_started(move || serve_udp(&u, &tx, &stop, port));
                 }
             }
         }

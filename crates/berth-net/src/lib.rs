@@ -43,6 +43,20 @@ pub(crate) fn enter(ns: &File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Spawns a thread for as long as a container runs, and returns once it
+/// runs `f`: a thread still starting holds a lock of Rust's runtime, and
+/// the container's processes, cloned from this one right after, would wait
+/// on that lock forever when they exit (libcontainer's intermediate process
+/// did, leaving `run -d` waiting).
+pub(crate) fn spawn_started(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(0);
+    std::thread::spawn(move || {
+        let _ = tx.send(());
+        f()
+    });
+    let _ = rx.recv();
+}
+
 /// Runs `f` on a short-lived thread inside the namespace at `netns` and
 /// returns its result. Sockets made there keep that namespace; processes
 /// spawned there are born in it.
