@@ -333,34 +333,75 @@ pub fn parse(yaml: &str) -> Result<Plan, String> {
 }
 
 /// File modes written `0644` are octal to Kubernetes (YAML 1.1) and
-/// decimal to a YAML 1.2 reader: such a `mode` or `defaultMode` is
-/// rewritten as its decimal value first.
+/// decimal to a YAML 1.2 reader: such a `mode` or `defaultMode` key's value
+/// is rewritten as its decimal value first. Only keys are touched: text in
+/// a quoted string or a block scalar (a ConfigMap's file, say) stays as it is.
 fn octal_modes(yaml: &str) -> String {
     let mut out = String::with_capacity(yaml.len());
+    // The indentation of the line that opened a block scalar (`|`, `>`).
+    let mut block: Option<usize> = None;
     for line in yaml.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(b) = block {
+            if line.trim().is_empty() || indent > b {
+                out.push_str(line);
+                continue;
+            }
+            block = None;
+        }
         let mut rest = line;
-        while let Some(at) = ["defaultMode:", "mode:"]
-            .iter()
-            .filter_map(|k| rest.find(k).map(|i| (i, k.len())))
-            .min()
-        {
-            let (before, after) = rest.split_at(at.0 + at.1);
-            out.push_str(before);
-            let value = after.trim_start();
-            let pad = &after[..after.len() - value.len()];
+        while let Some((key_end, value_at)) = mode_key(rest) {
+            out.push_str(&rest[..key_end]);
+            let value = &rest[value_at..];
             let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
-            out.push_str(pad);
-            match u32::from_str_radix(&digits, 8) {
-                Ok(n) if digits.len() > 1 && digits.starts_with('0') => {
+            let octal = u32::from_str_radix(&digits, 8)
+                .ok()
+                .filter(|_| digits.len() > 1 && digits.starts_with('0'));
+            out.push_str(&rest[key_end..value_at]);
+            match octal {
+                Some(n) => {
                     out.push_str(&n.to_string());
                     rest = &value[digits.len()..];
                 }
-                _ => rest = value,
+                None => rest = value,
             }
         }
         out.push_str(rest);
+        let head = line.trim_end();
+        if ["|", "|-", "|+", ">", ">-", ">+"]
+            .iter()
+            .any(|m| head.ends_with(m))
+        {
+            block = Some(indent);
+        }
     }
     out
+}
+
+/// The first `mode:` or `defaultMode:` key in `text` where a key can stand
+/// (at the start of a line, after `- `, `{` or `,`): where the key ends and
+/// where its value starts.
+fn mode_key(text: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find("ode:") {
+        let colon = from + found + 3;
+        let start = ["defaultMode", "mode"]
+            .iter()
+            .find_map(|k| text[..colon].strip_suffix(k).map(|b| b.len()));
+        from = colon + 1;
+        let Some(start) = start else { continue };
+        let before = text[..start].trim_end_matches(' ');
+        if before.is_empty()
+            || before.ends_with('-')
+            || before.ends_with('{')
+            || before.ends_with(',')
+        {
+            let value_at =
+                colon + 1 + (text[colon + 1..].len() - text[colon + 1..].trim_start().len());
+            return Some((colon + 1, value_at));
+        }
+    }
+    None
 }
 
 /// A workload object: its pod template, and how many of it.
@@ -896,6 +937,12 @@ metadata: {name: front}
         assert_eq!(
             octal_modes("secret: {defaultMode: 0400, items: [{mode: 0644}]}\nmode: 420\n"),
             "secret: {defaultMode: 256, items: [{mode: 420}]}\nmode: 420\n"
+        );
+        // A ConfigMap's text is data: neither a quoted string nor a block scalar changes.
+        let data = "data:\n  a: \"file mode: 0755\"\n  b: |\n    mode: 0755\n    x\n  c: 1\nvolumes:\n- {defaultMode: 0600}\n";
+        assert_eq!(
+            octal_modes(data),
+            data.replace("{defaultMode: 0600}", "{defaultMode: 384}")
         );
         let unmatched = "kind: Deployment\nmetadata: {name: d}\nspec: {selector: {matchLabels: {app: a}}, template: {metadata: {labels: {app: b}}, spec: {containers: [{name: c, image: i}]}}}\n";
         assert!(parse(unmatched).unwrap_err().contains("spec.selector"));
