@@ -459,10 +459,13 @@ impl Engine {
         }
         // Images first: a missing one, or one that runs as root where
         // that is refused, fails the play before anything is made.
+        // (Once each: a Deployment's replicas are the same containers.)
+        let mut seen = std::collections::BTreeSet::new();
         for c in plan
             .pods
             .iter()
             .flat_map(|p| p.init_containers.iter().chain(&p.containers))
+            .filter(|c| seen.insert((&c.image, &c.pull_policy, c.run_as_non_root, c.run_as_user)))
         {
             if !self.play_build(c, o)? {
                 self.play_image(c)?;
@@ -499,8 +502,9 @@ impl Engine {
             })?;
             out.networks.push(network.clone());
         }
+        let host_ports = service_host_ports(plan)?;
         for p in &plan.pods {
-            self.play_pod(plan, p, o, &network)?;
+            self.play_pod(plan, p, o, &network, &host_ports)?;
             out.pods.push(p.name.clone());
         }
         Ok(())
@@ -603,6 +607,7 @@ impl Engine {
         p: &PlayPod,
         o: &PlayOptions,
         network: &str,
+        host_ports: &HostPorts,
     ) -> Result<(), EngineError> {
         use crate::model::PortBinding;
         let mut infra = crate::model::CreateBody::default();
@@ -640,7 +645,7 @@ impl Engine {
                 .iter()
                 .find(|q| plan.services_of(q).any(|s| s.name == svc.name))
                 .is_some_and(|q| q.name == p.name);
-            for port in &svc.ports {
+            for (i, port) in svc.ports.iter().enumerate() {
                 let target = port.target_in(p).ok_or_else(|| {
                     EngineError::invalid(format!(
                         "Service {}: targetPort {} names no port of pod {}",
@@ -650,13 +655,8 @@ impl Engine {
                 if target != port.port {
                     redirects.push(format!("{}:{}:{target}", port.protocol, port.port));
                 }
-                let host = match svc.kind.as_str() {
-                    "NodePort" => Some(port.node_port.map_or_else(node_port, Ok)?),
-                    "LoadBalancer" => Some(port.port),
-                    _ => None,
-                };
-                if let Some(h) = host.filter(|_| first) {
-                    bind(format!("{target}/{}", port.protocol), "", h);
+                if let Some(h) = host_ports.get(&(svc.name.clone(), i)).filter(|_| first) {
+                    bind(format!("{target}/{}", port.protocol), "", *h);
                 }
             }
         }
@@ -1204,12 +1204,38 @@ fn host_memory() -> Option<i64> {
     Some(kb * 1024)
 }
 
-/// A free port in Kubernetes' NodePort range, for a NodePort Service that
-/// names none.
-fn node_port() -> Result<u16, EngineError> {
-    (30000..=32767)
-        .find(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
-        .ok_or_else(|| EngineError::Conflict("no free port in 30000-32767 for a NodePort".into()))
+/// The host port of each (Service, port index) that publishes one.
+type HostPorts = std::collections::BTreeMap<(String, usize), u16>;
+
+/// The host ports a plan's Services publish: NodePort's (or, where none is
+/// named, a free one in Kubernetes' range, each chosen once and apart from
+/// the others) and LoadBalancer's `port`.
+fn service_host_ports(plan: &Plan) -> Result<HostPorts, EngineError> {
+    let mut out = HostPorts::new();
+    let named: Vec<u16> = plan
+        .services
+        .iter()
+        .flat_map(|s| s.ports.iter().filter_map(|p| p.node_port))
+        .collect();
+    let mut free = (30000..=32767u16)
+        .filter(|p| !named.contains(p))
+        .filter(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok());
+    for svc in &plan.services {
+        for (i, port) in svc.ports.iter().enumerate() {
+            let host = match svc.kind.as_str() {
+                "NodePort" => match port.node_port {
+                    Some(n) => n,
+                    None => free.next().ok_or_else(|| {
+                        EngineError::Conflict("no free port in 30000-32767 for a NodePort".into())
+                    })?,
+                },
+                "LoadBalancer" => port.port,
+                _ => continue,
+            };
+            out.insert((svc.name.clone(), i), host);
+        }
+    }
+    Ok(out)
 }
 
 /// A hostPath's `type`, checked (and made, for the `OrCreate` ones) as
@@ -1240,5 +1266,22 @@ fn host_path(path: &str, kind: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("is not a {kind}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ports_not_named_are_chosen_apart() {
+        let yaml = "kind: Service\nmetadata: {name: a}\nspec: {type: NodePort, selector: {x: y}, ports: [{port: 80}, {port: 81}]}\n---\nkind: Service\nmetadata: {name: b}\nspec: {type: NodePort, selector: {x: y}, ports: [{port: 80, nodePort: 30000}]}\n---\nkind: Service\nmetadata: {name: c}\nspec: {type: LoadBalancer, selector: {x: y}, ports: [{port: 8443}]}\n";
+        let plan = berth_kube::play::parse(yaml).unwrap();
+        let ports = service_host_ports(&plan).unwrap();
+        let a = (ports[&("a".into(), 0)], ports[&("a".into(), 1)]);
+        assert_ne!(a.0, a.1);
+        assert!(a.0 != 30000 && a.1 != 30000, "30000 is b's: {a:?}");
+        assert_eq!(ports[&("b".into(), 0)], 30000);
+        assert_eq!(ports[&("c".into(), 0)], 8443);
     }
 }
