@@ -416,8 +416,6 @@ impl Engine {
     /// does: SIGTERM, then SIGKILL after the grace period. Its monitor
     /// records the exit and its restart policy applies.
     fn end_failed(&self, t: &Target, role: &str) {
-        use nix::sys::signal::{kill, Signal};
-        use nix::unistd::Pid;
         tracing::warn!("container {}: {role} probe failed: ending it", &t.id[..12]);
         if let Ok(c) = self.container(&t.id) {
             self.emit_container(
@@ -426,24 +424,8 @@ impl Engine {
                 &[],
             );
         }
-        let pid = Pid::from_raw(t.pid);
-        let _ = kill(pid, Signal::SIGTERM);
-        let until = Instant::now() + t.grace;
-        while Instant::now() < until && kill(pid, None).is_ok() && running(t.pid) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if running(t.pid) {
-            let _ = kill(pid, Signal::SIGKILL);
-        }
+        crate::lifecycle::terminate(t.pid, nix::sys::signal::Signal::SIGTERM, t.grace);
     }
-}
-
-/// Whether `pid` still runs (not a zombie waiting to be reaped).
-fn running(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
-        .unwrap_or(false)
 }
 
 /// The container a probe loop watches.

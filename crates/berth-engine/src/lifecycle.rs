@@ -28,8 +28,26 @@ pub fn parse_signal(s: &str) -> Result<i32, EngineError> {
         .map_err(|_| EngineError::invalid(format!("invalid signal: {s}")))
 }
 
+/// Whether `pid` still runs: there, and not a zombie (a container's monitor
+/// keeps it one until its exit is recorded).
 fn alive(pid: i32) -> bool {
-    pid > 0 && kill(Pid::from_raw(pid), None).is_ok()
+    pid > 0
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+            .unwrap_or(false)
+}
+
+/// Sends `signal` to `pid`, gives it `grace` to end, then SIGKILL.
+pub(crate) fn terminate(pid: i32, signal: Signal, grace: Duration) {
+    let _ = kill(Pid::from_raw(pid), signal);
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < grace {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if alive(pid) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
 }
 
 impl Engine {
@@ -96,19 +114,12 @@ impl Engine {
                 .unwrap_or(libc::SIGTERM),
         };
         self.thaw(&c);
-        let pid = c.state.pid;
-        let _ = kill(
-            Pid::from_raw(pid),
-            Signal::try_from(sig).unwrap_or(Signal::SIGTERM),
-        );
         let grace = Duration::from_secs(timeout.or(c.config.stop_timeout).unwrap_or(10) as u64);
-        let start = Instant::now();
-        while alive(pid) && start.elapsed() < grace {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if alive(pid) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+        terminate(
+            c.state.pid,
+            Signal::try_from(sig).unwrap_or(Signal::SIGTERM),
+            grace,
+        );
         self.wait_container(&c.id, Some(Duration::from_secs(10)))?;
         self.emit_container(&c, "stop", &[]);
         Ok(())
