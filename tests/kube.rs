@@ -405,6 +405,7 @@ fn bad_play_files_change_nothing() {
         ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, env: [{name: A, valueFrom: {configMapKeyRef: {name: cm, key: nokey}}}]}]}\n---\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}\n", "env A: ConfigMap cm has no key nokey"),
         ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, volumeMounts: [{name: h, mountPath: /h}]}], volumes: [{name: h, hostPath: {path: /nonexistent-berth, type: Directory}}]}\n", "volume h: hostPath /nonexistent-berth: is not a Directory"),
         ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: nosuchimage, imagePullPolicy: Never}]}\n", "image nosuchimage is not here and its imagePullPolicy is Never"),
+        ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, imagePullPolicy: Sometimes}]}\n", "imagePullPolicy \"Sometimes\" is not Always, IfNotPresent or Never"),
         ("kind: Pod\nmetadata: {name: px, labels: {a: b}}\nspec: {containers: [{name: c, image: busybox}]}\n---\nkind: Service\nmetadata: {name: s}\nspec: {selector: {a: b}, ports: [{port: 80, targetPort: web}]}\n", "Service s: targetPort web names no port of pod px"),
         ("kind: Pod\nmetadata: {name: px}\nspec: {containers: [{name: c, image: busybox, livenessProbe: {httpGet: {port: web}}}]}\n", "container px/c: livenessProbe: port \"web\" names no port"),
     ] {
@@ -567,6 +568,23 @@ fn play_takes_a_network_ports_and_config_maps_from_the_command_line() {
         1,
         "ConfigMap settings is in neither the file nor a --configmap file",
     );
+    // The flags' bad values: one clear error each, nothing made.
+    let (cm_path, pod_path) = (cm.to_str().unwrap(), pod.to_str().unwrap());
+    env.berth(&[
+        "kube",
+        "play",
+        "--network",
+        "nosuchnet",
+        "--configmap",
+        cm_path,
+        pod_path,
+    ])
+    .fails(1, "nosuchnet");
+    env.berth(&["kube", "play", "--publish", "notaport:80", pod_path])
+        .fails(125, "notaport");
+    env.berth(&["kube", "play", "--configmap", pod_path, pod_path])
+        .fails(1, "--configmap file 1: no ConfigMap in it");
+    assert_eq!(env.berth(&["pod", "ls", "-q"]).ok(), "");
     let r = env.berth(&[
         "kube",
         "play",
