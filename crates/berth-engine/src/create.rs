@@ -34,6 +34,8 @@ impl Engine {
         name: Option<&str>,
         body: CreateBody,
     ) -> Result<(Container, Vec<String>), EngineError> {
+        // A created container is usually started next.
+        berth_runtime::cgroups::warm_migration();
         let mut body = body;
         self.join_pod(&mut body)?;
         let CreateBody {

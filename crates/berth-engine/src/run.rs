@@ -332,6 +332,7 @@ impl Engine {
         hold: Option<&mut dyn FnMut()>,
     ) -> Result<i32, EngineError> {
         let interactive = attach.unwrap_or(false);
+        berth_runtime::cgroups::warm_migration();
         // One start at a time per container: whoever comes second sees it
         // running (the lock goes when this function returns or the
         // container is recorded running, whichever is first).
@@ -1226,6 +1227,7 @@ impl Engine {
         o: &ExecOptions,
         io: ExecIo,
     ) -> Result<ExecProcess, EngineError> {
+        berth_runtime::cgroups::warm_migration();
         let c = self.container(key)?;
         if !c.state.running {
             return Err(EngineError::Conflict(format!(

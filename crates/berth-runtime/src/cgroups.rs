@@ -200,9 +200,109 @@ pub fn finish(spec: &ContainerSpec) -> std::io::Result<()> {
     std::fs::write(path, "1")
 }
 
+/// Starts, off the caller's path, the kernel's wait that the container's
+/// first move into its cgroup would otherwise make on it.
+///
+/// Moving a task between cgroups takes a global lock whose first writer
+/// waits for an RCU grace period (10-15 ms on a small VM; hosts that mount
+/// cgroups with `favordynmods` skip it); writers that come while it is
+/// held, or within a grace period after, do not wait again. So a thread of
+/// ours moves this process into the cgroup it is already in (a move that
+/// changes nothing) while the caller mounts, plugs and forks: the
+/// container's own moves then find the lock warm. Call it as early as a
+/// start is known to come; calling it again is cheap.
+pub fn warm_migration() {
+    static WAKE: OnceLock<Option<i32>> = OnceLock::new();
+    if let Some(wake) = *WAKE.get_or_init(start_warmer) {
+        // SAFETY: a one-byte write to our own pipe.
+        unsafe { libc::write(wake, [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+/// The warming thread: it waits on a pipe and, for each byte, writes our
+/// pid to our own `cgroup.procs`. It only ever blocks in read and write
+/// (no allocation, no lock), so a container forked meanwhile inherits no
+/// lock held; it is fully started before this returns, for the same reason.
+fn start_warmer() -> Option<i32> {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(own_cgroup_procs()?)
+        .ok()?;
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    let pid = std::process::id().to_string().into_bytes();
+    let started = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let ready = started.clone();
+    std::thread::Builder::new()
+        .name("cgroup-warmer".into())
+        .spawn(move || {
+            let (procs, read) = (procs.as_raw_fd(), read.as_raw_fd());
+            ready.wait();
+            let mut byte = 0u8;
+            // SAFETY: reads into and writes from buffers this thread owns, on fds it owns.
+            while unsafe { libc::read(read, (&mut byte as *mut u8).cast(), 1) } == 1 {
+                unsafe { libc::write(procs, pid.as_ptr().cast(), pid.len()) };
+            }
+        })
+        .ok()?;
+    started.wait();
+    Some(write.into_raw_fd())
+}
+
+/// The `cgroup.procs` of the cgroup this process is in: of a v1 hierarchy
+/// containers join (the lock is the same for all), else of the v2 tree.
+fn own_cgroup_procs() -> Option<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let dir = |controllers: &str, path: &str| -> Option<PathBuf> {
+        let dir = Path::new(ROOT).join(controllers);
+        Some(dir.join(path.trim_start_matches('/')).join("cgroup.procs"))
+    };
+    let v1 = own.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        joined_hierarchies()
+            .iter()
+            .any(|d| d == controllers)
+            .then(|| dir(controllers, path))?
+    });
+    let v2 = || {
+        let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let root = if crate::container::cgroup_v2() {
+            ""
+        } else {
+            "unified"
+        };
+        dir(root, path)
+    };
+    v1.or_else(v2).filter(|p| p.exists())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::hierarchy_of;
+    use super::{hierarchy_of, own_cgroup_procs, warm_migration};
+
+    #[test]
+    fn the_warmer_moves_this_process_where_it_already_is() {
+        let procs = own_cgroup_procs().expect("a cgroup.procs of our own");
+        let pid = std::process::id().to_string();
+        let listed = |p: &std::path::Path| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .any(|l| l == pid)
+        };
+        assert!(listed(&procs), "{} does not list us", procs.display());
+        let before = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        warm_migration();
+        warm_migration();
+        // The move changes nothing: we are where we were.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(
+            std::fs::read_to_string("/proc/self/cgroup").unwrap(),
+            before
+        );
+        assert!(listed(&procs));
+    }
 
     #[test]
     fn mountinfo_lines_name_their_hierarchy() {
