@@ -352,6 +352,22 @@ pub fn freeze(cgroups_path: &str, frozen: bool) -> Result<(), RuntimeError> {
 /// busy with a dying process.
 pub fn delete(state_root: &Path, id: &str, cgroups_path: &str) {
     let dir = state_root.join(id);
+    let cgroups = cgroup_dirs(cgroups_path);
+    if !dir.exists() && cgroups.is_empty() {
+        // Released already (a foreground `run --rm` releases at the exit, then removes).
+        return;
+    }
+    if ended_without_poststop(&dir) {
+        // What libcontainer's delete would do, without its cgroup manager
+        // (which reads the mount table once per controller): the first
+        // process is gone, so only strays of a shared pid namespace remain.
+        if cgroups.iter().any(|d| has_processes(d)) {
+            let _ = kill_all(cgroups_path, libc::SIGKILL);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        remove_cgroup(cgroups_path);
+        return;
+    }
     match Container::load(dir.clone()) {
         Ok(mut c) => {
             if let Err(e) = c.delete(true) {
@@ -371,23 +387,61 @@ pub fn delete(state_root: &Path, id: &str, cgroups_path: &str) {
 /// Removes `cgroups_path` from every hierarchy (v1 controllers, or v2), waiting
 /// up to a second for the last processes in it to be gone.
 fn remove_cgroup(cgroups_path: &str) {
-    let rel = cgroups_path.trim_start_matches('/');
-    if rel.is_empty() {
-        return;
-    }
-    let mut dirs: Vec<PathBuf> = vec![PathBuf::from("/sys/fs/cgroup").join(rel)];
-    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-        dirs.extend(entries.flatten().map(|e| e.path().join(rel)));
-    }
-    for d in dirs.iter().filter(|d| d.is_dir()) {
+    for d in cgroup_dirs(cgroups_path) {
         for _ in 0..100 {
-            match std::fs::remove_dir(d) {
+            match std::fs::remove_dir(&d) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                     std::thread::sleep(std::time::Duration::from_millis(10))
                 }
                 _ => break,
             }
         }
+    }
+}
+
+/// The directories of `cgroups_path` that exist: in the v2 tree, or in each v1 hierarchy.
+fn cgroup_dirs(cgroups_path: &str) -> Vec<PathBuf> {
+    let rel = cgroups_path.trim_start_matches('/');
+    if rel.is_empty() {
+        return Vec::new();
+    }
+    let mut dirs: Vec<PathBuf> = vec![PathBuf::from("/sys/fs/cgroup").join(rel)];
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        dirs.extend(entries.flatten().map(|e| e.path().join(rel)));
+    }
+    dirs.retain(|d| d.is_dir());
+    dirs
+}
+
+fn has_processes(cgroup: &Path) -> bool {
+    std::fs::read(cgroup.join("cgroup.procs")).is_ok_and(|b| !b.is_empty())
+}
+
+/// Whether libcontainer's container in `dir` has a first process that has
+/// ended (a zombie, or gone) and no poststop hooks to run at its deletion.
+fn ended_without_poststop(dir: &Path) -> bool {
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    };
+    let (Some(state), Some(config)) = (read("state.json"), read("youki_config.json")) else {
+        return false;
+    };
+    let hooks = &config["hooks"]["poststop"];
+    if hooks.as_array().is_some_and(|h| !h.is_empty()) {
+        return false;
+    }
+    let Some(pid) = state["pid"].as_i64().filter(|p| *p > 0) else {
+        return false;
+    };
+    // /proc/PID/stat: "PID (COMM) STATE ...", COMM may hold spaces and parentheses.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|s| s == "Z" || s == "X"),
     }
 }
 

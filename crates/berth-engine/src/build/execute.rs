@@ -36,6 +36,7 @@ pub(crate) enum StepNetwork {
 
 /// Runs the step and returns its exit code; output goes to `step` line by line.
 pub(crate) fn run(engine: &Engine, r: &RunStep, step: &Step) -> Result<i32, EngineError> {
+    berth_runtime::cgroups::warm_migration();
     let id = crate::networks::build_holder();
     let cwd = if r.cwd.is_empty() {
         "/".to_string()
