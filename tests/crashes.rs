@@ -182,4 +182,11 @@ fn kill_9_anywhere_leaves_a_sound_store() {
         .map(|e| e.file_name())
         .collect();
     assert!(tmp.is_empty(), "tmp/ holds {tmp:?}");
+    // Nor does the host keep a bridge of a network create that was killed:
+    // prune removed every network, and with them every bridge of this store
+    // but the default one.
+    let owner = format!("berth {}", env.root().display());
+    let mut bridges = berth_net::link::owned_by(&owner);
+    bridges.retain(|b| *b != env.bridge);
+    assert!(bridges.is_empty(), "bridges left on the host: {bridges:?}");
 }

@@ -709,6 +709,9 @@ impl Engine {
         if let Err(e) = self.scout_collect() {
             tracing::warn!("forgetting scan results: {e}");
         }
+        if let Err(e) = self.collect_orphan_bridges() {
+            tracing::warn!("removing bridges no network records: {e}");
+        }
         freed
     }
 }

@@ -359,6 +359,27 @@ impl Engine {
         format!("berth {}", self.root().display())
     }
 
+    /// Removes the bridges marked as this store's that no network of it
+    /// records: a berth killed while it made a network leaves its device
+    /// (and rules) behind. Under the host lock that creation holds, so no
+    /// bridge about to be recorded is taken.
+    pub(crate) fn collect_orphan_bridges(&self) -> Result<(), EngineError> {
+        let owned = link::owned_by(&self.bridge_owner());
+        if owned.is_empty() {
+            return Ok(());
+        }
+        let _lock = HostLock::take().map_err(net_error)?;
+        let recorded: Vec<String> = self
+            .network_rows()?
+            .iter()
+            .filter_map(|n| n.bridge().map(String::from))
+            .collect();
+        for bridge in owned.iter().filter(|b| !recorded.contains(b)) {
+            link::remove_unrecorded(bridge).map_err(net_error)?;
+        }
+        Ok(())
+    }
+
     fn network_rows(&self) -> Result<Vec<Network>, EngineError> {
         self.store
             .db

@@ -78,6 +78,30 @@ pub fn owner(name: &str) -> Option<String> {
     Some(alias.trim().to_string()).filter(|a| !a.is_empty())
 }
 
+/// The devices marked as `owner`'s (by their interface alias).
+pub fn owned_by(owner: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| self::owner(name).as_deref() == Some(owner))
+        .collect()
+}
+
+/// Removes bridge `name` that no network records, with the rules made for
+/// the subnet of its address (internal or not: which, nothing recorded).
+pub fn remove_unrecorded(name: &str) -> Result<(), NetError> {
+    if let Some((gateway, prefix)) = ipv4_of(name) {
+        let subnet = crate::ipam::Subnet::containing(gateway, prefix);
+        for internal in [false, true] {
+            crate::firewall::remove(name, subnet, internal);
+        }
+    }
+    delete(name)
+}
+
 /// A bridge and its subnet are one thing, on the whole host: an existing
 /// bridge serves `owner` when it is marked as `owner`'s, or when it is
 /// unmarked (made before bridges were) with `gateway` as its address, and
