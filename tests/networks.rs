@@ -852,3 +852,145 @@ fn two_stores_share_a_host() {
     assert!(r.stderr.contains("already exists"), "{}", r.stderr);
     assert!(!b.berth(&["network", "ls"]).ok().contains("takeover"));
 }
+
+/// A berth killed while it made a network leaves a bridge marked as its
+/// store's that no network records: garbage collection (here `system
+/// prune`) removes it, and leaves the store's recorded bridges alone.
+#[test]
+fn a_bridge_no_network_records_is_collected() {
+    let env = Env::with_busybox();
+    env.berth(&["network", "create", "kept"]).ok();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "on-kept",
+        "--network",
+        "kept",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    let kept = env
+        .berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{index .Options \"com.docker.network.bridge.name\"}}",
+            "kept",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    let orphan = format!("bo-{}", &env.bridge[3..]);
+    let ip = |args: &[&str]| {
+        assert!(std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap()
+            .success())
+    };
+    ip(&["link", "add", &orphan, "type", "bridge"]);
+    ip(&[
+        "link",
+        "set",
+        &orphan,
+        "alias",
+        &format!("berth {}", env.root().display()),
+    ]);
+    ip(&["addr", "add", "10.251.7.1/24", "dev", &orphan]);
+    env.berth(&["system", "prune", "-f"]).ok();
+    assert!(!berth_net::link::exists(&orphan), "{orphan} is still there");
+    // In use: the network, its bridge and the default one stay.
+    assert!(berth_net::link::exists(&kept));
+    assert!(berth_net::link::exists(&env.bridge));
+    assert_eq!(env.inspect("on-kept", "{{.State.Status}}"), "running");
+}
+
+/// berth, docker (where an engine answers) and podman on one host: each
+/// publishes a port that answers on 127.0.0.1, and each one's containers
+/// reach the others' by address: no engine's bridge or rules shadow another's.
+#[test]
+fn berth_beside_docker_and_podman() {
+    let env = Env::with_busybox();
+    let serve = |name: &str| {
+        format!("echo {name} > /i; mkdir /w; mv /i /w/index.html; exec httpd -f -p 80 -h /w")
+    };
+    let get =
+        |addr: &str| format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {addr} 80 | tail -1");
+    let port = common::registry::free_port();
+    env.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        &serve("from-berth"),
+    ])
+    .ok();
+    let berth_ip = env.inspect("web", "{{.NetworkSettings.IPAddress}}");
+    let podman = common::Podman::new(&env);
+    let podman_port = common::registry::free_port();
+    podman.run(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{podman_port}:80"),
+        "IMAGE",
+        "sh",
+        "-c",
+        &serve("from-podman"),
+    ]);
+    let podman_ip = podman.run(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
+    assert_eq!(http_get("127.0.0.1", port), "from-berth\n");
+    assert_eq!(http_get("127.0.0.1", podman_port), "from-podman\n");
+    let from_berth = |addr: &str| {
+        env.berth(&["run", "--rm", "busybox", "sh", "-c", &get(addr)])
+            .ok()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(from_berth(&podman_ip), "from-podman");
+    assert_eq!(
+        podman.run(&["run", "--rm", "IMAGE", "sh", "-c", &get(&berth_ip)]),
+        "from-berth"
+    );
+    let Some(docker) = common::Docker::new(&env) else {
+        eprintln!("docker part skipped: no docker engine answers here");
+        return;
+    };
+    let docker_port = common::registry::free_port();
+    docker.run(&[
+        "run",
+        "-d",
+        "--name",
+        "DOCKER-web",
+        "-p",
+        &format!("127.0.0.1:{docker_port}:80"),
+        "IMAGE",
+        "sh",
+        "-c",
+        &serve("from-docker"),
+    ]);
+    let docker_ip = docker.run(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.IPAddress}}",
+        "DOCKER-web",
+    ]);
+    assert_eq!(http_get("127.0.0.1", docker_port), "from-docker\n");
+    assert_eq!(http_get("127.0.0.1", port), "from-berth\n");
+    assert_eq!(http_get("127.0.0.1", podman_port), "from-podman\n");
+    assert_eq!(from_berth(&docker_ip), "from-docker");
+    assert_eq!(
+        docker.run(&["run", "--rm", "IMAGE", "sh", "-c", &get(&berth_ip)]),
+        "from-berth"
+    );
+}

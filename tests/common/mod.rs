@@ -243,6 +243,11 @@ impl Env {
                 let _ = berth_net::link::delete(bridge);
             }
         }
+        // And a bridge no network records (a create killed by the test).
+        let owner = format!("berth {}", self.root().display());
+        for bridge in berth_net::link::owned_by(&owner) {
+            let _ = berth_net::link::remove_unrecorded(&bridge);
+        }
     }
 }
 
@@ -447,5 +452,151 @@ pub fn http_get(host: &str, port: u16) -> String {
             _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             other => panic!("no answer on {host}:{port}: {other:?}"),
         }
+    }
+}
+
+/// This process's soft limit `name` (as /proc/self/limits names it): podman
+/// asks for more open files than this machine's hard limit allows.
+fn own_limit(name: &str, hard: bool) -> String {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    limits
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| {
+            l[name.len()..]
+                .split_whitespace()
+                .nth(usize::from(hard))
+                .map(String::from)
+        })
+        .unwrap_or_else(|| "1024".into())
+}
+
+/// Runs another engine's command line; its trimmed stdout, or a panic with its stderr.
+fn engine(program: &str, args: &[String]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (scripts/setup --packages installs it)"));
+    assert!(
+        out.status.success(),
+        "{program} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Podman with a store of its own in the test's directory, the busybox
+/// image imported as `IMAGE`, and runc (crun refuses a hybrid cgroup host
+/// whose v2 tree holds a controller). Its containers go with it.
+pub struct Podman {
+    base: Vec<String>,
+}
+
+impl Podman {
+    pub fn new(env: &Env) -> Podman {
+        let dir = env.path("podman");
+        let base = vec![
+            "--root".into(),
+            dir.join("root").display().to_string(),
+            "--runroot".into(),
+            dir.join("run").display().to_string(),
+            "--runtime".into(),
+            "runc".into(),
+            "--cgroup-manager".into(),
+            "cgroupfs".into(),
+            "--events-backend".into(),
+            "file".into(),
+        ];
+        let p = Podman { base };
+        p.run(&["import", busybox_tar().to_str().unwrap(), "IMAGE"]);
+        p
+    }
+
+    /// `podman ARGS`, with `IMAGE` standing for the busybox image.
+    pub fn run(&self, args: &[&str]) -> String {
+        let mut all = self.base.clone();
+        for (i, a) in args.iter().enumerate() {
+            all.push(a.replace("IMAGE", "localhost/berth-test-busybox:1"));
+            if i == 0 && *a == "run" {
+                let files = own_limit("Max open files", false);
+                all.extend(["--ulimit".into(), format!("nofile={files}:{files}")]);
+                // podman's own default is more than runc may set here; a test container needs few.
+                all.extend(["--ulimit".into(), "nproc=4096:4096".into()]);
+            }
+        }
+        engine("podman", &all)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| self.run(&["rm", "-a", "-f", "-t", "0"]));
+        let _ = std::panic::catch_unwind(|| self.run(&["rmi", "-a", "-f"]));
+    }
+}
+
+/// The docker engine this machine runs, when one answers: the busybox
+/// image imported as `IMAGE`, containers named `DOCKER-…` made unique to
+/// this test, all removed with it.
+pub struct Docker {
+    prefix: String,
+    names: std::cell::RefCell<Vec<String>>,
+}
+
+impl Docker {
+    pub fn new(env: &Env) -> Option<Docker> {
+        let answers = Command::new("docker")
+            .args(["version", "-f", "{{.Server.Version}}"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !answers {
+            return None;
+        }
+        let unique = env
+            .dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase();
+        let d = Docker {
+            prefix: format!("berth-test-{}", unique.trim_start_matches("berth-e2e-")),
+            names: Default::default(),
+        };
+        d.run(&["import", busybox_tar().to_str().unwrap(), "IMAGE"]);
+        Some(d)
+    }
+
+    fn image(&self) -> String {
+        format!("{}:busybox", self.prefix)
+    }
+
+    /// `docker ARGS`, with `IMAGE` and `DOCKER-` standing for this test's image and names.
+    pub fn run(&self, args: &[&str]) -> String {
+        let all: Vec<String> = args
+            .iter()
+            .map(|a| {
+                let a = a.replace("IMAGE", &self.image());
+                if let Some(name) = a.strip_prefix("DOCKER-") {
+                    let name = format!("{}-{name}", self.prefix);
+                    self.names.borrow_mut().push(name.clone());
+                    return name;
+                }
+                a
+            })
+            .collect();
+        engine("docker", &all)
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        for name in self.names.borrow().iter() {
+            let _ = Command::new("docker").args(["rm", "-f", name]).output();
+        }
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.image()])
+            .output();
     }
 }
