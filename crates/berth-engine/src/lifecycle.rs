@@ -87,10 +87,10 @@ impl Engine {
         signal: Option<i32>,
     ) -> Result<(), EngineError> {
         let c = self.container(key)?;
-        if c.state.running || c.state.restarting {
-            // No restart policy brings back what the user stopped.
-            self.update(&c.id, |c| c.state.manually_stopped = true)?;
-        }
+        // No restart policy brings back what the user stopped: marked even
+        // when it is neither running nor restarting, since its monitor may be
+        // between recording an exit and restarting it (the next start clears it).
+        self.update(&c.id, |c| c.state.manually_stopped = true)?;
         if !c.state.running {
             if c.state.restarting {
                 // Its monitor sees the stop and leaves it exited.

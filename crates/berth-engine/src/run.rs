@@ -102,13 +102,18 @@ impl Engine {
             if started.elapsed() >= Duration::from_secs(10) {
                 delay = FIRST;
             }
-            self.update(&c.id, |c| {
+            // A stop that came since the exit was recorded wins: it is read
+            // in the same transaction that would mark the container restarting.
+            let now = self.update(&c.id, |c| {
+                if c.state.manually_stopped {
+                    return;
+                }
                 c.state.status = "restarting".into();
                 c.state.restarting = true;
                 c.state.monitor_pid = std::process::id() as i32;
                 c.restart_count += 1;
             })?;
-            if !self.sleep_unless_stopped(&c.id, delay) {
+            if now.state.manually_stopped || !self.sleep_unless_stopped(&c.id, delay) {
                 break;
             }
             delay = (delay * 2).min(LONGEST);
