@@ -690,7 +690,8 @@ fn containers_recorded_before_networks_still_start() {
     db.update_container(&id, |record| {
         let mut c: serde_json::Value = serde_json::from_str(record).unwrap();
         c["NetworkSettings"] = serde_json::json!({"Networks": {"none": {}}});
-        Ok(c.to_string())
+        // A whole record serves as its own listing.
+        Ok((c.to_string(), c.to_string()))
     })
     .unwrap();
     assert_eq!(env.berth(&["start", "-a", "old"]).ok(), "still-runs\n");

@@ -21,13 +21,33 @@ impl Engine {
 
     /// Every container, newest first.
     pub fn list_containers(&self) -> Result<Vec<Container>, EngineError> {
-        let rows = self.store.db.containers()?;
+        self.parse_rows(self.store.db.containers()?, |r| &r.record)
+    }
+
+    /// Every container as its listing form ([`listing_json`]), newest first:
+    /// for listings, which read nothing else.
+    pub(crate) fn list_container_listings(&self) -> Result<Vec<Container>, EngineError> {
+        let mut rows = self.store.db.container_listings()?;
+        for row in rows.iter_mut().filter(|r| r.listing.is_empty()) {
+            // Written before listings were: given one now, once.
+            let c = from_json(&row.record)?;
+            row.listing = listing_json(&c);
+            self.store.db.set_container_listing(&row.id, &row.listing)?;
+        }
+        self.parse_rows(rows, |r| &r.listing)
+    }
+
+    fn parse_rows(
+        &self,
+        rows: Vec<berth_store::db::ContainerRow>,
+        json: fn(&berth_store::db::ContainerRow) -> &String,
+    ) -> Result<Vec<Container>, EngineError> {
         // Parsing the records is most of a big listing's time: on every core.
         let workers = match rows.len() {
             n if n >= 256 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             _ => 1,
         };
-        crate::parallel::run(&rows, workers, |r| from_json(&r.record), Result::is_err)
+        crate::parallel::run(&rows, workers, |r| from_json(json(r)), Result::is_err)
             .into_iter()
             .map(|(_, c)| self.reconciled(c?))
             .collect()
@@ -76,9 +96,9 @@ impl Engine {
             let mut c: Container = serde_json::from_str(json)
                 .map_err(|e| berth_store::StoreError::Corrupt(e.to_string()))?;
             f(&mut c);
-            let s = to_json(&c);
+            let written = (to_json(&c), listing_json(&c));
             out = Some(c);
-            Ok(s)
+            Ok(written)
         })?;
         Ok(out.expect("update ran"))
     }
@@ -101,7 +121,7 @@ impl Engine {
         renamed.name = format!("/{new_name}");
         self.store
             .db
-            .rename_container(&c.id, new_name, &to_json(&renamed))
+            .rename_container(&c.id, new_name, &to_json(&renamed), &listing_json(&renamed))
             .map_err(|e| match e {
                 berth_store::StoreError::NameConflict { .. } => {
                     EngineError::Conflict(format!("Error when allocating new name: Conflict. {e}"))
@@ -360,6 +380,42 @@ fn process_alive(pid: i32) -> bool {
 
 pub(crate) fn to_json(c: &Container) -> String {
     serde_json::to_string(c).expect("container serialises")
+}
+
+/// The listing form of a record: what `ps` and `GET /containers/json` show
+/// and select by (its state, names, image, command, labels, mounts, ports
+/// published and exposed, networks, and what a crashed container's release needs), without
+/// the configuration that only inspect and a start read. It parses back as
+/// a [`Container`] whose other fields are their defaults.
+pub(crate) fn listing_json(c: &Container) -> String {
+    let config = &c.config;
+    let h = &c.host_config;
+    serde_json::json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": c.state,
+        "Image": c.image,
+        "Name": c.name,
+        "RestartCount": c.restart_count,
+        "HostConfig": {
+            "NetworkMode": h.network_mode,
+            "RestartPolicy": h.restart_policy,
+            "AutoRemove": h.auto_remove,
+            "CgroupParent": h.cgroup_parent,
+        },
+        "Mounts": c.mounts,
+        "Config": {
+            "Image": config.image,
+            "Labels": config.labels,
+            "Cmd": config.cmd,
+            "Entrypoint": config.entrypoint,
+            "ExposedPorts": config.exposed_ports,
+        },
+        "NetworkSettings": c.network_settings,
+    })
+    .to_string()
 }
 
 fn from_json(s: &str) -> Result<Container, EngineError> {

@@ -306,6 +306,7 @@ impl Engine {
                 name,
                 image_id: c.image.clone(),
                 record: crate::containers::to_json(c),
+                listing: crate::containers::listing_json(c),
             };
             match self.store.db.insert_container(&row, &c.created) {
                 Ok(()) => return Ok(()),

@@ -206,7 +206,7 @@ impl Engine {
         all: bool,
         last: usize,
     ) -> Result<Vec<Container>, EngineError> {
-        let mut list = self.list_containers()?;
+        let mut list = self.list_container_listings()?;
         // before=/since= name containers; they bound the listing by creation.
         let created_of = |key: &str| -> Result<Option<DateTime<Utc>>, EngineError> {
             Ok(time::parse(&self.container(key)?.created))

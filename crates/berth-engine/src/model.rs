@@ -15,19 +15,31 @@ pub struct Container {
     pub state: State,
     /// The image id (`sha256:...`).
     pub image: String,
+    // Defaults where absent: a listing form of the record (see
+    // `containers::listing_json`) holds only some of the fields.
+    #[serde(default)]
     pub resolv_conf_path: String,
+    #[serde(default)]
     pub hostname_path: String,
+    #[serde(default)]
     pub hosts_path: String,
+    #[serde(default)]
     pub log_path: String,
     /// `/name`, as docker stores it.
     pub name: String,
     pub restart_count: u32,
+    #[serde(default)]
     pub driver: String,
+    #[serde(default)]
     pub platform: String,
+    #[serde(default)]
     pub mount_label: String,
+    #[serde(default)]
     pub process_label: String,
+    #[serde(default)]
     pub app_armor_profile: String,
     pub host_config: HostConfig,
+    #[serde(default)]
     pub graph_driver: GraphDriver,
     pub mounts: Vec<MountPoint>,
     pub config: Config,
