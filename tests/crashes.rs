@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -189,4 +190,18 @@ fn kill_9_anywhere_leaves_a_sound_store() {
     let mut bridges = berth_net::link::owned_by(&owner);
     bridges.retain(|b| *b != env.bridge);
     assert!(bridges.is_empty(), "bridges left on the host: {bridges:?}");
+    // Nor the cgroup of a build step whose berth was killed.
+    let abandoned: Vec<String> = berth_runtime::container::cgroups_below("/berth")
+        .into_iter()
+        .filter(|name| {
+            let pid = name
+                .strip_prefix("build-")
+                .and_then(|r| r.split('-').next());
+            pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .collect();
+    assert!(
+        abandoned.is_empty(),
+        "cgroups of killed build steps: {abandoned:?}"
+    );
 }

@@ -712,6 +712,15 @@ impl Engine {
         if let Err(e) = self.collect_orphan_bridges() {
             tracing::warn!("removing bridges no network records: {e}");
         }
+        // The cgroups of build steps whose berth was killed: empty, or
+        // holding strays of the step, which go with them.
+        for step in berth_runtime::container::cgroups_below(&crate::cgroup_under("", ""))
+            .into_iter()
+            .filter(|name| crate::networks::abandoned_build(name))
+        {
+            let path = crate::cgroup_under("", &step);
+            berth_runtime::container::delete(&self.runtime_dir(), &step, &path);
+        }
         freed
     }
 }

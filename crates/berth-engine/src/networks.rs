@@ -1093,6 +1093,17 @@ pub(crate) fn build_holder() -> String {
     )
 }
 
+/// Whether `holder` is a build step's ([`build_holder`]) whose berth is gone.
+pub(crate) fn abandoned_build(holder: &str) -> bool {
+    let pid = holder
+        .strip_prefix("build-")
+        .and_then(|rest| rest.split_once('-'))
+        .and_then(|(pid, _)| pid.parse::<i32>().ok());
+    pid.is_some_and(|pid| {
+        pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+    })
+}
+
 /// Clears the addresses from the record of a container that stopped (its
 /// leases are given back by [`Engine::release`], its veths went with its
 /// namespace); what was asked for (address, aliases) stays.

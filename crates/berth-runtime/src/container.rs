@@ -399,6 +399,20 @@ fn remove_cgroup(cgroups_path: &str) {
     }
 }
 
+/// The names of the cgroups directly below `parent` (`/berth`), in any
+/// hierarchy (v1 controllers, or v2).
+pub fn cgroups_below(parent: &str) -> Vec<String> {
+    let mut names: Vec<String> = cgroup_dirs(parent)
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The directories of `cgroups_path` that exist: in the v2 tree, or in each v1 hierarchy.
 fn cgroup_dirs(cgroups_path: &str) -> Vec<PathBuf> {
     let rel = cgroups_path.trim_start_matches('/');
