@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{busybox_tar, Env};
+use common::{busybox_tar, tool, Env};
 
 fn docker_available() -> bool {
     Command::new("docker")
@@ -13,19 +13,6 @@ fn docker_available() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
-}
-
-fn tool(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

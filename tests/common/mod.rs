@@ -457,33 +457,35 @@ pub fn http_get(host: &str, port: u16) -> String {
 
 /// This process's soft limit `name` (as /proc/self/limits names it): podman
 /// asks for more open files than this machine's hard limit allows.
-fn own_limit(name: &str, hard: bool) -> String {
+fn own_limit(name: &str) -> String {
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     limits
         .lines()
         .find(|l| l.starts_with(name))
-        .and_then(|l| {
-            l[name.len()..]
-                .split_whitespace()
-                .nth(usize::from(hard))
-                .map(String::from)
-        })
+        .and_then(|l| l[name.len()..].split_whitespace().next().map(String::from))
         .unwrap_or_else(|| "1024".into())
 }
 
-/// Runs another engine's command line; its trimmed stdout, or a panic with its stderr.
-fn engine(program: &str, args: &[String]) -> String {
+/// Runs a tool no one here wrote (skopeo, another engine); its stdout, or
+/// a panic with its stderr.
+pub fn tool<S: AsRef<std::ffi::OsStr>>(program: &str, args: &[S]) -> String {
     let out = Command::new(program)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e} (scripts/setup --packages installs it)"));
+    let shown: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
     assert!(
         out.status.success(),
         "{program} {}: {}",
-        args.join(" "),
+        shown.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`tool`] for another engine's command line: its stdout trimmed.
+fn engine(program: &str, args: &[String]) -> String {
+    tool(program, args).trim().to_string()
 }
 
 /// Podman with a store of its own in the test's directory, the busybox
@@ -519,7 +521,7 @@ impl Podman {
         for (i, a) in args.iter().enumerate() {
             all.push(a.replace("IMAGE", "localhost/berth-test-busybox:1"));
             if i == 0 && *a == "run" {
-                let files = own_limit("Max open files", false);
+                let files = own_limit("Max open files");
                 all.extend(["--ulimit".into(), format!("nofile={files}:{files}")]);
                 // podman's own default is more than runc may set here; a test container needs few.
                 all.extend(["--ulimit".into(), "nproc=4096:4096".into()]);
