@@ -59,21 +59,21 @@ pub fn print_rows(
             }
         }
         Format::Raw(t) => {
-            let tmpl = compile(t)?;
+            let tmpl = RowTemplate::new(t)?;
             for r in rows {
-                writeln!(out, "{}", render(&tmpl, r)?).map_err(|e| e.to_string())?;
+                writeln!(out, "{}", tmpl.render(r)?).map_err(|e| e.to_string())?;
             }
         }
         Format::Table(t) => {
-            let tmpl = compile(t)?;
+            let tmpl = RowTemplate::new(t)?;
             let header: serde_json::Map<String, Json> = headers
                 .iter()
                 .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
                 .collect();
             let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
-            writeln!(tw, "{}", render(&tmpl, &Json::Object(header))?).map_err(|e| e.to_string())?;
+            writeln!(tw, "{}", tmpl.render(&Json::Object(header))?).map_err(|e| e.to_string())?;
             for r in rows {
-                writeln!(tw, "{}", render(&tmpl, r)?).map_err(|e| e.to_string())?;
+                writeln!(tw, "{}", tmpl.render(r)?).map_err(|e| e.to_string())?;
             }
             let text = tw.into_inner().map_err(|e| e.to_string())?;
             // tabwriter pads every cell, the last one included; docker does not.
@@ -83,6 +83,68 @@ pub fn print_rows(
         }
     }
     Ok(())
+}
+
+/// A template rendered once per row. One of only text and `{{.Field}}`s
+/// (every default table, most `--format`s) is filled in directly where the
+/// fields are strings: gtmpl's conversion of each row is most of a big
+/// listing's printing.
+struct RowTemplate {
+    go: Template,
+    plain: Option<Vec<Piece>>,
+}
+
+enum Piece {
+    Text(String),
+    Field(String),
+}
+
+impl RowTemplate {
+    fn new(text: &str) -> Result<RowTemplate, String> {
+        Ok(RowTemplate {
+            go: compile(text)?,
+            plain: plain_pieces(text),
+        })
+    }
+
+    fn render(&self, row: &Json) -> Result<String, String> {
+        match self.plain.as_deref().and_then(|p| substitute(p, row)) {
+            Some(s) => Ok(s),
+            None => render(&self.go, row),
+        }
+    }
+}
+
+/// `text` as text and `{{.Field}}`s, if that is all it is.
+fn plain_pieces(text: &str) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        pieces.push(Piece::Text(rest[..open].to_string()));
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        let name = after[..close].trim_matches(' ').strip_prefix('.')?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        pieces.push(Piece::Field(name.to_string()));
+        rest = &after[close + 2..];
+    }
+    pieces.push(Piece::Text(rest.to_string()));
+    Some(pieces)
+}
+
+/// The pieces filled in from `row`; `None` where a field is not a string
+/// (gtmpl then prints it as Go would).
+fn substitute(pieces: &[Piece], row: &Json) -> Option<String> {
+    let mut out = String::new();
+    for p in pieces {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Field(name) => out.push_str(row.get(name)?.as_str()?),
+        }
+    }
+    Some(out)
 }
 
 /// Renders one template against one JSON value (inspect's `-f`).
@@ -384,6 +446,32 @@ mod tests {
             &headers
         )
         .is_err());
+    }
+
+    #[test]
+    fn plain_templates_print_as_gtmpl_does() {
+        let rows = [
+            json!({"ID": "abc", "Name": "web", "N": 3, "L": ["x", "y"]}),
+            json!({"ID": "", "Name": "tab\there"}),
+        ];
+        let templates = [
+            "{{.ID}}\t{{.Name}}",
+            "id={{ .ID }} } {{.Name}}!",
+            "{{.N}} {{.L}}",
+            "{{.Missing}}",
+            "{{.ID}}{{upper .Name}}",
+            "{{- .ID -}}",
+        ];
+        for t in templates {
+            let plain = RowTemplate::new(t).unwrap();
+            let go = compile(t).unwrap();
+            for r in &rows {
+                assert_eq!(plain.render(r), render(&go, r), "{t} on {r}");
+            }
+        }
+        assert!(plain_pieces("{{.ID}}\t{{.Name}}").is_some());
+        assert!(plain_pieces("{{.State.Status}}").is_none());
+        assert!(plain_pieces("{{json .}}").is_none());
     }
 
     #[test]
