@@ -413,7 +413,11 @@ pub(crate) fn listing_json(c: &Container) -> String {
             "Entrypoint": config.entrypoint,
             "ExposedPorts": config.exposed_ports,
         },
-        "NetworkSettings": c.network_settings,
+        // Listings read only these two; the rest is most of a record's size.
+        "NetworkSettings": {
+            "Ports": c.network_settings.get("Ports"),
+            "Networks": c.network_settings.get("Networks"),
+        },
     })
     .to_string()
 }

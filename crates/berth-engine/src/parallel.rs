@@ -15,7 +15,9 @@ pub(crate) fn run<T: Sync, R: Send>(
     failed: impl Fn(&R) -> bool + Sync,
 ) -> Vec<(usize, R)> {
     let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(items.len()));
+    // A slot per item: results are put in place, never sorted (a big
+    // result, such as a container record, costs to move).
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..workers.min(items.len()) {
             s.spawn(|| loop {
@@ -25,13 +27,15 @@ pub(crate) fn run<T: Sync, R: Send>(
                 if failed(&r) {
                     next.store(items.len(), Ordering::SeqCst);
                 }
-                results.lock().expect("results").push((i, r));
+                *slots[i].lock().expect("slot") = Some(r);
             });
         }
     });
-    let mut results = results.into_inner().expect("results");
-    results.sort_by_key(|(i, _)| *i);
-    results
+    slots
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, slot)| Some((i, slot.into_inner().expect("slot")?)))
+        .collect()
 }
 
 #[cfg(test)]
