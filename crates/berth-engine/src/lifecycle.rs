@@ -90,17 +90,19 @@ impl Engine {
         // No restart policy brings back what the user stopped: marked even
         // when it is neither running nor restarting, since its monitor may be
         // between recording an exit and restarting it (the next start clears it).
-        self.update(&c.id, |c| c.state.manually_stopped = true)?;
-        if !c.state.running {
-            if c.state.restarting {
-                // Its monitor sees the stop and leaves it exited.
-                let start = Instant::now();
-                while self.container(&c.id).is_ok_and(|c| c.state.restarting)
-                    && start.elapsed() < Duration::from_secs(5)
-                {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+        let mut c = self.update(&c.id, |c| c.state.manually_stopped = true)?;
+        if !c.state.running && c.state.restarting {
+            // Its monitor sees the stop and leaves it exited, or had just
+            // restarted it: then it runs, and is stopped below.
+            let start = Instant::now();
+            while self.container(&c.id).is_ok_and(|c| c.state.restarting)
+                && start.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::sleep(Duration::from_millis(20));
             }
+            c = self.container(&c.id)?;
+        }
+        if !c.state.running {
             return Ok(());
         }
         let sig = match signal {

@@ -432,7 +432,14 @@ impl Engine {
             // that they see the container's first output.
             hold();
         }
+        let mut stopped = false;
         self.update(&c.id, |c| {
+            // A stop that came while the monitor restarted it wins: the
+            // restart is undone rather than lifting the stop.
+            if c.state.restarting && c.state.manually_stopped {
+                stopped = true;
+                return;
+            }
             c.state.status = "running".into();
             c.state.running = true;
             c.state.restarting = false;
@@ -454,12 +461,13 @@ impl Engine {
             c.state.started_at = time::now();
             c.state.finished_at = time::ZERO.into();
         })?;
+        if stopped {
+            kill_created(pid);
+            self.release(&c);
+            return Ok(c.state.exit_code);
+        }
         if let Err(e) = created.start() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = rt::wait(pid);
+            kill_created(pid);
             return Err(self.failed_start(&c, e.into()));
         }
         drop(start_lock.take());
@@ -695,6 +703,15 @@ impl Engine {
 /// The seccomp filter `--security-opt` asks for: none when unconfined or
 /// privileged, a given profile, or docker's default (as build RUN steps use).
 /// NetworkSettings.Ports as docker shows them: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
+/// Ends a container that was created but never started.
+fn kill_created(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = rt::wait(pid);
+}
+
 fn ports_json(bound: &[berth_net::PortSpec]) -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for s in bound {
