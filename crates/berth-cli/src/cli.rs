@@ -64,7 +64,11 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Each subcommand's flags are built only when it is the one given
+/// (`defer`, here and on every subcommand enum): building all of them cost
+/// every command a millisecond.
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create and run a new container from an image
     Run(RunArgs),
@@ -192,6 +196,7 @@ pub enum Command {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// List images
     #[command(visible_alias = "list")]
@@ -276,6 +281,7 @@ pub struct LogoutArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a volume
     Create(VolumeCreateArgs),
@@ -292,6 +298,7 @@ pub enum VolumeCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Create a network
     Create(NetworkCreateArgs),
@@ -467,6 +474,7 @@ pub struct VolumePruneArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum BuilderCommand {
     /// Build an image from a Dockerfile
     Build(Box<BuildArgs>),
@@ -488,6 +496,7 @@ pub struct BuilderPruneArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Create and run a new container from an image
     Run(RunArgs),
@@ -544,6 +553,7 @@ pub enum ContainerCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Verify every blob's digest and every reference in the store
     Check,
@@ -1435,6 +1445,7 @@ pub struct LintArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum KubeCommand {
     /// Generate Kubernetes YAML for containers or pods
     Generate {
@@ -1490,6 +1501,7 @@ pub enum KubeCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum PodCommand {
     /// Create a pod
     Create(PodCreateArgs),
@@ -1577,6 +1589,7 @@ pub struct PodCreateArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum SecretCommand {
     /// Create a secret from a file or STDIN as content
     Create {
@@ -1624,6 +1637,7 @@ pub enum SecretCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ScoutCommand {
     /// Display the vulnerabilities of an image's packages
     Cves(ScoutCvesArgs),
@@ -1639,6 +1653,7 @@ pub enum ScoutCommand {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ScoutDbCommand {
     /// Import OSV records: osv.dev's all.zip files, directories of OSV JSON, or records
     Import {
