@@ -473,7 +473,11 @@ impl Db {
         conn.query_row("PRAGMA mmap_size=1073741824", [], |_| Ok(()))?;
         // Each berth command is a process: a checkpoint as each one closes
         // the store would copy the log back and remove it every time. The
-        // log is checkpointed as it grows instead (SQLite's auto-checkpoint).
+        // log is checkpointed as it grows instead (SQLite's auto-checkpoint),
+        // and kept short: the first process to open the store reads all of
+        // the log to index it, which at SQLite's 1,000 pages cost every
+        // command up to a millisecond.
+        conn.query_row("PRAGMA wal_autocheckpoint=128", [], |_| Ok(()))?;
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
