@@ -643,6 +643,45 @@ fn rm_flag_and_container_dirs() {
     assert_eq!(env.berth(&["start", "-a", "keep"]).ok(), "");
     env.berth(&["rm", "keep"]).ok();
     assert!(!std::path::Path::new(&upper).exists());
+
+    // The writable layer of an --rm container is mounted volatile (nothing
+    // syncs what is thrown away), that of any other as usual; mounted again
+    // (cp before the start mounts it once), it still starts.
+    let overlay_of = |name: &str| {
+        let rootfs = env.inspect(name, "{{.GraphDriver.Data.MergedDir}}");
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        mounts
+            .lines()
+            .find(|l| l.split(' ').nth(1) == Some(rootfs.as_str()))
+            .unwrap_or_else(|| panic!("{rootfs} is not mounted"))
+            .to_string()
+    };
+    env.berth(&[
+        "run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "30",
+    ])
+    .ok();
+    env.berth(&["run", "-d", "--name", "kept", "busybox", "sleep", "30"])
+        .ok();
+    assert!(
+        overlay_of("gone").contains("volatile"),
+        "{}",
+        overlay_of("gone")
+    );
+    assert!(
+        !overlay_of("kept").contains("volatile"),
+        "{}",
+        overlay_of("kept")
+    );
+    env.berth(&["rm", "-f", "gone", "kept"]).ok();
+    env.berth(&[
+        "create", "--rm", "--name", "again", "busybox", "cat", "/note",
+    ])
+    .ok();
+    let note = env.path("note");
+    std::fs::write(&note, "copied in\n").unwrap();
+    env.berth(&["cp", note.to_str().unwrap(), "again:/note"])
+        .ok();
+    assert_eq!(env.berth(&["start", "-a", "again"]).ok(), "copied in\n");
     env.check_clean();
 }
 

@@ -280,6 +280,7 @@ impl Engine {
             &dir.join("upper"),
             &dir.join("work"),
             &rootfs,
+            c.host_config.auto_remove,
         )?;
         Ok(rootfs)
     }

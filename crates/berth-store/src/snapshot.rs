@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use berth_image::digest::DigestReader;
 use berth_image::layer;
@@ -104,12 +105,18 @@ impl Snapshots {
 
     /// Mounts overlayfs at `target`: `chain` (bottom layer first) read-only
     /// below, `upper` and `work` writable above.
+    ///
+    /// `volatile` is for a writable layer that is removed when the container
+    /// ends (`--rm`): overlayfs then skips syncing the upper filesystem, which
+    /// it otherwise does at every unmount (a flush of the whole disk, for
+    /// data nobody will read). Kernels before 5.10 mount it as usual.
     pub fn mount_overlay(
         &self,
         chain: &[Digest],
         upper: &Path,
         work: &Path,
         target: &Path,
+        volatile: bool,
     ) -> Result<(), StoreError> {
         // overlayfs wants at least one lower directory; an image with no layers gets an empty one.
         let empty = self.dir.join("empty");
@@ -125,16 +132,33 @@ impl Snapshots {
             upper.display(),
             work.display()
         );
-        let data = std::ffi::CString::new(data)
-            .map_err(|e| StoreError::io(target.to_path_buf(), e.into()))?;
-        mount::mount(
-            "overlay",
-            target,
-            "overlay",
-            MountFlags::empty(),
-            Some(data.as_c_str()),
-        )
-        .map_err(|e| {
+        let mount_with = |data: String| {
+            let data = std::ffi::CString::new(data).map_err(|_| rustix::io::Errno::INVAL)?;
+            mount::mount(
+                "overlay",
+                target,
+                "overlay",
+                MountFlags::empty(),
+                Some(data.as_c_str()),
+            )
+        };
+        let volatile = volatile && VOLATILE_WORKS.load(Ordering::Relaxed);
+        let mounted = if volatile {
+            // overlayfs refuses a work directory that was mounted volatile
+            // before (after a crash, its upper may be torn): this one's
+            // content is thrown away at the end anyway.
+            let _ = std::fs::remove_dir_all(work.join("work/incompat"));
+            match mount_with(format!("{data},volatile")) {
+                Err(rustix::io::Errno::INVAL) => {
+                    VOLATILE_WORKS.store(false, Ordering::Relaxed);
+                    mount_with(data)
+                }
+                other => other,
+            }
+        } else {
+            mount_with(data)
+        };
+        mounted.map_err(|e| {
             StoreError::io(
                 target.to_path_buf(),
                 std::io::Error::other(format!("mounting overlay: {e}")),
@@ -142,6 +166,9 @@ impl Snapshots {
         })
     }
 }
+
+/// Cleared when the kernel refuses overlayfs's `volatile` (before 5.10).
+static VOLATILE_WORKS: AtomicBool = AtomicBool::new(true);
 
 /// docker's limit on an image's layers.
 pub const MAX_LAYERS: usize = 125;

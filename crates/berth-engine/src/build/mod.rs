@@ -1127,7 +1127,7 @@ impl Engine {
             .map_err(|e| EngineError::io(&upper, e))?;
         self.store
             .snapshots
-            .mount_overlay(&state.chain(), &upper, &workdir, &merged)?;
+            .mount_overlay(&state.chain(), &upper, &workdir, &merged, false)?;
         let result = make(&merged, step);
         berth_store::snapshot::unmount(&merged)?;
         mounts::remove_stubs(&upper, &result?);
