@@ -612,19 +612,8 @@ fn other_hosts_reach_published_ports_and_containers_reach_out() {
     let mut other = OtherHost::new(&tag, 1 + (std::process::id() % 250) as u8);
     // From the other host to a port published on all addresses: DNAT in PREROUTING.
     let port = common::registry::free_port();
-    env.berth(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "-p",
-        &format!("{port}:80"),
-        "busybox",
-        "sh",
-        "-c",
-        WEB,
-    ])
-    .ok();
+    env.berth(&web("web", &format!("{port}:80"), "busybox", WEB))
+        .ok();
     let hostname = env.inspect("web", "{{.Config.Hostname}}");
     let script = format!(
         "for i in $(seq 50); do busybox wget -q -O - http://{}:{port}/ && exit 0; sleep 0.1; done; exit 1",
@@ -764,18 +753,12 @@ fn two_stores_share_a_host() {
     let a = Env::with_busybox();
     let b = Env::with_busybox();
     let port = common::registry::free_port();
-    a.berth(&[
-        "run",
-        "-d",
-        "--name",
+    a.berth(&web(
         "in-a",
-        "-p",
         &format!("127.0.0.1:{port}:80"),
         "busybox",
-        "sh",
-        "-c",
-        "echo from-a > /i; mkdir /w; mv /i /w/index.html; exec httpd -f -p 80 -h /w",
-    ])
+        &serving("from-a"),
+    ))
     .ok();
     // b told to use a's bridge: refused, with what to do.
     let r = b.output({
@@ -794,18 +777,12 @@ fn two_stores_share_a_host() {
     assert_eq!(b.berth(&["ps", "-aq"]).ok(), "");
     // Its own bridge: both answer.
     let port_b = common::registry::free_port();
-    b.berth(&[
-        "run",
-        "-d",
-        "--name",
+    b.berth(&web(
         "in-b",
-        "-p",
         &format!("127.0.0.1:{port_b}:80"),
         "busybox",
-        "sh",
-        "-c",
-        "echo from-b > /i; mkdir /w; mv /i /w/index.html; exec httpd -f -p 80 -h /w",
-    ])
+        &serving("from-b"),
+    ))
     .ok();
     assert_eq!(http_get("127.0.0.1", port), "from-a\n");
     assert_eq!(http_get("127.0.0.1", port_b), "from-b\n");
@@ -915,40 +892,25 @@ fn a_bridge_no_network_records_is_collected() {
 #[test]
 fn berth_beside_docker_and_podman() {
     let env = Env::with_busybox();
-    let serve = |name: &str| {
-        format!("echo {name} > /i; mkdir /w; mv /i /w/index.html; exec httpd -f -p 80 -h /w")
-    };
     let get =
         |addr: &str| format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {addr} 80 | tail -1");
     let port = common::registry::free_port();
-    env.berth(&[
-        "run",
-        "-d",
-        "--name",
+    env.berth(&web(
         "web",
-        "-p",
         &format!("127.0.0.1:{port}:80"),
         "busybox",
-        "sh",
-        "-c",
-        &serve("from-berth"),
-    ])
+        &serving("from-berth"),
+    ))
     .ok();
     let berth_ip = env.inspect("web", "{{.NetworkSettings.IPAddress}}");
     let podman = common::Podman::new(&env);
     let podman_port = common::registry::free_port();
-    podman.run(&[
-        "run",
-        "-d",
-        "--name",
+    podman.run(&web(
         "web",
-        "-p",
         &format!("127.0.0.1:{podman_port}:80"),
         "IMAGE",
-        "sh",
-        "-c",
-        &serve("from-podman"),
-    ]);
+        &serving("from-podman"),
+    ));
     let podman_ip = podman.run(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
     assert_eq!(http_get("127.0.0.1", port), "from-berth\n");
     assert_eq!(http_get("127.0.0.1", podman_port), "from-podman\n");
@@ -968,18 +930,12 @@ fn berth_beside_docker_and_podman() {
         return;
     };
     let docker_port = common::registry::free_port();
-    docker.run(&[
-        "run",
-        "-d",
-        "--name",
+    docker.run(&web(
         "DOCKER-web",
-        "-p",
         &format!("127.0.0.1:{docker_port}:80"),
         "IMAGE",
-        "sh",
-        "-c",
-        &serve("from-docker"),
-    ]);
+        &serving("from-docker"),
+    ));
     let docker_ip = docker.run(&[
         "inspect",
         "-f",
@@ -994,4 +950,16 @@ fn berth_beside_docker_and_podman() {
         docker.run(&["run", "--rm", "IMAGE", "sh", "-c", &get(&berth_ip)]),
         "from-berth"
     );
+}
+
+/// `run -d --name NAME -p PUBLISH IMAGE sh -c SCRIPT`, as every engine's client takes it.
+fn web<'a>(name: &'a str, publish: &'a str, image: &'a str, script: &'a str) -> [&'a str; 10] {
+    [
+        "run", "-d", "--name", name, "-p", publish, image, "sh", "-c", script,
+    ]
+}
+
+/// A script that serves `text` at / on port 80 (busybox httpd).
+fn serving(text: &str) -> String {
+    format!("echo {text} > /i; mkdir /w; mv /i /w/index.html; exec httpd -f -p 80 -h /w")
 }
