@@ -700,9 +700,6 @@ impl Engine {
     }
 }
 
-/// The seccomp filter `--security-opt` asks for: none when unconfined or
-/// privileged, a given profile, or docker's default (as build RUN steps use).
-/// NetworkSettings.Ports as docker shows them: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
 /// Ends a container that was created but never started.
 fn kill_created(pid: i32) {
     let _ = nix::sys::signal::kill(
@@ -712,6 +709,7 @@ fn kill_created(pid: i32) {
     let _ = rt::wait(pid);
 }
 
+/// NetworkSettings.Ports as docker shows them: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
 fn ports_json(bound: &[berth_net::PortSpec]) -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for s in bound {
@@ -743,6 +741,8 @@ fn log_rotation(c: &Container) -> crate::logs::Rotation {
     }
 }
 
+/// The seccomp filter `--security-opt` asks for: none when unconfined or
+/// privileged, a given profile, or docker's default (as build RUN steps use).
 pub(crate) fn seccomp_for(
     security: &[String],
     privileged: bool,
