@@ -132,31 +132,33 @@ impl Snapshots {
             upper.display(),
             work.display()
         );
-        let mount_with = |data: String| {
-            let data = std::ffi::CString::new(data).map_err(|_| rustix::io::Errno::INVAL)?;
+        let options = |extra: &str| {
+            std::ffi::CString::new(format!("{data}{extra}"))
+                .map_err(|e| StoreError::io(target.to_path_buf(), e.into()))
+        };
+        let mount_with = |options: &std::ffi::CStr| {
             mount::mount(
                 "overlay",
                 target,
                 "overlay",
                 MountFlags::empty(),
-                Some(data.as_c_str()),
+                Some(options),
             )
         };
-        let volatile = volatile && VOLATILE_WORKS.load(Ordering::Relaxed);
-        let mounted = if volatile {
+        let mounted = if volatile && VOLATILE_WORKS.load(Ordering::Relaxed) {
             // overlayfs refuses a work directory that was mounted volatile
             // before (after a crash, its upper may be torn): this one's
             // content is thrown away at the end anyway.
             let _ = std::fs::remove_dir_all(work.join("work/incompat"));
-            match mount_with(format!("{data},volatile")) {
+            match mount_with(&options(",volatile")?) {
                 Err(rustix::io::Errno::INVAL) => {
                     VOLATILE_WORKS.store(false, Ordering::Relaxed);
-                    mount_with(data)
+                    mount_with(&options("")?)
                 }
                 other => other,
             }
         } else {
-            mount_with(data)
+            mount_with(&options("")?)
         };
         mounted.map_err(|e| {
             StoreError::io(
