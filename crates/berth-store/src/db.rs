@@ -1090,6 +1090,29 @@ mod tests {
     }
 
     #[test]
+    fn the_write_ahead_log_stays_short() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("db");
+        let db = Db::open(&path).unwrap();
+        let big = "x".repeat(3000);
+        for i in 0..1000 {
+            db.add_event(&EventRow {
+                seq: 0,
+                time_nano: i,
+                kind: "container".into(),
+                action: "start".into(),
+                actor: format!("{i:064}"),
+                attributes: big.clone(),
+            })
+            .unwrap();
+        }
+        // Checkpointed at 128 pages (4 KB each): the log is reused from its
+        // start, never near SQLite's default of 1,000 pages.
+        let wal = std::fs::metadata(t.path().join("db-wal")).unwrap().len();
+        assert!(wal < 256 * 4096, "the log holds {wal} bytes");
+    }
+
+    #[test]
     fn images_tags_and_removal() {
         let t = tempfile::tempdir().unwrap();
         let db = Db::open(&t.path().join("db")).unwrap();
