@@ -205,3 +205,20 @@ fn kill_9_anywhere_leaves_a_sound_store() {
         "cgroups of killed build steps: {abandoned:?}"
     );
 }
+
+/// A removal killed after it deleted the container's directory (and the
+/// start lock in it) but before it forgot the record: rm -f finishes it.
+#[test]
+fn rm_finishes_a_removal_killed_after_the_directory_went() {
+    let env = Env::with_busybox();
+    let id = env
+        .berth(&["run", "-d", "busybox", "sleep", "600"])
+        .ok()
+        .trim()
+        .to_string();
+    env.berth(&["stop", "-t", "0", &id]).ok();
+    std::fs::remove_dir_all(env.root().join("containers").join(&id)).unwrap();
+    env.berth(&["rm", "-f", &id]).ok();
+    assert_eq!(env.berth(&["ps", "-aq"]).ok(), "");
+    env.check_clean();
+}

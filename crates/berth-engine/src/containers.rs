@@ -154,13 +154,21 @@ impl Engine {
         // finish (the first process of a container whose berth was killed
         // before it started it, from a berth that did not make it die too):
         // everything in the container's cgroup goes first.
-        let _start = match self.try_start_lock(&c.id)? {
-            Some(lock) => lock,
-            None if force => {
-                let _ = berth_runtime::container::kill_all(&Self::cgroups_path(&c), libc::SIGKILL);
-                self.start_lock(&c.id)?
+        let dir = self.store.container_dir(&c.id);
+        let _start = if !dir.exists() {
+            // A removal killed after the directory went (the lock's file
+            // with it): nothing can start the container any more.
+            None
+        } else {
+            match self.try_start_lock(&c.id)? {
+                Some(lock) => Some(lock),
+                None if force => {
+                    let _ =
+                        berth_runtime::container::kill_all(&Self::cgroups_path(&c), libc::SIGKILL);
+                    Some(self.start_lock(&c.id)?)
+                }
+                None => Some(self.start_lock(&c.id)?),
             }
-            None => self.start_lock(&c.id)?,
         };
         let c = self.container(&c.id)?;
         if c.state.running {
@@ -185,7 +193,6 @@ impl Engine {
             c.state.running = false;
             c.state.status = "dead".into();
         })?;
-        let dir = self.store.container_dir(&c.id);
         match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(EngineError::io(&dir, e))
